@@ -1,0 +1,226 @@
+"""The `newsbot` command line."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from rag.errors import BadInputError, NewsbotError
+
+if TYPE_CHECKING:
+    from rag.engine import Engine
+    from rag.index import ProgressCallback
+    from rag.models import IngestReport
+
+F = TypeVar("F", bound=Callable[..., Any])
+PROGRESS_BAR_MIN_FILES = 50
+
+
+def fail(message: str, code: int = 1) -> None:
+    click.echo(f"newsbot: error: {message}", err=True)
+    sys.exit(code)
+
+
+def reports_errors(command: F) -> F:
+    """Turn newsbot's errors into one line on stderr and an exit code."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except NewsbotError as exc:
+            fail(str(exc), exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("newsbot: interrupted", err=True)
+            sys.exit(130)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def open_engine() -> Engine:
+    from rag.engine import Engine
+    from rag.settings import load_settings
+
+    settings = load_settings()
+    logging.basicConfig(
+        level=settings.log_level, stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    return Engine(settings)
+
+
+class _Progress:
+    """A progress bar on stderr for long ingests; silent for short ones."""
+
+    def __init__(self) -> None:
+        self._bar: Any = None
+        self._task: Any = None
+        self._stage = ""
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if total < PROGRESS_BAR_MIN_FILES:
+            return
+        if self._bar is None:
+            from rich.console import Console
+            from rich.progress import Progress
+
+            self._bar = Progress(console=Console(stderr=True), transient=True)
+            self._bar.start()
+        if stage != self._stage:
+            label = {"read": "Reading articles", "embed": "Embedding passages"}.get(stage, stage)
+            self._task = self._bar.add_task(label, total=total)
+            self._stage = stage
+        self._bar.update(self._task, completed=done)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+def run_ingest(engine: Engine, paths: list[Path] | None, rebuild: bool) -> IngestReport:
+    progress = _Progress()
+    callback: ProgressCallback = progress
+    try:
+        report = engine.ingest(paths, rebuild=rebuild, progress=callback)
+    finally:
+        progress.close()
+    for warning in report.skipped:
+        click.echo(f"newsbot: warning: {warning}", err=True)
+    return report
+
+
+def ensure_index(engine: Engine) -> None:
+    """Index the corpus on first use, saying so."""
+    if engine.has_index():
+        return
+    corpus = engine.settings.corpus_dir
+    click.echo(f"newsbot: indexing {corpus}/ for the first time…", err=True)
+    report = run_ingest(engine, None, rebuild=False)
+    click.echo(f"newsbot: indexed {report.summary()}", err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="newsbot")
+def cli() -> None:
+    """Ask questions about a news archive in Arabic, French and English.
+
+    Every answer cites the passages it rests on, and says so when the articles
+    don't cover the question. Settings come from NEWSBOT_* environment variables
+    and a .env file (see .env.example).
+    """
+
+
+@cli.command()
+@click.argument("question")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per answer.")
+@click.option("-k", "--top-k", type=click.IntRange(1, 50), help="Passages to answer from.")
+@reports_errors
+def ask(question: str, as_json: bool, top_k: int | None) -> None:
+    """Answer QUESTION from the indexed articles.
+
+    With QUESTION "-", read one question per line from standard input and answer
+    each (with --json: JSON Lines out, one object per question; a bad line gives
+    an object with an "error" field and the run goes on; the exit code is 1 if any
+    line failed). The first run indexes the corpus directory.
+
+    \b
+    Examples:
+      newsbot ask "What did Microsoft promise about data storage?"
+      newsbot ask --json "Pourquoi Amazon a-t-il interdit TikTok ?"
+      cat questions.txt | newsbot ask --json -
+    """
+    if question != "-" and not question.strip():
+        raise BadInputError('the question is empty; ask something, e.g. newsbot ask "Who wants to buy TikTok?"')
+    engine = open_engine()
+    ensure_index(engine)
+    if question != "-":
+        answer = engine.ask(question, top_k=top_k)
+        for notice in answer.notices:
+            click.echo(f"newsbot: note: {notice}", err=True)
+        if as_json:
+            click.echo(answer.model_dump_json())
+        else:
+            click.echo(_render(answer))
+        return
+    failures = 0
+    for number, line, problem in _stdin_lines():
+        try:
+            if problem:
+                raise BadInputError(problem)
+            answer = engine.ask(line, top_k=top_k)
+        except BadInputError as exc:
+            failures += 1
+            _emit_error(as_json, number, line, str(exc))
+            continue
+        if as_json:
+            click.echo(answer.model_dump_json())
+        else:
+            click.echo(_render(answer) + "\n")
+        sys.stdout.flush()
+    if failures:
+        sys.exit(1)
+
+
+def _render(answer: Any) -> str:
+    from bot.render import render_answer
+
+    return render_answer(answer)
+
+
+def _emit_error(as_json: bool, number: int, line: str, message: str) -> None:
+    if as_json:
+        click.echo(json.dumps({"line": number, "question": line, "error": message}, ensure_ascii=False))
+    else:
+        click.echo(f"newsbot: error: line {number}: {message}", err=True)
+
+
+def _stdin_lines() -> Iterator[tuple[int, str, str | None]]:
+    """Numbered lines of standard input, each with the reason it is unusable, if any."""
+    for number, raw in enumerate(sys.stdin.buffer, 1):
+        try:
+            yield number, raw.decode("utf-8").rstrip("\r\n"), None
+        except UnicodeDecodeError as exc:
+            text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+            yield number, text, f"the line is not UTF-8 text (invalid byte at offset {exc.start})"
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--rebuild", is_flag=True, help="Drop the index and build it again from PATHS.")
+@reports_errors
+def ingest(paths: tuple[Path, ...], rebuild: bool) -> None:
+    """Index articles from PATHS (files or folders; default: the corpus directory).
+
+    Reads .txt and .md files as UTF-8. Unchanged articles are left alone, changed
+    ones are re-indexed, and articles whose files vanished from an ingested folder
+    are dropped. Unreadable files are skipped with a warning.
+    """
+    engine = open_engine()
+    report = run_ingest(engine, list(paths) or None, rebuild)
+    click.echo(report.summary())
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@reports_errors
+def sources(as_json: bool) -> None:
+    """List the indexed articles: file, language, passages and title."""
+    from bot.render import render_articles
+
+    engine = open_engine()
+    articles = engine.articles()
+    if as_json:
+        click.echo(json.dumps([a.model_dump() for a in articles], ensure_ascii=False))
+    else:
+        click.echo(render_articles(articles))
+
+
+def main() -> None:
+    cli(prog_name="newsbot")

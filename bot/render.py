@@ -1,0 +1,41 @@
+"""Plain-text rendering of answers for terminals and pipes."""
+
+from __future__ import annotations
+
+import textwrap
+
+from rag.models import Answer, ArticleInfo
+
+LANGUAGE_NAMES = {"ar": "Arabic", "fr": "French", "en": "English", "und": "unknown"}
+
+
+def render_answer(answer: Answer, *, width: int = 88) -> str:
+    """The answer, then its numbered sources with their passages."""
+    lines = [answer.answer]
+    for notice in answer.notices:
+        lines.append(f"(note: {notice})")
+    if answer.citations:
+        lines.append("")
+        lines.append("Sources")
+        for citation in answer.citations:
+            language = LANGUAGE_NAMES.get(citation.language, citation.language)
+            lines.append(f"[{citation.n}] {citation.title}")
+            lines.append(f"    {citation.source} · {language} · characters {citation.start}-{citation.end}")
+            for paragraph in citation.text.split("\n"):
+                if paragraph.strip():
+                    lines.extend(
+                        textwrap.wrap(
+                            paragraph.strip(), width=width, initial_indent="    ",
+                            subsequent_indent="    ", break_long_words=False,
+                        )
+                    )
+    return "\n".join(lines)
+
+
+def render_articles(articles: list[ArticleInfo]) -> str:
+    if not articles:
+        return "No articles are indexed yet; run `newsbot ingest`."
+    rows = [f"{a.source}  {a.language}  {a.passages:>3} passages  {a.title}" for a in articles]
+    total = sum(a.passages for a in articles)
+    rows.append(f"{len(articles)} articles, {total} passages")
+    return "\n".join(rows)

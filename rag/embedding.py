@@ -1,0 +1,94 @@
+"""Embedding backends behind llama-index's `BaseEmbedding`, chosen by a small factory.
+
+The offline default hashes character n-grams into a fixed-size vector: no weights,
+no download, and it matches words across clitics and inflections well enough to
+complement the lexical ranking.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from rag.analysis import content_tokens
+from rag.errors import ConfigError
+
+if TYPE_CHECKING:
+    from llama_index.core.base.embeddings.base import BaseEmbedding
+
+    from rag.settings import Settings
+
+NGRAM_SIZES = (3, 4, 5)
+_MULTIPLIER = np.uint64(1_000_003)
+
+
+def hashed_ngram_vector(text: str, dim: int) -> np.ndarray:
+    """A unit vector of signed, log-scaled counts of the text's character n-grams."""
+    joined = " " + " ".join(content_tokens(text)) + " "
+    codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    vector = np.zeros(dim, dtype=np.float64)
+    for n in NGRAM_SIZES:
+        if len(codes) < n:
+            continue
+        count = len(codes) - n + 1
+        hashes = np.full(count, np.uint64(n), dtype=np.uint64)
+        for offset in range(n):
+            hashes = hashes * _MULTIPLIER + codes[offset : offset + count]
+        hashes ^= hashes >> np.uint64(29)
+        buckets = (hashes % np.uint64(dim)).astype(np.int64)
+        signs = np.where((hashes >> np.uint64(40)) & np.uint64(1), 1.0, -1.0)
+        vector += np.bincount(buckets, weights=signs, minlength=dim)
+    vector = np.sign(vector) * np.log1p(np.abs(vector))
+    norm = float(np.linalg.norm(vector))
+    return (vector / norm if norm > 0 else vector).astype(np.float32)
+
+
+def _hashing_embedding(settings: Settings) -> BaseEmbedding:
+    from llama_index.core.base.embeddings.base import BaseEmbedding
+    from pydantic import Field
+
+    class HashingEmbedding(BaseEmbedding):
+        """Offline embedding: hashed character 3-5-grams of normalised content words."""
+
+        dim: int = Field(default=768)
+
+        @classmethod
+        def class_name(cls) -> str:
+            return "NewsbotHashingEmbedding"
+
+        def _get_text_embedding(self, text: str) -> list[float]:
+            return hashed_ngram_vector(text, self.dim).tolist()  # type: ignore[no-any-return]
+
+        def _get_query_embedding(self, query: str) -> list[float]:
+            return self._get_text_embedding(query)
+
+        async def _aget_query_embedding(self, query: str) -> list[float]:
+            return self._get_text_embedding(query)
+
+    return HashingEmbedding(
+        model_name=f"hashing-ngram-3-5-v1/{settings.embedding_dim}", dim=settings.embedding_dim
+    )
+
+
+EMBEDDING_FACTORIES: dict[str, Callable[[Settings], BaseEmbedding]] = {
+    "hashing": _hashing_embedding,
+}
+
+
+def make_embedding(settings: Settings) -> BaseEmbedding:
+    """Build the embedding backend named by NEWSBOT_EMBEDDING_PROVIDER."""
+    try:
+        factory = EMBEDDING_FACTORIES[settings.embedding_provider]
+    except KeyError:
+        known = ", ".join(sorted(EMBEDDING_FACTORIES))
+        raise ConfigError(
+            f"NEWSBOT_EMBEDDING_PROVIDER={settings.embedding_provider!r} is not one of: {known}"
+        ) from None
+    return factory(settings)
+
+
+def embedding_id(embedding: BaseEmbedding) -> str:
+    """What the index records about the model that built it."""
+    return f"{embedding.class_name()}:{embedding.model_name}"

@@ -1,0 +1,206 @@
+"""Reading article files and planning what an ingest changes.
+
+Nothing here touches an index: `plan_ingest` compares what is on disk with the
+catalogue of indexed passages and says which passages the index should hold next.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rag.analysis import analyzer_for
+from rag.chunking import chunk_spans
+from rag.language import detect_language
+from rag.lexical import PassageRecord
+
+SUPPORTED_SUFFIXES = frozenset({".txt", ".md"})
+MAX_ARTICLE_BYTES = 5_000_000
+TITLE_MAX_CHARS = 160
+# Bump when chunking or analysis changes, so that re-ingesting re-processes every article.
+PIPELINE_VERSION = "1"
+
+
+class SkippedFile(Exception):
+    """A file that cannot be ingested; the message says why, in a few words."""
+
+
+@dataclass(frozen=True)
+class Article:
+    path: str
+    source: str
+    text: str
+    title: str
+    language: str
+    doc_hash: str
+
+    @property
+    def article_id(self) -> str:
+        return hashlib.sha256(self.path.encode()).hexdigest()[:24]
+
+
+@dataclass
+class IngestPlan:
+    """The passages the index should hold after the ingest, and the counts to report."""
+
+    records: list[PassageRecord]
+    articles: int
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    skipped: list[str] = field(default_factory=list)
+
+
+def _title_of(text: str) -> str:
+    for line in text.splitlines():
+        line = line.strip().lstrip("#").strip()
+        if line:
+            if len(line) <= TITLE_MAX_CHARS:
+                return line
+            cut = line.rfind(" ", 0, TITLE_MAX_CHARS)
+            return line[: cut if cut > TITLE_MAX_CHARS // 2 else TITLE_MAX_CHARS].rstrip() + "…"
+    return ""
+
+
+def read_article(path: Path, *, chunk_size: int, chunk_overlap: int) -> Article:
+    """Read one article file, or raise SkippedFile saying why it cannot be used."""
+    if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+        raise SkippedFile("not a .txt or .md file")
+    size = path.stat().st_size
+    if size > MAX_ARTICLE_BYTES:
+        raise SkippedFile(f"too large ({size / 1e6:.1f} MB; the limit is {MAX_ARTICLE_BYTES / 1e6:.0f} MB)")
+    data = path.read_bytes()
+    if b"\x00" in data:
+        raise SkippedFile("binary content (NUL bytes)")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SkippedFile(f"not UTF-8 text (invalid byte at offset {exc.start})") from None
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if not text.strip():
+        raise SkippedFile("empty")
+    if sum(1 for ch in text[:10000] if unicodedata.category(ch) == "Cc" and ch not in "\n\t") > 20:
+        raise SkippedFile("binary content (control characters)")
+    digest = hashlib.sha256(data)
+    digest.update(f"|{chunk_size}|{chunk_overlap}|{PIPELINE_VERSION}".encode())
+    return Article(
+        path=str(path.resolve()),
+        source=path.name,
+        text=text,
+        title=_title_of(text) or path.stem,
+        language=detect_language(text[:20000]),
+        doc_hash=digest.hexdigest()[:32],
+    )
+
+
+def passages_of(article: Article, *, chunk_size: int, chunk_overlap: int) -> list[PassageRecord]:
+    """Cut an article into passages, each keeping its span and its article's metadata."""
+    analyzer = analyzer_for(article.language)
+    title_terms = analyzer.terms(article.title)
+    records = []
+    for span in chunk_spans(article.text, chunk_size, chunk_overlap):
+        text = article.text[span.start : span.end]
+        terms = analyzer.terms(text)
+        if span.start > 0:
+            # The title says what every passage of the article is about.
+            terms = title_terms + terms
+        identity = f"{article.article_id}\0{span.start}\0{span.end}\0{text}"
+        records.append(
+            PassageRecord(
+                passage_id=hashlib.sha256(identity.encode()).hexdigest()[:32],
+                article_id=article.article_id,
+                source=article.source,
+                path=article.path,
+                doc_hash=article.doc_hash,
+                title=article.title,
+                language=article.language,
+                start=span.start,
+                end=span.end,
+                text=text,
+                terms=" ".join(terms),
+            )
+        )
+    return records
+
+
+def discover(paths: Sequence[Path]) -> tuple[list[Path], list[Path], list[str]]:
+    """Files to read, folders whose vanished files should be dropped, and warnings."""
+    files: list[Path] = []
+    folders: list[Path] = []
+    warnings: list[str] = []
+    for path in paths:
+        if path.is_dir():
+            folders.append(path.resolve())
+            for root, dirnames, filenames in os.walk(path):
+                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+                for name in sorted(filenames):
+                    if not name.startswith("."):
+                        files.append(Path(root) / name)
+        elif path.is_file():
+            files.append(path)
+        else:
+            warnings.append(f"{path}: skipped: no such file or folder")
+    return files, folders, warnings
+
+
+def plan_ingest(
+    paths: Sequence[Path],
+    indexed: Iterable[PassageRecord],
+    *,
+    chunk_size: int,
+    chunk_overlap: int,
+    progress: Callable[[int, int], None] | None = None,
+) -> IngestPlan:
+    """Compare the files under `paths` with the indexed passages."""
+    by_path: dict[str, list[PassageRecord]] = {}
+    for record in indexed:
+        by_path.setdefault(record.path, []).append(record)
+
+    files, folders, warnings = discover(paths)
+    plan = IngestPlan(records=[], articles=0, skipped=warnings)
+    seen: set[str] = set()
+    for done, file in enumerate(files, 1):
+        if progress:
+            progress(done, len(files))
+        try:
+            article = read_article(file, chunk_size=chunk_size, chunk_overlap=chunk_overlap)
+        except SkippedFile as exc:
+            plan.skipped.append(f"{file}: skipped: {exc}")
+            continue
+        except OSError as exc:
+            plan.skipped.append(f"{file}: skipped: {exc.strerror or exc}")
+            continue
+        if article.path in seen:
+            continue
+        seen.add(article.path)
+        old = by_path.get(article.path)
+        if old and old[0].doc_hash == article.doc_hash:
+            plan.records.extend(old)
+            plan.unchanged += 1
+        else:
+            records = passages_of(article, chunk_size=chunk_size, chunk_overlap=chunk_overlap)
+            plan.records.extend(records)
+            if old:
+                plan.updated += 1
+            else:
+                plan.added += 1
+
+    missing = {str(path.resolve()) for path in paths if not path.exists()}
+    for path, records in by_path.items():
+        if path in seen:
+            continue
+        vanished = not Path(path).exists() and (
+            path in missing or any(Path(path).is_relative_to(folder) for folder in folders)
+        )
+        if vanished:
+            plan.removed += 1
+        else:
+            # Unreadable now or outside this ingest's paths: what was indexed stays.
+            plan.records.extend(records)
+    plan.articles = len({record.path for record in plan.records})
+    return plan

@@ -1,0 +1,203 @@
+"""The lexical side: a bm25s index over analysed passages, saved as versioned snapshots.
+
+A snapshot is also the catalogue of what is indexed (every passage's text, span and
+article), so it is the single record of truth that the vector store is reconciled
+against. Snapshots are written aside and published by replacing one pointer file,
+so a reader never sees a half-written one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import bm25s
+import numpy as np
+
+# bm25s sets its own logger to DEBUG on import; let the application's level decide.
+logging.getLogger("bm25s").setLevel(logging.NOTSET)
+
+SNAPSHOT_FORMAT = 1
+POINTER = "CURRENT"
+
+
+@dataclass(frozen=True)
+class PassageRecord:
+    """One indexed passage and the article it comes from."""
+
+    passage_id: str
+    article_id: str
+    source: str
+    path: str
+    doc_hash: str
+    title: str
+    language: str
+    start: int
+    end: int
+    text: str
+    terms: str  # the analysed terms, space-joined, so rebuilds need not re-analyse
+
+    def term_list(self) -> list[str]:
+        return self.terms.split()
+
+
+def generation_of(passage_ids: Iterable[str]) -> str:
+    digest = hashlib.sha256()
+    for passage_id in sorted(passage_ids):
+        digest.update(passage_id.encode())
+        digest.update(b"\n")
+    return digest.hexdigest()[:20]
+
+
+class LexicalIndex:
+    """BM25 over a fixed list of passages; rows are positions in `records`."""
+
+    def __init__(
+        self,
+        records: Sequence[PassageRecord],
+        bm25: bm25s.BM25 | None,
+        *,
+        generation: str,
+        embedding: str,
+    ) -> None:
+        self.records = list(records)
+        self.bm25 = bm25
+        self.generation = generation
+        self.embedding = embedding
+        self.row_of = {record.passage_id: row for row, record in enumerate(self.records)}
+        self._doc_freq: np.ndarray | None = None
+
+    @classmethod
+    def build(cls, records: Sequence[PassageRecord], *, embedding: str) -> LexicalIndex:
+        bm25 = None
+        if records:
+            bm25 = bm25s.BM25()
+            bm25.index([record.term_list() or [""] for record in records], show_progress=False)
+        return cls(
+            records, bm25, generation=generation_of(r.passage_id for r in records),
+            embedding=embedding,
+        )
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def search(self, terms: Sequence[str], k: int) -> list[tuple[int, float]]:
+        """Rows and BM25 scores of the best `k` passages that share a term with the query."""
+        if self.bm25 is None or not terms:
+            return []
+        ids = self.bm25.get_tokens_ids(list(terms))
+        if not ids:
+            return []
+        scores = self.bm25.get_scores_from_ids(ids)
+        k = min(k, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(int(row), float(scores[row])) for row in top if scores[row] > 0]
+
+    def document_frequency(self, term: str) -> int:
+        if self.bm25 is None:
+            return 0
+        if self._doc_freq is None:
+            self._doc_freq = np.diff(np.asarray(self.bm25.scores["indptr"]))
+        token_id = self.bm25.vocab_dict.get(term)
+        return 0 if token_id is None else int(self._doc_freq[token_id])
+
+    def idf(self, term: str) -> float:
+        """Smoothed inverse document frequency; unseen terms get the highest weight."""
+        n = len(self.records)
+        df = self.document_frequency(term)
+        return float(np.log(1.0 + (n - df + 0.5) / (df + 0.5)))
+
+    # -- persistence -------------------------------------------------------------
+
+    def save(self, root: Path) -> Path:
+        """Write a snapshot beside the current one and publish it atomically."""
+        root.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=root))
+        try:
+            if self.bm25 is not None:
+                self.bm25.save(str(staging / "bm25"), show_progress=False)
+            with (staging / "passages.jsonl").open("w", encoding="utf-8") as out:
+                for record in self.records:
+                    out.write(json.dumps(asdict(record), ensure_ascii=False) + "\n")
+            meta = {
+                "format": SNAPSHOT_FORMAT,
+                "generation": self.generation,
+                "embedding": self.embedding,
+                "passages": len(self.records),
+            }
+            (staging / "meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+            _fsync_tree(staging)
+            final = root / f"gen-{self.generation}-{os.getpid()}-{staging.name[-8:]}"
+            staging.rename(final)
+            _replace_text(root / POINTER, final.name)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        _remove_old_snapshots(root, keep=final.name)
+        return final
+
+    @classmethod
+    def current_name(cls, root: Path) -> str | None:
+        try:
+            return (root / POINTER).read_text(encoding="utf-8").strip() or None
+        except FileNotFoundError:
+            return None
+
+    @classmethod
+    def load(cls, root: Path) -> LexicalIndex | None:
+        """The published snapshot, or None if nothing was ever indexed here.
+
+        Raises ValueError or OSError when a snapshot is there but unreadable.
+        """
+        name = cls.current_name(root)
+        if name is None:
+            return None
+        directory = root / name
+        meta = json.loads((directory / "meta.json").read_text(encoding="utf-8"))
+        if meta.get("format") != SNAPSHOT_FORMAT:
+            raise ValueError(f"snapshot format {meta.get('format')} is not {SNAPSHOT_FORMAT}")
+        records: list[PassageRecord] = []
+        with (directory / "passages.jsonl").open(encoding="utf-8") as lines:
+            for line in lines:
+                records.append(PassageRecord(**json.loads(line)))
+        if len(records) != meta["passages"]:
+            raise ValueError("passage count does not match the snapshot's metadata")
+        bm25 = None
+        if records:
+            bm25 = bm25s.BM25.load(str(directory / "bm25"), show_progress=False)
+            if int(bm25.scores["num_docs"]) != len(records):
+                raise ValueError("BM25 index size does not match the passages")
+        return cls(records, bm25, generation=meta["generation"], embedding=meta["embedding"])
+
+
+def _replace_text(path: Path, text: str) -> None:
+    fd, temporary = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(temporary, path)
+
+
+def _fsync_tree(directory: Path) -> None:
+    for path in directory.rglob("*"):
+        if path.is_file():
+            with path.open("rb") as handle:
+                os.fsync(handle.fileno())
+
+
+def _remove_old_snapshots(root: Path, *, keep: str) -> None:
+    # Readers that loaded an older snapshot hold it in memory, so it can go.
+    for path in root.iterdir():
+        if path.is_dir() and path.name != keep and (
+            path.name.startswith("gen-") or path.name.startswith(".staging-")
+        ):
+            shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,79 @@
+"""The data that crosses the engine's boundary: answers, citations, articles."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class Citation(BaseModel):
+    """A numbered passage that the answer rests on."""
+
+    n: int = Field(description="The number used in the answer's [n] markers.")
+    source: str = Field(description="Article file name, the article's id.")
+    title: str
+    language: str
+    text: str = Field(description="The whole passage.")
+    passage_id: str
+    start: int = Field(description="Offset of the passage in the article text.")
+    end: int
+    highlights: list[tuple[int, int]] = Field(
+        default_factory=list, description="Cited spans, as offsets into `text`."
+    )
+
+
+class Answer(BaseModel):
+    """An answer whose every [n] refers to a citation in `citations`."""
+
+    question: str
+    answer: str
+    abstained: bool
+    language: str = Field(description="Detected language of the question.")
+    citations: list[Citation] = Field(default_factory=list)
+    mode: str = Field(default="extractive", description="How the answer was produced.")
+    notices: list[str] = Field(default_factory=list, description="Things the user should know.")
+
+
+class RetrievedPassage(BaseModel):
+    """One passage from the fused ranking, with what the answerer needs."""
+
+    passage_id: str
+    source: str
+    title: str
+    language: str
+    text: str
+    start: int
+    end: int
+    score: float
+    evidence: float = Field(
+        default=0.0, description="Share of the question's weighted terms found in the passage."
+    )
+
+
+class ArticleInfo(BaseModel):
+    """An indexed article."""
+
+    source: str
+    title: str
+    language: str
+    passages: int
+    path: str
+
+
+class IngestReport(BaseModel):
+    """What an ingest did."""
+
+    articles: int = 0
+    passages: int = 0
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    skipped: list[str] = Field(default_factory=list, description="One warning per skipped file.")
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        return (
+            f"{self.articles} articles, {self.passages} passages "
+            f"(added {self.added}, updated {self.updated}, removed {self.removed}, "
+            f"unchanged {self.unchanged}, skipped {len(self.skipped)}) in {self.seconds:.1f} s"
+        )

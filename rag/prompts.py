@@ -1,0 +1,21 @@
+"""Loading prompt and message templates from the project's `prompts/` folder."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
+
+
+@lru_cache(maxsize=64)
+def load_prompt(name: str) -> str:
+    """The text of `prompts/<name>.txt`, without its final newline."""
+    return (PROMPTS_DIR / f"{name}.txt").read_text(encoding="utf-8").rstrip("\n")
+
+
+def localized_prompt(name: str, language: str) -> str:
+    """`prompts/<name>.<language>.txt`, or the English one when there is none."""
+    if (PROMPTS_DIR / f"{name}.{language}.txt").is_file():
+        return load_prompt(f"{name}.{language}")
+    return load_prompt(f"{name}.en")

@@ -1,0 +1,89 @@
+"""Shared fixtures: an isolated environment, the project's seeds, an ingested engine."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rag.engine import Engine
+from rag.settings import Settings
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SEEDS_DIR = PROJECT_ROOT / "seeds"
+SEED_FILES = sorted(p.name for p in SEEDS_DIR.glob("*.txt"))
+ARABIC_SEED = "001_338fab047889f1f1.txt"
+FRENCH_SEED = "002_bbda794efd4ec002.txt"
+ENGLISH_SEED = "004_d2fbd4bb79a0c38e.txt"
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No NEWSBOT_* variable or .env file from the developer's shell leaks into a test."""
+    for name in list(os.environ):
+        if name.startswith("NEWSBOT_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    """A writable copy of the five seed articles."""
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    for name in SEED_FILES:
+        shutil.copy(SEEDS_DIR / name, folder / name)
+    return folder
+
+
+def make_settings(tmp_path: Path, corpus: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {"data_dir": tmp_path / "data", "corpus_dir": corpus, **overrides}
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def settings(tmp_path: Path, corpus: Path) -> Settings:
+    return make_settings(tmp_path, corpus)
+
+
+@pytest.fixture(scope="session")
+def seeded_engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    """One engine over the seeds, ingested once for the whole session; do not mutate it."""
+    root = tmp_path_factory.mktemp("seeded")
+    engine = Engine(Settings(data_dir=root / "data", corpus_dir=SEEDS_DIR))
+    engine.ingest()
+    return engine
+
+
+def cli_env(tmp_path: Path, corpus: Path | None = None, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSBOT_")}
+    env["NEWSBOT_DATA_DIR"] = str(tmp_path / "data")
+    env["NEWSBOT_CORPUS_DIR"] = str(corpus or SEEDS_DIR)
+    env.update(extra)
+    return env
+
+
+def run_newsbot(
+    *args: str, env: dict[str, str], input: bytes | None = None, cwd: Path | None = None,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess[bytes]:
+    """Run the installed `newsbot` console script."""
+    script = Path(sys.executable).with_name("newsbot")
+    return subprocess.run(
+        [str(script), *args], env=env, input=input, capture_output=True, timeout=timeout,
+        cwd=cwd,
+    )
+
+
+@pytest.fixture
+def ingested_data(tmp_path: Path, corpus: Path) -> Iterator[dict[str, str]]:
+    """Environment for CLI runs over an already ingested copy of the seeds."""
+    env = cli_env(tmp_path, corpus)
+    result = run_newsbot("ingest", env=env)
+    assert result.returncode == 0, result.stderr.decode()
+    yield env

@@ -1,0 +1,180 @@
+"""The engine over real Chroma and bm25s indexes in a temporary data dir."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+from pathlib import Path
+
+import pytest
+
+from rag.engine import Engine, clean_question
+from rag.errors import BadInputError, IndexUnavailableError, IngestBusyError
+from rag.index import LOCK_FILE
+from tests.conftest import ARABIC_SEED, ENGLISH_SEED, FRENCH_SEED, make_settings
+
+
+def cited_sources(answer) -> set[str]:  # type: ignore[no-untyped-def]
+    return {c.source for c in answer.citations}
+
+
+def assert_markers_valid(answer) -> None:  # type: ignore[no-untyped-def]
+    import re
+
+    numbers = [int(n) for n in re.findall(r"\[(\d+)\]", answer.answer)]
+    assert sorted(set(numbers)) == [c.n for c in answer.citations]
+    first_use = list(dict.fromkeys(numbers))
+    assert first_use == sorted(first_use), "sources are numbered in order of first use"
+
+
+class TestAsk:
+    def test_english_data_storage(self, seeded_engine: Engine) -> None:
+        answer = seeded_engine.ask("What did Microsoft promise about data storage?")
+        assert not answer.abstained
+        assert cited_sources(answer) & {ENGLISH_SEED, FRENCH_SEED, "000_df82538c9e46931c.txt"}
+        assert "United States" in answer.answer
+        assert_markers_valid(answer)
+        for citation in answer.citations:
+            for start, end in citation.highlights:
+                assert citation.text[start:end] in answer.answer
+
+    def test_french_question(self, seeded_engine: Engine) -> None:
+        answer = seeded_engine.ask("Quand Microsoft espère-t-il conclure les négociations ?")
+        assert answer.language == "fr" and not answer.abstained
+        assert FRENCH_SEED in cited_sources(answer) or ENGLISH_SEED in cited_sources(answer)
+        assert "15" in answer.answer
+        assert_markers_valid(answer)
+
+    def test_arabic_question(self, seeded_engine: Engine) -> None:
+        answer = seeded_engine.ask("لماذا تراجعت أمازون عن حظر تيك توك؟")
+        assert answer.language == "ar" and not answer.abstained
+        assert ARABIC_SEED in cited_sources(answer)
+        assert "أمازون" in answer.answer
+        assert_markers_valid(answer)
+
+    def test_arabic_question_with_diacritics_and_indic_digits(self, seeded_engine: Engine) -> None:
+        plain = seeded_engine.ask("هل تخطط تيك توك لإطلاق نسخة أميركية مستقلة بحلول عام 2025؟")
+        decorated = seeded_engine.ask("هَلْ تُخَطِّطُ تيـك تـوك لإطلاق نُسخة أمـيركية مستقلة بحلول عام ٢٠٢٥؟")
+        assert "003_9ef1e0992aeb8b7c.txt" in cited_sources(plain)
+        assert [c.passage_id for c in decorated.citations] == [c.passage_id for c in plain.citations]
+
+    def test_french_elisions_with_either_apostrophe(self, seeded_engine: Engine) -> None:
+        curly = seeded_engine.ask("Qu’a promis Microsoft au sujet de l’achat et des données ?")
+        straight = seeded_engine.ask("Qu'a promis Microsoft au sujet de l'achat et des données ?")
+        assert curly.answer == straight.answer and not curly.abstained
+
+    @pytest.mark.parametrize(
+        "question",
+        [
+            "Who won the 2022 FIFA World Cup?",
+            "Qui a gagné la Coupe du monde de football 2022 ?",
+            "من فاز بكأس العالم لكرة القدم 2022؟",
+        ],
+    )
+    def test_abstains_when_articles_do_not_cover_it(self, seeded_engine: Engine, question: str) -> None:
+        answer = seeded_engine.ask(question)
+        assert answer.abstained and answer.citations == []
+        assert "[" not in answer.answer
+
+    def test_abstention_speaks_the_question_language(self, seeded_engine: Engine) -> None:
+        assert "articles" in seeded_engine.ask("Who won the 2022 FIFA World Cup?").answer
+        assert "المقالات" in seeded_engine.ask("من فاز بكأس العالم لكرة القدم 2022؟").answer
+
+    def test_top_k_limits_sources(self, seeded_engine: Engine) -> None:
+        answer = seeded_engine.ask("Why did Wells Fargo ban TikTok?", top_k=1)
+        assert len(answer.citations) <= 1
+
+    def test_json_contract(self, seeded_engine: Engine) -> None:
+        data = json.loads(seeded_engine.ask("Who wants to buy TikTok?").model_dump_json())
+        assert {"question", "answer", "abstained", "citations"} <= set(data)
+        assert {"n", "source", "title", "language", "text"} <= set(data["citations"][0])
+
+
+class TestQuestionCleaning:
+    @pytest.mark.parametrize("question", ["", "   ", "\n\t", "\x00\x01"])
+    def test_empty_is_refused(self, question: str) -> None:
+        with pytest.raises(BadInputError, match="empty"):
+            clean_question(question, 2000)
+
+    def test_huge_question_is_truncated_with_a_notice(self, seeded_engine: Engine) -> None:
+        question = "What did Microsoft promise about data storage? " + "blah " * 4000
+        answer = seeded_engine.ask(question)
+        assert len(answer.question) <= seeded_engine.settings.max_question_chars
+        assert answer.notices and "characters" in answer.notices[0]
+
+    def test_markup_is_just_text(self, seeded_engine: Engine) -> None:
+        answer = seeded_engine.ask("<script>alert(1)</script> **Microsoft** data?")
+        assert answer.question.startswith("<script>")
+
+
+class TestIngest:
+    def test_reingest_is_a_no_op(self, settings) -> None:  # type: ignore[no-untyped-def]
+        engine = Engine(settings)
+        first = engine.ingest()
+        assert (first.articles, first.added) == (5, 5)
+        generation = engine.index.snapshot().generation
+        again = engine.ingest()
+        assert (again.added, again.updated, again.removed, again.unchanged) == (0, 0, 0, 5)
+        assert engine.index.snapshot().generation == generation
+        assert engine.index.vector.count() == first.passages
+
+    def test_changed_and_deleted_files(self, settings, corpus: Path) -> None:  # type: ignore[no-untyped-def]
+        engine = Engine(settings)
+        engine.ingest()
+        (corpus / ENGLISH_SEED).write_text(
+            "Zanzibar ferry news\nThe Zanzibar ferry company bought twelve new boats.",
+            encoding="utf-8",
+        )
+        (corpus / FRENCH_SEED).unlink()
+        report = engine.ingest()
+        assert (report.updated, report.removed, report.articles) == (1, 1, 4)
+        assert engine.index.vector.count() == report.passages
+        assert FRENCH_SEED not in {a.source for a in engine.articles()}
+        answer = engine.ask("How many boats did the Zanzibar ferry company buy?")
+        assert cited_sources(answer) == {ENGLISH_SEED} and "twelve" in answer.answer
+        gone = engine.ask("Qu’a dit Mike Pompeo sur les éditeurs de logiciels chinois ?")
+        assert FRENCH_SEED not in cited_sources(gone)
+
+    def test_rebuild(self, settings) -> None:  # type: ignore[no-untyped-def]
+        engine = Engine(settings)
+        engine.ingest()
+        report = engine.ingest(rebuild=True)
+        assert report.added == 5 and engine.index.vector.count() == report.passages
+
+    def test_a_second_process_sees_the_new_snapshot(self, settings, corpus: Path) -> None:  # type: ignore[no-untyped-def]
+        writer, reader = Engine(settings), Engine(settings)
+        writer.ingest()
+        assert len(reader.articles()) == 5
+        (corpus / "new.txt").write_text("Quokka news\nA quokka was seen in Perth.", encoding="utf-8")
+        writer.ingest()
+        assert "new.txt" in {c.source for c in reader.ask("Where was the quokka seen?").citations}
+
+    def test_two_ingests_at_once_are_refused(self, settings) -> None:  # type: ignore[no-untyped-def]
+        engine = Engine(settings)
+        settings.data_dir.mkdir(parents=True)
+        with (settings.data_dir / LOCK_FILE).open("a+") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            with pytest.raises(IngestBusyError, match="another ingest"):
+                engine.ingest()
+
+    def test_unwritable_data_dir(self, tmp_path: Path, corpus: Path) -> None:
+        blocker = tmp_path / "file"
+        blocker.write_text("not a folder")
+        engine = Engine(make_settings(tmp_path, corpus, data_dir=blocker / "data"))
+        with pytest.raises(IndexUnavailableError, match="NEWSBOT_DATA_DIR"):
+            engine.ingest()
+
+    def test_corrupted_index_says_rebuild(self, settings) -> None:  # type: ignore[no-untyped-def]
+        Engine(settings).ingest()
+        lexical = settings.lexical_dir()
+        current = lexical / (lexical / "CURRENT").read_text()
+        (current / "meta.json").write_text("garbage")
+        with pytest.raises(IndexUnavailableError, match="ingest --rebuild"):
+            Engine(settings).ask("Who wants to buy TikTok?")
+        Engine(settings).ingest(rebuild=True)
+        assert not Engine(settings).ask("Who wants to buy TikTok?").abstained
+
+    def test_no_index_yet(self, settings) -> None:  # type: ignore[no-untyped-def]
+        engine = Engine(settings)
+        assert not engine.has_index()
+        assert engine.ask("Who wants to buy TikTok?").abstained

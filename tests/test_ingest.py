@@ -1,0 +1,131 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rag.ingest import (
+    SkippedFile,
+    discover,
+    passages_of,
+    plan_ingest,
+    read_article,
+)
+from tests.conftest import ENGLISH_SEED, FRENCH_SEED, SEEDS_DIR
+
+SIZES = {"chunk_size": 1000, "chunk_overlap": 150}
+
+
+def write(path: Path, data: bytes | str) -> Path:
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    path.write_bytes(data)
+    return path
+
+
+class TestReadArticle:
+    def test_title_language_and_text(self) -> None:
+        article = read_article(SEEDS_DIR / ENGLISH_SEED, **SIZES)
+        assert article.title.startswith("Microsoft confirms interest in TitTok")
+        assert article.language == "en"
+        assert article.source == ENGLISH_SEED
+
+    def test_long_first_line_title_is_shortened(self) -> None:
+        article = read_article(SEEDS_DIR / FRENCH_SEED, **SIZES)
+        assert article.language == "fr"
+        assert len(article.title) <= 161 and article.title.endswith("…")
+
+    def test_markdown_heading_title(self, tmp_path: Path) -> None:
+        path = write(tmp_path / "a.md", "\n\n# Titre de l’article\n\nCorps du texte.")
+        assert read_article(path, **SIZES).title == "Titre de l’article"
+
+    def test_bom_and_crlf(self, tmp_path: Path) -> None:
+        path = write(tmp_path / "a.txt", "\ufeffTitle\r\nBody text here.\r\n")
+        article = read_article(path, **SIZES)
+        assert article.text == "Title\nBody text here.\n"
+        assert article.title == "Title"
+
+    @pytest.mark.parametrize(
+        ("name", "data", "reason"),
+        [
+            ("empty.txt", b"", "empty"),
+            ("blank.txt", b"  \n\t\n", "empty"),
+            ("binary.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00", "binary"),
+            ("latin1.txt", "Sécurité nationale".encode("latin-1"), "not UTF-8"),
+            ("photo.jpg", b"whatever", "not a .txt or .md"),
+        ],
+    )
+    def test_unusable_files_say_why(self, tmp_path: Path, name: str, data: bytes, reason: str) -> None:
+        path = write(tmp_path / name, data)
+        with pytest.raises(SkippedFile, match=reason):
+            read_article(path, **SIZES)
+
+    def test_huge_file_is_refused(self, tmp_path: Path) -> None:
+        path = write(tmp_path / "huge.txt", b"word " * 1_200_000)
+        with pytest.raises(SkippedFile, match="too large"):
+            read_article(path, **SIZES)
+
+
+class TestPassages:
+    def test_passages_keep_spans_and_metadata(self) -> None:
+        article = read_article(SEEDS_DIR / "000_df82538c9e46931c.txt", **SIZES)
+        records = passages_of(article, **SIZES)
+        assert len(records) > 1
+        for record in records:
+            assert article.text[record.start : record.end] == record.text
+            assert record.language == "ar" and record.source == article.source
+            assert record.terms
+
+    def test_ids_are_stable_and_unique(self) -> None:
+        article = read_article(SEEDS_DIR / ENGLISH_SEED, **SIZES)
+        first = [r.passage_id for r in passages_of(article, **SIZES)]
+        second = [r.passage_id for r in passages_of(article, **SIZES)]
+        assert first == second
+        assert len(set(first)) == len(first)
+
+    def test_ids_change_with_content(self, tmp_path: Path) -> None:
+        path = write(tmp_path / "a.txt", "Title\nOne sentence.")
+        before = {r.passage_id for r in passages_of(read_article(path, **SIZES), **SIZES)}
+        write(path, "Title\nAnother sentence.")
+        after = {r.passage_id for r in passages_of(read_article(path, **SIZES), **SIZES)}
+        assert before.isdisjoint(after)
+
+
+class TestPlan:
+    def test_skips_bad_files_and_keeps_going(self, corpus: Path) -> None:
+        write(corpus / "empty.txt", b"")
+        write(corpus / "bad.txt", b"\xff\xfe\xfa")
+        plan = plan_ingest([corpus], [], **SIZES)
+        assert plan.added == 5 and plan.articles == 5
+        assert any("empty.txt" in w and "empty" in w for w in plan.skipped)
+        assert any("bad.txt" in w and "UTF-8" in w for w in plan.skipped)
+
+    def test_unchanged_updated_removed(self, corpus: Path) -> None:
+        first = plan_ingest([corpus], [], **SIZES)
+        again = plan_ingest([corpus], first.records, **SIZES)
+        assert (again.added, again.updated, again.removed, again.unchanged) == (0, 0, 0, 5)
+        assert again.records == first.records
+
+        (corpus / ENGLISH_SEED).write_text("New title\nA different story.", encoding="utf-8")
+        (corpus / FRENCH_SEED).unlink()
+        changed = plan_ingest([corpus], first.records, **SIZES)
+        assert (changed.added, changed.updated, changed.removed, changed.unchanged) == (0, 1, 1, 3)
+        assert FRENCH_SEED not in {r.source for r in changed.records}
+
+    def test_articles_outside_the_ingested_paths_stay(self, corpus: Path, tmp_path: Path) -> None:
+        other = tmp_path / "other"
+        other.mkdir()
+        write(other / "x.txt", "Other\nAn article elsewhere.")
+        first = plan_ingest([corpus, other], [], **SIZES)
+        only_one = plan_ingest([other / "x.txt"], first.records, **SIZES)
+        assert only_one.articles == 6 and only_one.removed == 0
+
+    def test_missing_path_is_a_warning(self, tmp_path: Path) -> None:
+        plan = plan_ingest([tmp_path / "nope"], [], **SIZES)
+        assert plan.articles == 0
+        assert "no such file or folder" in plan.skipped[0]
+
+    def test_hidden_files_are_ignored(self, tmp_path: Path) -> None:
+        write(tmp_path / ".hidden.txt", "Secret\nstuff")
+        files, _, _ = discover([tmp_path])
+        assert files == []
