@@ -24,7 +24,7 @@ PROGRESS_BAR_MIN_FILES = 50
 
 
 def fail(message: str, code: int = 1) -> None:
-    click.echo(f"newsbot: error: {message}", err=True)
+    click.echo("newsbot: error: " + " ".join(message.split()), err=True)
     sys.exit(code)
 
 
@@ -40,6 +40,14 @@ def reports_errors(command: F) -> F:
         except KeyboardInterrupt:
             click.echo("newsbot: interrupted", err=True)
             sys.exit(130)
+        except (click.exceptions.Exit, click.ClickException, SystemExit):
+            raise
+        except Exception as exc:
+            logging.getLogger("newsbot").debug("unexpected error", exc_info=True)
+            fail(
+                f"unexpected {type(exc).__name__}: {exc} "
+                "(set NEWSBOT_LOG_LEVEL=DEBUG to log the trace)"
+            )
 
     return wrapper  # type: ignore[return-value]
 
@@ -50,7 +58,8 @@ def open_engine() -> Engine:
 
     settings = load_settings()
     logging.basicConfig(
-        level=settings.log_level, stream=sys.stderr,
+        level=settings.log_level,
+        stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     return Engine(settings)
@@ -137,7 +146,9 @@ def ask(question: str, as_json: bool, top_k: int | None) -> None:
       cat questions.txt | newsbot ask --json -
     """
     if question != "-" and not question.strip():
-        raise BadInputError('the question is empty; ask something, e.g. newsbot ask "Who wants to buy TikTok?"')
+        raise BadInputError(
+            'the question is empty; ask something, e.g. newsbot ask "Who wants to buy TikTok?"'
+        )
     engine = open_engine()
     ensure_index(engine)
     if question != "-":
@@ -176,7 +187,9 @@ def _render(answer: Any) -> str:
 
 def _emit_error(as_json: bool, number: int, line: str, message: str) -> None:
     if as_json:
-        click.echo(json.dumps({"line": number, "question": line, "error": message}, ensure_ascii=False))
+        click.echo(
+            json.dumps({"line": number, "question": line, "error": message}, ensure_ascii=False)
+        )
     else:
         click.echo(f"newsbot: error: line {number}: {message}", err=True)
 

@@ -20,13 +20,18 @@ def render_answer(answer: Answer, *, width: int = 88) -> str:
         for citation in answer.citations:
             language = LANGUAGE_NAMES.get(citation.language, citation.language)
             lines.append(f"[{citation.n}] {citation.title}")
-            lines.append(f"    {citation.source} · {language} · characters {citation.start}-{citation.end}")
+            lines.append(
+                f"    {citation.source} · {language} · characters {citation.start}-{citation.end}"
+            )
             for paragraph in citation.text.split("\n"):
                 if paragraph.strip():
                     lines.extend(
                         textwrap.wrap(
-                            paragraph.strip(), width=width, initial_indent="    ",
-                            subsequent_indent="    ", break_long_words=False,
+                            paragraph.strip(),
+                            width=width,
+                            initial_indent="    ",
+                            subsequent_indent="    ",
+                            break_long_words=False,
                         )
                     )
     return "\n".join(lines)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import Stemmer
@@ -127,7 +127,9 @@ class Analyzer:
         self.stem = stem
         self.remove_stopwords = remove_stopwords
         self._latin_language = "fr" if self.language == "fr" else "en"
-        self._latin_stopwords = _stopwords(self._latin_language) if remove_stopwords else frozenset()
+        self._latin_stopwords = (
+            _stopwords(self._latin_language) if remove_stopwords else frozenset()
+        )
         self._arabic_stopwords = _stopwords("ar") if remove_stopwords else frozenset()
         self._latin_stemmer: Callable[[str], str] = (
             _snowball(self._latin_language) if stem else _identity
@@ -140,7 +142,9 @@ class Analyzer:
             if token in self._arabic_stopwords:
                 return None
             return arabic_light_stem(token) if self.stem else token
-        token = _strip_elision(token) if self._latin_language == "fr" else _strip_english_clitic(token)
+        token = (
+            _strip_elision(token) if self._latin_language == "fr" else _strip_english_clitic(token)
+        )
         if not token or token in self._latin_stopwords:
             return None
         if len(token) == 1 and not token.isdigit():
@@ -166,15 +170,15 @@ def _identity(token: str) -> str:
     return token
 
 
-@lru_cache(maxsize=None)
+@cache
 def _stopwords(language: str) -> frozenset[str]:
     return _load_stopwords(language)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _snowball(language: str) -> Callable[[str], str]:
     stemmer = Stemmer.Stemmer({"fr": "french", "en": "english"}[language])
-    return stemmer.stemWord  # type: ignore[no-any-return]
+    return stemmer.stemWord
 
 
 @lru_cache(maxsize=16)

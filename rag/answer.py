@@ -44,7 +44,9 @@ class ExtractiveAnswerer:
     def __init__(self, *, min_evidence: float) -> None:
         self.min_evidence = min_evidence
 
-    def _candidates(self, query: QueryTerms, passages: Sequence[RetrievedPassage]) -> list[_Candidate]:
+    def _candidates(
+        self, query: QueryTerms, passages: Sequence[RetrievedPassage]
+    ) -> list[_Candidate]:
         candidates = []
         for position, passage in enumerate(passages):
             analyzer = analyzer_for(passage.language)
@@ -85,7 +87,9 @@ class ExtractiveAnswerer:
             if key in seen_texts:
                 continue
             gain = candidate.found - covered
-            if chosen and (candidate.score < 0.5 * best or (not gain and candidate.score < 0.85 * best)):
+            if chosen and (
+                candidate.score < 0.5 * best or (not gain and candidate.score < 0.85 * best)
+            ):
                 continue
             if chosen and length + len(candidate.text) > MAX_ANSWER_CHARS:
                 continue

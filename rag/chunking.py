@@ -100,8 +100,7 @@ def chunk_spans(text: str, size: int, overlap: int) -> list[Span]:
     while first < len(sentences):
         last = first
         while (
-            last + 1 < len(sentences)
-            and sentences[last + 1].end - sentences[first].start <= size
+            last + 1 < len(sentences) and sentences[last + 1].end - sentences[first].start <= size
         ):
             last += 1
         passages.append(Span(sentences[first].start, sentences[last].end))

@@ -59,7 +59,8 @@ def _hashing_embedding(settings: Settings) -> BaseEmbedding:
             return "NewsbotHashingEmbedding"
 
         def _get_text_embedding(self, text: str) -> list[float]:
-            return hashed_ngram_vector(text, self.dim).tolist()  # type: ignore[no-any-return]
+            vector: list[float] = hashed_ngram_vector(text, self.dim).tolist()
+            return vector
 
         def _get_query_embedding(self, query: str) -> list[float]:
             return self._get_text_embedding(query)

@@ -22,12 +22,12 @@ def clean_question(question: str, max_chars: int) -> tuple[str, list[str]]:
     Raises BadInputError for a question with nothing left to ask.
     """
     notices: list[str] = []
-    text = "".join(
-        " " if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch for ch in question
-    )
+    text = "".join(" " if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch for ch in question)
     text = " ".join(text.split())
     if not text:
-        raise BadInputError("the question is empty; ask something, e.g. newsbot ask \"Who wants to buy TikTok?\"")
+        raise BadInputError(
+            'the question is empty; ask something, e.g. newsbot ask "Who wants to buy TikTok?"'
+        )
     if len(text) > max_chars:
         cut = text.rfind(" ", 0, max_chars)
         text = text[: cut if cut > max_chars // 2 else max_chars]
@@ -86,7 +86,9 @@ class Engine:
         text, notices = clean_question(question, self.settings.max_question_chars)
         language = detect_language(text)
         answer_language = language if language != "und" else "en"
-        passages, query = self.retriever.retrieve(text, answer_language, top_k or self.settings.top_k)
+        passages, query = self.retriever.retrieve(
+            text, answer_language, top_k or self.settings.top_k
+        )
         if not passages:
             return abstention(text, answer_language, notices)
         return self.answerer.answer(text, answer_language, query, passages, notices)

@@ -102,8 +102,11 @@ class NewsIndex:
             info = by_path.get(record.path)
             if info is None:
                 by_path[record.path] = ArticleInfo(
-                    source=record.source, title=record.title, language=record.language,
-                    passages=1, path=record.path,
+                    source=record.source,
+                    title=record.title,
+                    language=record.language,
+                    passages=1,
+                    path=record.path,
                 )
             else:
                 info.passages += 1
@@ -164,8 +167,10 @@ class NewsIndex:
             else:
                 indexed = self.snapshot().records
             plan = plan_ingest(
-                paths, indexed,
-                chunk_size=self.settings.chunk_size, chunk_overlap=self.settings.chunk_overlap,
+                paths,
+                indexed,
+                chunk_size=self.settings.chunk_size,
+                chunk_overlap=self.settings.chunk_overlap,
                 progress=(lambda done, total: progress("read", done, total)) if progress else None,
             )
             vector = self.vector
@@ -187,8 +192,8 @@ class NewsIndex:
                 snapshot.save(self.settings.lexical_dir())
             except OSError as exc:
                 raise IndexUnavailableError(
-                    f"could not write the lexical index in {self.data_dir} ({exc.strerror or exc}); "
-                    "the previous index is unchanged"
+                    f"could not write the lexical index in {self.data_dir} "
+                    f"({exc.strerror or exc}); the previous index is unchanged"
                 ) from exc
             vector.delete(sorted(present - wanted))
         return IngestReport(

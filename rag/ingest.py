@@ -73,7 +73,9 @@ def read_article(path: Path, *, chunk_size: int, chunk_overlap: int) -> Article:
         raise SkippedFile("not a .txt or .md file")
     size = path.stat().st_size
     if size > MAX_ARTICLE_BYTES:
-        raise SkippedFile(f"too large ({size / 1e6:.1f} MB; the limit is {MAX_ARTICLE_BYTES / 1e6:.0f} MB)")
+        raise SkippedFile(
+            f"too large ({size / 1e6:.1f} MB; the limit is {MAX_ARTICLE_BYTES / 1e6:.0f} MB)"
+        )
     data = path.read_bytes()
     if b"\x00" in data:
         raise SkippedFile("binary content (NUL bytes)")

@@ -81,7 +81,9 @@ class LexicalIndex:
             bm25 = bm25s.BM25()
             bm25.index([record.term_list() or [""] for record in records], show_progress=False)
         return cls(
-            records, bm25, generation=generation_of(r.passage_id for r in records),
+            records,
+            bm25,
+            generation=generation_of(r.passage_id for r in records),
             embedding=embedding,
         )
 
@@ -148,7 +150,7 @@ class LexicalIndex:
     def current_name(cls, root: Path) -> str | None:
         try:
             return (root / POINTER).read_text(encoding="utf-8").strip() or None
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return None
 
     @classmethod
@@ -197,7 +199,9 @@ def _fsync_tree(directory: Path) -> None:
 def _remove_old_snapshots(root: Path, *, keep: str) -> None:
     # Readers that loaded an older snapshot hold it in memory, so it can go.
     for path in root.iterdir():
-        if path.is_dir() and path.name != keep and (
-            path.name.startswith("gen-") or path.name.startswith(".staging-")
+        if (
+            path.is_dir()
+            and path.name != keep
+            and (path.name.startswith("gen-") or path.name.startswith(".staging-"))
         ):
             shutil.rmtree(path, ignore_errors=True)

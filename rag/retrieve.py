@@ -27,7 +27,10 @@ def _related(query_term: str, terms: Collection[str]) -> bool:
     """
     if len(query_term) >= 4:
         prefix = query_term[: max(4, len(query_term) - 2)]
-        if any(term.startswith(prefix) or (len(term) >= 4 and query_term.startswith(term)) for term in terms):
+        if any(
+            term.startswith(prefix) or (len(term) >= 4 and query_term.startswith(term))
+            for term in terms
+        ):
             return True
     if query_term[:1] in _ARABIC_CLITICS and query_term[1:] in terms:
         return True

@@ -24,10 +24,13 @@ class Settings(BaseSettings):
         validate_default=True,
     )
 
-    data_dir: Path = Field(default=Path("data"), description="Where Chroma and the lexical index live.")
+    data_dir: Path = Field(
+        default=Path("data"), description="Where Chroma and the lexical index live."
+    )
     corpus_dir: Path = Field(default=Path("seeds"), description="Articles indexed by default.")
     collection: str = Field(
-        default="newsbot", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{1,61}[A-Za-z0-9]$",
+        default="newsbot",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{1,61}[A-Za-z0-9]$",
         description="Chroma collection name.",
     )
     top_k: int = Field(default=5, ge=1, le=50, description="Passages given to the answerer.")
@@ -50,7 +53,9 @@ class Settings(BaseSettings):
         default=768, ge=64, le=8192, description="Dimensions of the offline hashing embedding."
     )
     min_evidence: float = Field(
-        default=0.3, ge=0.0, le=1.0,
+        default=0.3,
+        ge=0.0,
+        le=1.0,
         description="Abstain when the best passage covers less of the question than this.",
     )
     lexical_weight: float = Field(default=1.0, ge=0.0, le=10.0)
@@ -83,8 +88,9 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         secret_fields = {
-            name for name, info in Settings.model_fields.items() if info.annotation is not None
-            and "SecretStr" in str(info.annotation)
+            name
+            for name, info in Settings.model_fields.items()
+            if info.annotation is not None and "SecretStr" in str(info.annotation)
         }
         first = exc.errors()[0]
         more = len(exc.errors()) - 1

@@ -78,12 +78,12 @@ class VectorIndex:
         progress: Callable[[int], None] | None = None,
     ) -> None:
         """Embed and store passages in batches."""
-        from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+        from llama_index.core.schema import BaseNode, NodeRelationship, RelatedNodeInfo, TextNode
 
         for offset in range(0, len(records), ADD_BATCH):
             batch = records[offset : offset + ADD_BATCH]
             vectors = embed([record.text for record in batch])
-            nodes = [
+            nodes: list[BaseNode] = [
                 TextNode(
                     id_=record.passage_id,
                     text=record.text,

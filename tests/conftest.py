@@ -69,13 +69,20 @@ def cli_env(tmp_path: Path, corpus: Path | None = None, **extra: str) -> dict[st
 
 
 def run_newsbot(
-    *args: str, env: dict[str, str], input: bytes | None = None, cwd: Path | None = None,
+    *args: str,
+    env: dict[str, str],
+    input: bytes | None = None,
+    cwd: Path | None = None,
     timeout: float = 120,
 ) -> subprocess.CompletedProcess[bytes]:
     """Run the installed `newsbot` console script."""
     script = Path(sys.executable).with_name("newsbot")
     return subprocess.run(
-        [str(script), *args], env=env, input=input, capture_output=True, timeout=timeout,
+        [str(script), *args],
+        env=env,
+        input=input,
+        capture_output=True,
+        timeout=timeout,
         cwd=cwd,
     )
 

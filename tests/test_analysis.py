@@ -82,7 +82,9 @@ class TestFrench:
         assert terms("transférées", "fr") == terms("transférée", "fr")
 
     def test_guillemets_are_not_words(self) -> None:
-        assert terms("«pourraient interdire TikTok»", "fr") == terms("pourraient interdire tiktok", "fr")
+        assert terms("«pourraient interdire TikTok»", "fr") == terms(
+            "pourraient interdire tiktok", "fr"
+        )
 
     def test_question_words_are_stopwords(self) -> None:
         assert terms("Pourquoi et comment ?", "fr") == []

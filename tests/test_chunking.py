@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from rag.chunking import chunk_spans, split_sentences
-from tests.conftest import SEEDS_DIR, SEED_FILES
+from tests.conftest import SEED_FILES, SEEDS_DIR
 
 
 def sentences(text: str) -> list[str]:
@@ -14,7 +16,10 @@ class TestSentences:
     def test_english(self) -> None:
         text = "Microsoft will buy TikTok. Donald J. Trump agreed! Is it done? Not yet."
         assert sentences(text) == [
-            "Microsoft will buy TikTok.", "Donald J. Trump agreed!", "Is it done?", "Not yet.",
+            "Microsoft will buy TikTok.",
+            "Donald J. Trump agreed!",
+            "Is it done?",
+            "Not yet.",
         ]
 
     def test_abbreviations_do_not_end_sentences(self) -> None:
@@ -22,12 +27,19 @@ class TestSentences:
 
     def test_arabic_question_mark_and_comma(self) -> None:
         text = "هل تبيع تيك توك؟ قالت الشركة، في بيان، إنها لن تبيع. انتهى."
-        assert sentences(text) == ["هل تبيع تيك توك؟", "قالت الشركة، في بيان، إنها لن تبيع.", "انتهى."]
+        assert sentences(text) == [
+            "هل تبيع تيك توك؟",
+            "قالت الشركة، في بيان، إنها لن تبيع.",
+            "انتهى.",
+        ]
 
     def test_french_guillemets_close_the_sentence(self) -> None:
         text = "Il a déclaré : « Nous restons. » Puis il est parti. «Fin.» Voilà."
         assert sentences(text) == [
-            "Il a déclaré : « Nous restons. »", "Puis il est parti.", "«Fin.»", "Voilà.",
+            "Il a déclaré : « Nous restons. »",
+            "Puis il est parti.",
+            "«Fin.»",
+            "Voilà.",
         ]
 
     def test_lines_are_sentences_and_stray_quotes_join_the_previous_one(self) -> None:
@@ -57,14 +69,14 @@ class TestChunks:
     def test_overlap_repeats_trailing_sentences(self) -> None:
         text = " ".join(f"Sentence number {i} is here." for i in range(40))
         spans = chunk_spans(text, 200, 60)
-        for before, after in zip(spans, spans[1:], strict=False):
+        for before, after in itertools.pairwise(spans):
             assert after.start < before.end, "consecutive passages overlap"
             assert after.start > before.start
 
     def test_no_overlap(self) -> None:
         text = " ".join(f"Sentence number {i} is here." for i in range(40))
         spans = chunk_spans(text, 200, 0)
-        for before, after in zip(spans, spans[1:], strict=False):
+        for before, after in itertools.pairwise(spans):
             assert after.start >= before.end
 
     def test_overlong_sentence_is_cut_at_arabic_commas(self) -> None:

@@ -37,9 +37,14 @@ def test_arabic_spelling_variants_embed_alike() -> None:
 
 def test_stable_across_processes() -> None:
     """Hashing must not depend on Python's per-process string hash seed."""
-    code = "from rag.embedding import hashed_ngram_vector as h; print(h('تيك توك TikTok', 64).tolist())"
+    code = (
+        "from rag.embedding import hashed_ngram_vector as h; "
+        "print(h('تيك توك TikTok', 64).tolist())"
+    )
     outputs = {
-        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        ).stdout
         for _ in range(2)
     }
     assert len(outputs) == 1

@@ -54,9 +54,13 @@ class TestAsk:
 
     def test_arabic_question_with_diacritics_and_indic_digits(self, seeded_engine: Engine) -> None:
         plain = seeded_engine.ask("هل تخطط تيك توك لإطلاق نسخة أميركية مستقلة بحلول عام 2025؟")
-        decorated = seeded_engine.ask("هَلْ تُخَطِّطُ تيـك تـوك لإطلاق نُسخة أمـيركية مستقلة بحلول عام ٢٠٢٥؟")
+        decorated = seeded_engine.ask(
+            "هَلْ تُخَطِّطُ تيـك تـوك لإطلاق نُسخة أمـيركية مستقلة بحلول عام ٢٠٢٥؟"
+        )
         assert "003_9ef1e0992aeb8b7c.txt" in cited_sources(plain)
-        assert [c.passage_id for c in decorated.citations] == [c.passage_id for c in plain.citations]
+        assert [c.passage_id for c in decorated.citations] == [
+            c.passage_id for c in plain.citations
+        ]
 
     def test_french_elisions_with_either_apostrophe(self, seeded_engine: Engine) -> None:
         curly = seeded_engine.ask("Qu’a promis Microsoft au sujet de l’achat et des données ?")
@@ -71,7 +75,9 @@ class TestAsk:
             "من فاز بكأس العالم لكرة القدم 2022؟",
         ],
     )
-    def test_abstains_when_articles_do_not_cover_it(self, seeded_engine: Engine, question: str) -> None:
+    def test_abstains_when_articles_do_not_cover_it(
+        self, seeded_engine: Engine, question: str
+    ) -> None:
         answer = seeded_engine.ask(question)
         assert answer.abstained and answer.citations == []
         assert "[" not in answer.answer
@@ -145,7 +151,9 @@ class TestIngest:
         writer, reader = Engine(settings), Engine(settings)
         writer.ingest()
         assert len(reader.articles()) == 5
-        (corpus / "new.txt").write_text("Quokka news\nA quokka was seen in Perth.", encoding="utf-8")
+        (corpus / "new.txt").write_text(
+            "Quokka news\nA quokka was seen in Perth.", encoding="utf-8"
+        )
         writer.ingest()
         assert "new.txt" in {c.source for c in reader.ask("Where was the quokka seen?").citations}
 

@@ -55,7 +55,9 @@ class TestReadArticle:
             ("photo.jpg", b"whatever", "not a .txt or .md"),
         ],
     )
-    def test_unusable_files_say_why(self, tmp_path: Path, name: str, data: bytes, reason: str) -> None:
+    def test_unusable_files_say_why(
+        self, tmp_path: Path, name: str, data: bytes, reason: str
+    ) -> None:
         path = write(tmp_path / name, data)
         with pytest.raises(SkippedFile, match=reason):
             read_article(path, **SIZES)

@@ -10,9 +10,17 @@ from rag.lexical import POINTER, LexicalIndex, PassageRecord
 
 def record(i: int, terms: str, text: str | None = None) -> PassageRecord:
     return PassageRecord(
-        passage_id=f"p{i}", article_id=f"a{i}", source=f"{i}.txt", path=f"/x/{i}.txt",
-        doc_hash="h", title=f"T{i}", language="en", start=0, end=len(text or terms),
-        text=text or terms, terms=terms,
+        passage_id=f"p{i}",
+        article_id=f"a{i}",
+        source=f"{i}.txt",
+        path=f"/x/{i}.txt",
+        doc_hash="h",
+        title=f"T{i}",
+        language="en",
+        start=0,
+        end=len(text or terms),
+        text=text or terms,
+        terms=terms,
     )
 
 
@@ -25,7 +33,9 @@ CORPUS = [
 ]
 
 
-def reference_bm25(docs: list[list[str]], query: list[str], k1: float = 1.5, b: float = 0.75) -> list[float]:
+def reference_bm25(
+    docs: list[list[str]], query: list[str], k1: float = 1.5, b: float = 0.75
+) -> list[float]:
     """Lucene's BM25 (no (k1 + 1) factor in the numerator), written out plainly."""
     n = len(docs)
     avgdl = sum(len(d) for d in docs) / n
@@ -43,7 +53,9 @@ def reference_bm25(docs: list[list[str]], query: list[str], k1: float = 1.5, b: 
     return scores
 
 
-@pytest.mark.parametrize("query", [["tiktok"], ["ban", "employe"], ["unit", "state", "data"], ["nothing"]])
+@pytest.mark.parametrize(
+    "query", [["tiktok"], ["ban", "employe"], ["unit", "state", "data"], ["nothing"]]
+)
 def test_scores_match_the_reference(query: list[str]) -> None:
     index = LexicalIndex.build([record(i, t) for i, t in enumerate(CORPUS)], embedding="e")
     expected = reference_bm25([t.split() for t in CORPUS], query)

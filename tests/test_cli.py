@@ -1,0 +1,133 @@
+"""The `newsbot` console script, run as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from tests.conftest import ENGLISH_SEED, FRENCH_SEED, cli_env, run_newsbot
+
+QUESTION = "What did Microsoft promise about data storage?"
+
+
+def test_first_ask_indexes_then_answers(tmp_path: Path, corpus: Path) -> None:
+    result = run_newsbot("ask", QUESTION, env=cli_env(tmp_path, corpus))
+    assert result.returncode == 0, result.stderr.decode()
+    err, out = result.stderr.decode(), result.stdout.decode()
+    assert "indexing" in err and "first time" in err and "5 articles" in err
+    assert re.search(r"\[1\]", out)
+    assert "Sources" in out and "United States" in out
+    assert ".txt" in out
+
+
+def test_ask_json(ingested_data: dict[str, str]) -> None:
+    result = run_newsbot("ask", "--json", QUESTION, env=ingested_data)
+    assert result.returncode == 0, result.stderr.decode()
+    data = json.loads(result.stdout)
+    assert data["question"] == QUESTION and data["abstained"] is False
+    assert "United States" in data["answer"]
+    sources = {c["source"] for c in data["citations"]}
+    assert sources & {ENGLISH_SEED, FRENCH_SEED, "000_df82538c9e46931c.txt"}
+    for number in re.findall(r"\[(\d+)\]", data["answer"]):
+        assert int(number) in {c["n"] for c in data["citations"]}
+
+
+def test_abstains_without_citations(ingested_data: dict[str, str]) -> None:
+    result = run_newsbot("ask", "--json", "Who won the 2022 FIFA World Cup?", env=ingested_data)
+    data = json.loads(result.stdout)
+    assert data["abstained"] is True and data["citations"] == []
+    human = run_newsbot("ask", "Who won the 2022 FIFA World Cup?", env=ingested_data)
+    assert "don't cover" in human.stdout.decode() and "Sources" not in human.stdout.decode()
+
+
+def test_json_lines_from_stdin(ingested_data: dict[str, str]) -> None:
+    lines = [
+        "Who wants to buy TikTok?",
+        "",
+        "Pourquoi Trump voulait-il interdire TikTok ?",
+        "   ",
+        "لماذا تراجعت أمازون عن حظر تيك توك؟",
+    ]
+    payload = (
+        ("\n".join(lines) + "\n").encode() + b"\xff\xfe not utf-8\n" + b"Who is Satya Nadella?\n"
+    )
+    result = run_newsbot("ask", "--json", "-", env=ingested_data, input=payload)
+    records = [json.loads(line) for line in result.stdout.decode().splitlines()]
+    assert len(records) == 7
+    assert [("error" in r) for r in records] == [False, True, False, True, False, True, False]
+    assert records[1]["line"] == 2 and "empty" in records[1]["error"]
+    assert "UTF-8" in records[5]["error"]
+    assert records[4]["question"] == lines[4]
+    assert result.returncode == 1
+
+
+def test_empty_question_exits_2(ingested_data: dict[str, str]) -> None:
+    result = run_newsbot("ask", "   ", env=ingested_data)
+    assert result.returncode == 2
+    err = result.stderr.decode().strip()
+    assert err.startswith("newsbot: error:") and "empty" in err and "\n" not in err
+
+
+def test_huge_question_is_truncated(ingested_data: dict[str, str]) -> None:
+    question = QUESTION + " " + "x" * 20_000
+    result = run_newsbot("ask", "--json", question, env=ingested_data)
+    assert result.returncode == 0
+    data = json.loads(result.stdout)
+    assert len(data["question"]) <= 2000 and data["notices"]
+    assert "only its first" in result.stderr.decode()
+
+
+def test_invalid_setting_is_one_line(tmp_path: Path, corpus: Path) -> None:
+    result = run_newsbot("ask", QUESTION, env=cli_env(tmp_path, corpus, NEWSBOT_TOP_K="many"))
+    assert result.returncode == 2
+    lines = result.stderr.decode().strip().splitlines()
+    assert len(lines) == 1 and "NEWSBOT_TOP_K" in lines[0]
+
+
+def test_unwritable_data_dir(tmp_path: Path, corpus: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    env = cli_env(tmp_path, corpus, NEWSBOT_DATA_DIR=str(tmp_path / "file" / "data"))
+    result = run_newsbot("ask", QUESTION, env=env)
+    assert result.returncode == 1
+    lines = result.stderr.decode().strip().splitlines()
+    assert len(lines) == 2 and "NEWSBOT_DATA_DIR" in lines[-1]
+
+
+def test_corrupted_index_says_rebuild(ingested_data: dict[str, str]) -> None:
+    lexical = Path(ingested_data["NEWSBOT_DATA_DIR"]) / "lexical"
+    current = lexical / (lexical / "CURRENT").read_text()
+    (current / "passages.jsonl").write_bytes(b"\x00garbage")
+    result = run_newsbot("ask", QUESTION, env=ingested_data)
+    assert result.returncode == 1
+    assert "newsbot ingest --rebuild" in result.stderr.decode()
+    assert len(result.stderr.decode().strip().splitlines()) == 1
+    assert run_newsbot("ingest", "--rebuild", env=ingested_data).returncode == 0
+    assert run_newsbot("ask", QUESTION, env=ingested_data).returncode == 0
+
+
+def test_ingest_reports_and_warns(tmp_path: Path, corpus: Path) -> None:
+    (corpus / "empty.txt").write_bytes(b"")
+    (corpus / "picture.png").write_bytes(b"\x89PNG\x00")
+    env = cli_env(tmp_path, corpus)
+    result = run_newsbot("ingest", env=env)
+    assert result.returncode == 0
+    assert "5 articles" in result.stdout.decode() and "added 5" in result.stdout.decode()
+    err = result.stderr.decode()
+    assert "empty.txt: skipped: empty" in err and "picture.png: skipped" in err
+    again = run_newsbot("ingest", env=env)
+    assert "added 0" in again.stdout.decode() and "unchanged 5" in again.stdout.decode()
+
+
+def test_sources(ingested_data: dict[str, str]) -> None:
+    result = run_newsbot("sources", "--json", env=ingested_data)
+    articles = json.loads(result.stdout)
+    assert {a["language"] for a in articles} == {"ar", "fr", "en"} and len(articles) == 5
+
+
+def test_help_reads_like_documentation(tmp_path: Path) -> None:
+    result = run_newsbot("--help", env=cli_env(tmp_path))
+    out = result.stdout.decode()
+    assert result.returncode == 0 and "ask" in out and "ingest" in out
+    ask_help = run_newsbot("ask", "--help", env=cli_env(tmp_path)).stdout.decode()
+    assert "Examples" in ask_help and "--json" in ask_help

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rag.errors import ConfigError
+from rag.settings import Settings, load_settings
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_defaults() -> None:
+    settings = load_settings()
+    assert settings.data_dir == Path("data")
+    assert settings.corpus_dir == Path("seeds")
+    assert settings.top_k == 5
+
+
+def test_environment_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEWSBOT_TOP_K", "7")
+    monkeypatch.setenv("NEWSBOT_DATA_DIR", "/tmp/elsewhere")
+    settings = load_settings()
+    assert settings.top_k == 7 and settings.data_dir == Path("/tmp/elsewhere")
+
+
+def test_dotenv_file_in_the_working_directory(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("NEWSBOT_CHUNK_SIZE=800\n", encoding="utf-8")
+    assert load_settings().chunk_size == 800
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("NEWSBOT_TOP_K", "abc", "NEWSBOT_TOP_K: Input should be a valid integer"),
+        ("NEWSBOT_TOP_K", "0", "NEWSBOT_TOP_K: Input should be greater than or equal to 1"),
+        (
+            "NEWSBOT_CHUNK_SIZE",
+            "10",
+            "NEWSBOT_CHUNK_SIZE: Input should be greater than or equal to 200",
+        ),
+        (
+            "NEWSBOT_EMBEDDING_PROVIDER",
+            "magic",
+            "NEWSBOT_EMBEDDING_PROVIDER: Input should be 'hashing'",
+        ),
+        ("NEWSBOT_LOG_LEVEL", "LOUD", "NEWSBOT_LOG_LEVEL"),
+    ],
+)
+def test_invalid_values_name_the_variable(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, expected: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert expected in message
+    assert "\n" not in message
+
+
+def test_secret_values_are_never_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEWSBOT_TELEGRAM_TOKEN", "123:SECRET")
+    settings = load_settings()
+    assert "SECRET" not in repr(settings) and "SECRET" not in str(settings.model_dump())
+
+
+def test_env_example_lists_every_setting() -> None:
+    example = (PROJECT_ROOT / ".env.example").read_text(encoding="utf-8")
+    for field in Settings.model_fields:
+        assert f"NEWSBOT_{field.upper()}=" in example, (
+            f"NEWSBOT_{field.upper()} missing from .env.example"
+        )
