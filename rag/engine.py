@@ -8,10 +8,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rag.answer import ExtractiveAnswerer, abstention
+from rag.conversation import Conversation
 from rag.errors import BadInputError
 from rag.index import NewsIndex, ProgressCallback
 from rag.language import detect_language
-from rag.models import Answer, ArticleInfo, IngestReport
+from rag.models import Answer, ArticleInfo, IngestReport, RetrievedPassage
 from rag.retrieve import HybridRetriever
 from rag.settings import Settings, load_settings
 
@@ -81,17 +82,40 @@ class Engine:
                 progress=progress,
             )
 
-    def ask(self, question: str, *, top_k: int | None = None) -> Answer:
-        """Answer one question from the indexed articles."""
+    def ask(
+        self,
+        question: str,
+        *,
+        top_k: int | None = None,
+        conversation: Conversation | None = None,
+    ) -> Answer:
+        """Answer one question from the indexed articles.
+
+        `conversation` holds the chat's earlier turns; this turn is added to it.
+        """
+        return self.ask_traced(question, top_k=top_k, conversation=conversation)[0]
+
+    def ask_traced(
+        self,
+        question: str,
+        *,
+        top_k: int | None = None,
+        conversation: Conversation | None = None,
+    ) -> tuple[Answer, list[RetrievedPassage]]:
+        """Like `ask`, and also the ranked passages the answer was drawn from."""
         text, notices = clean_question(question, self.settings.max_question_chars)
         language = detect_language(text)
         answer_language = language if language != "und" else "en"
         passages, query = self.retriever.retrieve(
             text, answer_language, top_k or self.settings.top_k
         )
-        if not passages:
-            return abstention(text, answer_language, notices)
-        return self.answerer.answer(text, answer_language, query, passages, notices)
+        if passages:
+            answer = self.answerer.answer(text, answer_language, query, passages, notices)
+        else:
+            answer = abstention(text, answer_language, notices)
+        if conversation is not None:
+            conversation.add(answer)
+        return answer, passages
 
     def articles(self) -> list[ArticleInfo]:
         return self.index.articles()
