@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _machine import PROJECT_ROOT, header  # noqa: E402
+from _machine import PROJECT_ROOT, header
 
 NEWSBOT = Path(sys.executable).with_name("newsbot")
 QUESTION = "What did Microsoft promise about data storage?"
