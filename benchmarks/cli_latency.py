@@ -85,7 +85,7 @@ def main() -> None:
         ),
         (
             "warm `ask --json -` per question",
-            f"p50 {percentile(warm, 0.5) * 1000:.1f} ms, p95 {percentile(warm, 0.95) * 1000:.1f} ms",
+            f"p50 {percentile(warm, 0.5) * 1e3:.1f} ms, p95 {percentile(warm, 0.95) * 1e3:.1f} ms",
             f"{len(warm)} questions",
         ),
     ]
