@@ -235,5 +235,10 @@ def sources(as_json: bool) -> None:
         click.echo(render_articles(articles))
 
 
+from bot.telegram_cli import telegram_command  # noqa: E402  (registers after `cli` exists)
+
+cli.add_command(telegram_command)
+
+
 def main() -> None:
     cli(prog_name="newsbot")

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from rag.errors import ConfigError
 
 ENV_PREFIX = "NEWSBOT_"
+TELEGRAM_WEBHOOK_PORTS = (443, 80, 88, 8443)
 
 
 class Settings(BaseSettings):
@@ -62,6 +65,73 @@ class Settings(BaseSettings):
     vector_weight: float = Field(default=0.5, ge=0.0, le=10.0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
     telegram_token: SecretStr | None = Field(default=None, description="Bot token.")
+    telegram_base_url: str = Field(
+        default="https://api.telegram.org/bot",
+        pattern=r"^https?://\S+$",
+        description="Bot API base URL; the token is appended to it.",
+    )
+    telegram_allowed_users: Annotated[frozenset[int], NoDecode] = Field(
+        default=frozenset(), description="User ids allowed to use the bot; empty: everyone."
+    )
+    telegram_allowed_chats: Annotated[frozenset[int], NoDecode] = Field(
+        default=frozenset(), description="Chat ids where anyone may use the bot."
+    )
+    telegram_rate_limit: int = Field(
+        default=10, ge=0, le=1000, description="Questions per user per minute; 0: no limit."
+    )
+    telegram_workers: int = Field(
+        default=4, ge=1, le=64, description="Threads answering questions for the bot."
+    )
+    telegram_webhook_url: str | None = Field(
+        default=None, description="Public HTTPS URL for Telegram to post updates to."
+    )
+    telegram_webhook_listen: str = Field(
+        default="127.0.0.1", min_length=1, description="Address the webhook server binds."
+    )
+    telegram_webhook_port: int = Field(
+        default=8443, ge=1, le=65535, description="Port the webhook server listens on."
+    )
+    telegram_webhook_secret: SecretStr | None = Field(
+        default=None, description="Secret Telegram sends with every webhook request."
+    )
+
+    @field_validator(
+        "telegram_token", "telegram_webhook_url", "telegram_webhook_secret", mode="before"
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("telegram_allowed_users", "telegram_allowed_chats", mode="before")
+    @classmethod
+    def _comma_separated_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("telegram_webhook_url")
+    @classmethod
+    def _https_webhook(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            parts = urlsplit(value)
+            port = parts.port
+        except ValueError:
+            raise ValueError("must be a URL such as https://bot.example.org/telegram") from None
+        if parts.scheme != "https" or not parts.hostname:
+            raise ValueError("must be an https:// URL (Telegram only posts updates over HTTPS)")
+        if port is not None and port not in TELEGRAM_WEBHOOK_PORTS:
+            raise ValueError("Telegram only posts to ports 443, 80, 88 and 8443")
+        return value
+
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _webhook_secret_characters(cls, value: SecretStr | None) -> SecretStr | None:
+        secret = value.get_secret_value() if value is not None else None
+        if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
+            raise ValueError("must be 1-256 characters: letters, digits, _ and -")
+        return value
 
     def chroma_dir(self) -> Path:
         return self.data_dir / "chroma"

@@ -39,7 +39,12 @@ Behaviour copied from the real service (so that bugs show up here rather than in
   changes nothing is ``400 Bad Request: message is not modified: ...``;
 * updates stay queued until confirmed by a later ``getUpdates`` call with a higher ``offset``.
 
-Not emulated: webhooks, inline mode, payments, group privacy mode (every group message is
+``setWebhook`` is validated (HTTPS URL on port 443, 80, 88 or 8443; secret token characters) and
+recorded (:attr:`TelegramStandin.webhook`), and ``getUpdates`` then fails with ``409 Conflict`` as
+on Telegram, but the stand-in never posts updates to the webhook: a test posts them to the bot's
+webhook server itself.
+
+Not emulated: webhook delivery, inline mode, payments, group privacy mode (every group message is
 delivered), MarkdownV2 parsing (accepted without validation), channels, media groups.
 """
 
@@ -76,8 +81,8 @@ __all__ = [
 
 JSONDict = dict[str, Any]
 
-DEFAULT_TOKEN: Final = "7000000001:AAStandinTokenForTests_0123456789abcd"
-"""A syntactically realistic bot token (``<bot id>:<secret>``)."""
+DEFAULT_TOKEN: Final = "7000000001:AAStandinTokenForTests_0123456789ab"
+"""A syntactically realistic bot token (``<bot id>:<35-character secret>``)."""
 
 MAX_MESSAGE_LENGTH: Final = 4096
 MAX_CAPTION_LENGTH: Final = 1024
@@ -715,6 +720,7 @@ class TelegramStandin:
         self._update_history: dict[int, JSONDict] = {}
         self._delivered_update_ids: set[int] = set()
         self._allowed_updates: list[str] | None = None
+        self._webhook: JSONDict | None = None
         self._commands: dict[tuple[str, str], list[JSONDict]] = {}
         self._bot_texts: dict[tuple[str, str], str] = {}
         self._files: dict[str, _StoredFile] = {}
@@ -745,6 +751,7 @@ class TelegramStandin:
         self._methods: dict[str, Callable[[_Params], Any]] = {
             "getme": self._api_get_me,
             "deletewebhook": self._api_delete_webhook,
+            "setwebhook": self._api_set_webhook,
             "getwebhookinfo": self._api_get_webhook_info,
             "setmycommands": self._api_set_my_commands,
             "getmycommands": self._api_get_my_commands,
@@ -937,6 +944,14 @@ class TelegramStandin:
             if not token_valid:
                 raise _ApiError(401, "Unauthorized")
             key = method.lower()
+            with self._cond:
+                webhook_active = self._webhook is not None
+            if key == "getupdates" and webhook_active:
+                raise _ApiError(
+                    409,
+                    "Conflict: can't use getUpdates method while webhook is active; use "
+                    "deleteWebhook to delete the webhook first",
+                )
             if key == "getupdates":
                 result: Any = await self._api_get_updates(_Params(raw))
             else:
@@ -1079,11 +1094,35 @@ class TelegramStandin:
     def _api_delete_webhook(self, params: _Params) -> bool:
         if params.boolean("drop_pending_updates"):
             self._updates.clear()
+        self._webhook = None
+        return True
+
+    def _api_set_webhook(self, params: _Params) -> bool:
+        url = params.string("url") or ""
+        if not url:
+            return self._api_delete_webhook(params)
+        match = re.fullmatch(r"https://[^/:\s]+(?::(\d+))?(?:/\S*)?", url)
+        if match is None:
+            raise _bad("bad webhook: An HTTPS URL must be provided for webhook")
+        if match[1] is not None and int(match[1]) not in (443, 80, 88, 8443):
+            raise _bad("bad webhook: Webhook can be set up only on ports 80, 88, 443 or 8443")
+        secret = params.string("secret_token")
+        if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
+            raise _bad("bad webhook: secret token contains unallowed characters")
+        allowed = params.json_value("allowed_updates")
+        if params.boolean("drop_pending_updates"):
+            self._updates.clear()
+        self._webhook = {
+            "url": url,
+            "secret_token": secret,
+            "allowed_updates": allowed,
+            "max_connections": params.integer("max_connections") or 40,
+        }
         return True
 
     def _api_get_webhook_info(self, params: _Params) -> JSONDict:
         return {
-            "url": "",
+            "url": self._webhook["url"] if self._webhook else "",
             "has_custom_certificate": False,
             "pending_update_count": len(self._updates),
         }
@@ -2058,6 +2097,12 @@ class TelegramStandin:
         wanted = method.lower()
         with self._cond:
             return [r for r in self._requests if r.method.lower() == wanted]
+
+    @property
+    def webhook(self) -> JSONDict | None:
+        """The webhook set with ``setWebhook`` (url, secret_token, ...), or ``None``."""
+        with self._cond:
+            return copy.deepcopy(self._webhook)
 
     @property
     def pending_update_count(self) -> int:

@@ -1,0 +1,27 @@
+"""`newsbot telegram`: the command that serves the Telegram bot (bot/telegram.py)."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command("telegram")
+def telegram_command() -> None:
+    """Serve the Telegram bot until Ctrl+C or SIGTERM.
+
+    In a private chat every text is a question; in a group the bot answers
+    /ask QUESTION, a message that mentions it, or a reply to one of its messages.
+    Answers cite their sources, with a button per cited passage. /start and /help
+    greet in the user's language, /sources lists the articles, /reset forgets the
+    chat's conversation.
+
+    Needs NEWSBOT_TELEGRAM_TOKEN (from @BotFather). Polls Telegram for updates
+    unless NEWSBOT_TELEGRAM_WEBHOOK_URL is set; NEWSBOT_TELEGRAM_ALLOWED_USERS and
+    NEWSBOT_TELEGRAM_ALLOWED_CHATS restrict who may use the bot. The first run
+    indexes the corpus directory. See the README's Telegram section.
+    """
+    # Imported here: python-telegram-bot takes seconds to import, and `newsbot --help` must not.
+    from bot.cli import reports_errors
+    from bot.telegram import main
+
+    reports_errors(main)()

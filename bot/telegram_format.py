@@ -1,0 +1,317 @@
+"""Telegram HTML for answers, passages and article lists, split at Telegram's length limit.
+
+Telegram's `parse_mode=HTML` knows a few tags and the entities `&lt; &gt; &amp; &quot;`; every
+piece of article or user text goes through `escape`. Lengths are counted the way Telegram
+counts them: UTF-16 code units of the text after the tags and entities are parsed, so most
+emoji count twice.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from rag.models import Answer, ArticleInfo, Citation
+from rag.prompts import localized_prompt
+
+MAX_MESSAGE_UNITS = 4096
+MAX_BUTTON_CHARS = 40
+PROMPT_FOLDER = "telegram"
+
+UI_LANGUAGES = ("ar", "fr", "en")
+LANGUAGE_NAMES: dict[str, dict[str, str]] = {
+    "en": {"ar": "Arabic", "fr": "French", "en": "English"},
+    "fr": {"ar": "arabe", "fr": "français", "en": "anglais"},
+    "ar": {"ar": "العربية", "fr": "الفرنسية", "en": "الإنجليزية"},
+}
+
+_TOKEN_RE = re.compile(r"<[^>]*>|[ \t\r\n]+|[^< \t\r\n]+")
+_TAG_NAME_RE = re.compile(r"</?\s*([A-Za-z][A-Za-z0-9-]*)")
+_ATOM_RE = re.compile(r"&(?:#[0-9]+|#x[0-9A-Fa-f]+|[A-Za-z]+);|.", re.DOTALL)
+_ZERO_WIDTH_JOINER = "\u200d"
+
+
+def ui_language(code: str | None) -> str:
+    """The interface language for a Telegram `language_code` such as "fr-FR": ar, fr or en."""
+    primary = (code or "").split("-")[0].lower()
+    return primary if primary in UI_LANGUAGES else "en"
+
+
+def text(name: str, language: str, **values: object) -> str:
+    """The HTML text `prompts/telegram/<name>.<language>.txt`, with escaped `{values}` filled in."""
+    template = localized_prompt(f"{PROMPT_FOLDER}/{name}", language)
+    return template.format_map({key: escape(str(value)) for key, value in values.items()})
+
+
+def plain_text(name: str, language: str, **values: object) -> str:
+    """Like `text`, as plain text (for callback answers, which Telegram does not parse)."""
+    return html.unescape(re.sub(r"<[^>]*>", "", text(name, language, **values)))
+
+
+def escape(value: str) -> str:
+    """`value` as literal text in Telegram HTML."""
+    return html.escape(value, quote=False)
+
+
+def utf16_units(value: str) -> int:
+    """The length of `value` as Telegram counts it."""
+    return len(value.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def visible_units(markup: str) -> int:
+    """The length Telegram counts for an HTML text: its characters once tags are removed."""
+    return utf16_units(html.unescape(re.sub(r"<[^>]*>", "", markup)))
+
+
+def language_name(code: str, ui: str) -> str:
+    return LANGUAGE_NAMES.get(ui, LANGUAGE_NAMES["en"]).get(code, code)
+
+
+def join_names(names: Sequence[str], ui: str) -> str:
+    """ "A, B and C" in English, "A, B et C" in French, "A وB وC" in Arabic."""
+    if ui == "ar":
+        return " و".join(names)
+    if len(names) < 2:
+        return "".join(names)
+    conjunction = {"fr": " et "}.get(ui, " and ")
+    return ", ".join(names[:-1]) + conjunction + names[-1]
+
+
+def answer_language(answer: Answer, fallback: str) -> str:
+    """The language of an answer's labels: the answer's own when it is one we speak."""
+    return answer.language if answer.language in UI_LANGUAGES else fallback
+
+
+def format_answer(answer: Answer, ui: str) -> str:
+    """The answer with its [n] markers, its notices, then "[n] title · language" per source."""
+    parts = [escape(answer.answer)]
+    parts.extend(f"<i>{escape(notice)}</i>" for notice in answer.notices)
+    if answer.citations:
+        lines = [f"<b>{text('sources_heading', ui)}</b>"]
+        lines.extend(
+            f"[{c.n}] {escape(c.title)} · {escape(language_name(c.language, ui))}"
+            for c in answer.citations
+        )
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts)
+
+
+def button_label(citation: Citation) -> str:
+    """ "[n] Title", the title cut at a word so that the label stays short."""
+    title = " ".join(citation.title.split())
+    if len(title) > MAX_BUTTON_CHARS:
+        cut = title.rfind(" ", 0, MAX_BUTTON_CHARS)
+        title = title[: cut if cut > MAX_BUTTON_CHARS // 2 else MAX_BUTTON_CHARS].rstrip(" ,.:;،")
+        title += "…"
+    return f"[{citation.n}] {title}"
+
+
+def format_passage(citation: Citation, ui: str, limit: int = MAX_MESSAGE_UNITS) -> str:
+    """The cited passage with its cited sentences in bold, in one message of at most `limit`.
+
+    A passage too long for one message is shown around its first cited sentence, with "…"
+    where it was cut.
+    """
+    header = (
+        f"<b>[{citation.n}] {escape(citation.title)}</b>\n"
+        f"<i>{escape(language_name(citation.language, ui))} · {escape(citation.source)}</i>\n\n"
+    )
+    body = _highlighted(citation.text, citation.highlights)
+    if visible_units(header + body) <= limit:
+        return header + body
+    budget = limit - visible_units(header) - 4
+    start, end = _window(citation.text, citation.highlights, budget)
+    spans = [(max(s, start) - start, min(e, end) - start) for s, e in citation.highlights]
+    body = _highlighted(citation.text[start:end], [(s, e) for s, e in spans if e > s])
+    return header + ("… " if start > 0 else "") + body + (" …" if end < len(citation.text) else "")
+
+
+def _highlighted(passage: str, highlights: Sequence[tuple[int, int]]) -> str:
+    out: list[str] = []
+    position = 0
+    for start, end in sorted(highlights):
+        if start < position:
+            continue
+        out.append(escape(passage[position:start]))
+        out.append(f"<b>{escape(passage[start:end])}</b>")
+        position = end
+    out.append(escape(passage[position:]))
+    return "".join(out)
+
+
+def _window(passage: str, highlights: Sequence[tuple[int, int]], budget: int) -> tuple[int, int]:
+    """A span of `passage` of at most `budget` UTF-16 units, cut at spaces, around the first
+    highlight (a quarter of the budget before it)."""
+    first = min((s for s, _ in highlights), default=0)
+    start = first
+    units = 0
+    while start > 0 and units < budget // 4:
+        start -= 1
+        units += utf16_units(passage[start])
+    if start > 0:
+        space = passage.find(" ", start, first)
+        start = space + 1 if space != -1 else start
+    end, units = start, 0
+    while end < len(passage) and units + utf16_units(passage[end]) <= budget:
+        units += utf16_units(passage[end])
+        end += 1
+    if end < len(passage):
+        space = passage.rfind(" ", start, end)
+        end = space if space > start else end
+    return start, end
+
+
+def format_articles(articles: Sequence[ArticleInfo], ui: str) -> str:
+    """The indexed articles, one "n. title · language" line each."""
+    if not articles:
+        return text("no_articles", ui)
+    lines = [f"<b>{text('articles_heading', ui, articles=len(articles))}</b>"]
+    lines.extend(
+        f"{i}. {escape(a.title)} · {escape(language_name(a.language, ui))}"
+        for i, a in enumerate(articles, 1)
+    )
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------------------
+# Splitting
+# ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Token:
+    kind: str  # "open", "close", "space" or "word"
+    raw: str
+    units: int = 0
+
+    @property
+    def tag(self) -> str:
+        match = _TAG_NAME_RE.match(self.raw)
+        return match[1].lower() if match else ""
+
+
+def _tokens(markup: str) -> Iterator[_Token]:
+    for match in _TOKEN_RE.finditer(markup):
+        raw = match[0]
+        if raw.startswith("</"):
+            yield _Token("close", raw)
+        elif raw.startswith("<"):
+            yield _Token("open", raw)
+        else:
+            kind = "space" if raw[0] in " \t\r\n" else "word"
+            yield _Token(kind, raw, utf16_units(html.unescape(raw)))
+
+
+def _regional_indicator(value: str) -> bool:
+    return len(value) == 1 and "\U0001f1e6" <= value <= "\U0001f1ff"
+
+
+def _clusters(raw: str) -> list[str]:
+    """The characters of a word, entities whole, with combining marks, variation selectors,
+    emoji modifiers, zero-width-joined emoji and flag pairs kept with what they belong to."""
+    clusters: list[str] = []
+    for atom in _ATOM_RE.findall(raw):
+        glued = len(atom) == 1 and (
+            unicodedata.combining(atom) > 0
+            or atom == _ZERO_WIDTH_JOINER
+            or "\ufe00" <= atom <= "\ufe0f"
+            or "\U0001f3fb" <= atom <= "\U0001f3ff"
+        )
+        if clusters and (
+            glued
+            or clusters[-1].endswith(_ZERO_WIDTH_JOINER)
+            or (_regional_indicator(atom) and _regional_indicator(clusters[-1]))
+        ):
+            clusters[-1] += atom
+        else:
+            clusters.append(atom)
+    return clusters
+
+
+def _split_word(word: _Token, limit: int) -> list[_Token]:
+    """A word longer than a whole message, cut into pieces that fit, between characters."""
+    pieces: list[_Token] = []
+    current, units = "", 0
+    for cluster in _clusters(word.raw):
+        size = utf16_units(html.unescape(cluster))
+        parts = [cluster] if size <= limit else _ATOM_RE.findall(cluster)  # absurd clusters
+        for part in parts:
+            size = utf16_units(html.unescape(part))
+            if current and units + size > limit:
+                pieces.append(_Token("word", current, units))
+                current, units = "", 0
+            current += part
+            units += size
+    if current:
+        pieces.append(_Token("word", current, units))
+    return pieces
+
+
+def _open_tags(tokens: Sequence[_Token]) -> list[_Token]:
+    stack: list[_Token] = []
+    for token in tokens:
+        if token.kind == "open":
+            stack.append(token)
+        elif token.kind == "close" and stack:
+            stack.pop()
+    return stack
+
+
+def _render(tokens: Sequence[_Token], closing: Sequence[_Token]) -> str:
+    first = next((i for i, t in enumerate(tokens) if t.kind != "space"), len(tokens))
+    last = next((i for i in range(len(tokens) - 1, -1, -1) if tokens[i].kind != "space"), -1)
+    body = "".join(t.raw for t in tokens[first : last + 1])
+    return body + "".join(f"</{t.tag}>" for t in reversed(closing))
+
+
+def _break_index(tokens: Sequence[_Token], limit: int) -> int | None:
+    """Where to end a message: the last paragraph break in its second half, else the last
+    line break there, else the last space; None when there is no space at all."""
+    before = 0
+    spaces: list[tuple[int, int, str]] = []  # (index, units before it, raw)
+    for index, token in enumerate(tokens):
+        if token.kind == "space":
+            spaces.append((index, before, token.raw))
+        before += token.units
+    for marker in ("\n\n", "\n"):
+        for index, units, raw in reversed(spaces):
+            if marker in raw and units >= limit // 2:
+                return index
+    return spaces[-1][0] if spaces else None
+
+
+def split_html(markup: str, limit: int = MAX_MESSAGE_UNITS) -> list[str]:
+    """Cut an HTML text into messages of at most `limit` units each.
+
+    Cuts fall between words (preferably at a paragraph or line break), never inside a tag or
+    an entity; tags open at a cut are closed at the end of one message and opened again at
+    the start of the next. A single word longer than `limit` is cut between characters.
+    """
+    if visible_units(markup) <= limit:
+        return [markup]
+    messages: list[str] = []
+    current: list[_Token] = []
+    units = 0
+    pending = list(_tokens(markup))
+    pending.reverse()
+    while pending:
+        token = pending.pop()
+        if token.kind == "word" and token.units > limit:
+            pending.extend(reversed(_split_word(token, limit)))
+            continue
+        while token.kind == "word" and units + token.units > limit and units > 0:
+            cut = _break_index(current, limit)
+            head, tail = (current, []) if cut is None else (current[:cut], current[cut + 1 :])
+            still_open = _open_tags(head)
+            if any(t.kind == "word" for t in head):
+                messages.append(_render(head, still_open))
+            current = still_open + tail
+            units = sum(t.units for t in current)
+        current.append(token)
+        units += token.units
+    if any(t.kind == "word" for t in current):
+        messages.append(_render(current, []))
+    return messages

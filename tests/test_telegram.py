@@ -1,0 +1,532 @@
+"""The Telegram bot end to end: python-telegram-bot over HTTP to the Bot API stand-in.
+
+Each test builds the application with `build_application(settings, engine)`, exactly as
+`newsbot telegram` does, runs it (long polling) in a thread, plays the users' side through
+the stand-in and reads what the bot sent. Waits block on the stand-in's condition variable,
+with timeouts; nothing sleeps.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from standins import conftest_helpers
+from standins.conftest_helpers import ApplicationThread
+from standins.telegram_api import TelegramStandin, parse_html, utf16_length
+
+from bot import telegram_format as fmt
+from bot.telegram import ALLOWED_UPDATES, NewsbotHandlers, build_application, handlers_of
+from rag.engine import Engine
+from rag.models import Answer
+from rag.settings import Settings
+
+telegram_api = conftest_helpers.telegram_api
+run_application = conftest_helpers.run_application
+
+WAIT = 15.0
+USER = 4242
+GROUP = -100777
+EN = "What did Microsoft promise about data storage?"
+EN_TWO_SOURCES = "How many TikTok users are there in the United States?"
+FR = "Combien d’utilisateurs TikTok compte-t-il aux États-Unis ?"
+AR = "كم عدد مستخدمي تيك توك في الولايات المتحدة؟"
+
+StartBot = Callable[..., ApplicationThread]
+JSON = dict[str, Any]
+
+
+@pytest.fixture
+def start_bot(
+    telegram_api: TelegramStandin,
+    run_application: Callable[..., ApplicationThread],
+    seeded_engine: Engine,
+) -> StartBot:
+    """start_bot(engine=None, **settings): the real bot on the stand-in, running."""
+
+    def start(engine: Any = None, **settings: Any) -> ApplicationThread:
+        engine = engine or seeded_engine
+        bot_settings = Settings(
+            data_dir=engine.settings.data_dir,
+            corpus_dir=engine.settings.corpus_dir,
+            telegram_token=telegram_api.token,
+            telegram_base_url=telegram_api.base_url,
+            **settings,
+        )
+        return run_application(
+            build_application(bot_settings, engine), allowed_updates=ALLOWED_UPDATES
+        )
+
+    return start
+
+
+@pytest.fixture
+def engine_copy(seeded_engine: Engine, tmp_path: Path) -> Engine:
+    """An engine over a private copy of the seeded index (free to damage or extend)."""
+    data = tmp_path / "data-copy"
+    shutil.copytree(seeded_engine.settings.data_dir, data)
+    return Engine(Settings(data_dir=data, corpus_dir=seeded_engine.settings.corpus_dir))
+
+
+def handlers(runner: ApplicationThread) -> NewsbotHandlers:
+    return handlers_of(runner.application)
+
+
+def expected_reply(engine: Engine, question: str, language: str) -> str:
+    """The text Telegram shows for the engine's answer to `question`."""
+    answer = engine.ask(question)
+    return parse_html(fmt.format_answer(answer, fmt.answer_language(answer, language))).text
+
+
+def entity_texts(message: JSON, kind: str = "bold") -> list[str]:
+    encoded = message["text"].encode("utf-16-le")
+    return [
+        encoded[2 * e["offset"] : 2 * (e["offset"] + e["length"])].decode("utf-16-le")
+        for e in message.get("entities", [])
+        if e["type"] == kind
+    ]
+
+
+def buttons(message: JSON) -> list[JSON]:
+    return [b for row in message.get("reply_markup", {}).get("inline_keyboard", []) for b in row]
+
+
+def first_request(api: TelegramStandin, method: str, chat_id: int) -> int:
+    """Position in the request log of the first `method` request for `chat_id`."""
+    for position, request in enumerate(api.requests_log):
+        if request.method == method and str(request.params.get("chat_id")) == str(chat_id):
+            return position
+    raise AssertionError(f"no {method} request for chat {chat_id}")
+
+
+# ------------------------------------------------------------------ greetings and commands
+
+
+def test_start_and_help_greet_in_the_users_language(
+    telegram_api: TelegramStandin, start_bot: StartBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    api = telegram_api
+    with caplog.at_level(logging.WARNING, logger="newsbot.telegram"):
+        start_bot()
+    assert "anyone on Telegram can use this bot" in caplog.text  # the allowlists are empty
+    cases = [("ar", "مرحبًا"), ("fr-CA", "Bonjour"), ("en", "Hello"), ("de", "Hello")]
+    cases.append((None, "Hello"))
+    for user, (code, _) in enumerate(cases, 1):
+        command = "/start" if user % 2 else "/help"
+        api.send_user_message(user, user, command, language_code=code, first_name="<Lina>")
+    for user, (code, greeting) in enumerate(cases, 1):
+        [reply] = api.wait_for_messages(user, 1, WAIT)
+        assert reply["text"].startswith(f"{greeting} <Lina>"), code
+        assert "5" in reply["text"] and f"@{api.bot_username}" in reply["text"]
+        assert "/ask" in reply["text"] and "/sources" in reply["text"]
+    assert "arabe, français et anglais" in api.sent_messages(2)[0]["text"]
+    assert "العربية والفرنسية والإنجليزية" in api.sent_messages(1)[0]["text"]
+    # The command menu, in each language.
+    assert [c["command"] for c in api.commands()] == ["ask", "sources", "reset", "help"]
+    assert api.commands(language_code="fr")[0]["description"].startswith("Poser une question")
+    assert api.commands(language_code="ar")[0]["description"] == "اطرح سؤالًا عن المقالات"
+
+
+def test_sources_lists_the_indexed_articles(
+    telegram_api: TelegramStandin, start_bot: StartBot, seeded_engine: Engine
+) -> None:
+    start_bot()
+    telegram_api.send_user_message(USER, USER, "/sources")
+    [reply] = telegram_api.wait_for_messages(USER, 1, WAIT)
+    lines = reply["text"].splitlines()
+    assert lines[0] == "Indexed articles (5):"
+    titles = [a.title for a in seeded_engine.articles()]
+    assert len(lines) == 6 and all(title in reply["text"] for title in titles)
+
+
+# ------------------------------------------------------------------ answers and citations
+
+
+def test_a_private_question_in_each_language_gets_a_cited_answer_with_buttons(
+    telegram_api: TelegramStandin, start_bot: StartBot, seeded_engine: Engine
+) -> None:
+    api = telegram_api
+    start_bot()
+    cases = [
+        (1, EN, "en", "Sources", "English"),
+        (2, FR, "fr", "Sources", "français"),
+        (3, AR, "ar", "المصادر", "العربية"),
+    ]
+    for chat, question, code, _, _ in cases:
+        api.send_user_message(chat, chat, question, language_code=code)
+    for chat, question, code, heading, language in cases:
+        [reply] = api.wait_for_messages(chat, 1, WAIT)
+        answer = seeded_engine.ask(question)
+        assert not answer.abstained and answer.citations
+        assert reply["text"] == expected_reply(seeded_engine, question, code)
+        assert reply["text"].startswith(answer.answer) and "[1]" in reply["text"]
+        assert entity_texts(reply) == [heading]
+        for c in answer.citations:
+            assert f"[{c.n}] {c.title} · {language}" in reply["text"]
+        labels = [b["text"] for b in buttons(reply)]
+        assert labels == [fmt.button_label(c) for c in answer.citations]
+        assert "reply_to_message" not in reply  # private chats: no quoting
+        # "typing…" went out before the answer.
+        assert api.chat_actions(chat)[:1] == ["typing"]
+        assert first_request(api, "sendChatAction", chat) < first_request(api, "sendMessage", chat)
+    api.wait_until_updates_consumed(WAIT)
+
+
+def test_pressing_a_citation_button_shows_the_passage_with_the_cited_sentence_in_bold(
+    telegram_api: TelegramStandin, start_bot: StartBot, seeded_engine: Engine
+) -> None:
+    api = telegram_api
+    start_bot()
+    answer = seeded_engine.ask(EN_TWO_SOURCES)
+    assert len(answer.citations) == 2
+    api.send_user_message(USER, USER, EN_TWO_SOURCES)
+    [reply] = api.wait_for_messages(USER, 1, WAIT)
+    first, second = (b["callback_data"] for b in buttons(reply))
+
+    def press(data: str) -> JSON:
+        query = api.press_button(USER, USER, reply["message_id"], data)
+        return api.wait_for_callback_answer(query, WAIT)
+
+    assert press(first)["text"] is None  # answered, without a pop-up
+    _, passage = api.wait_for_messages(USER, 2, WAIT)
+    assert passage["reply_to_message"]["message_id"] == reply["message_id"]
+    cited = answer.citations[0]
+    assert passage["text"].startswith(f"[1] {cited.title}\nEnglish · {cited.source}\n\n")
+    assert passage["text"].endswith(cited.text.strip())
+    bold = entity_texts(passage)
+    assert bold[0] == f"[1] {cited.title}"
+    assert bold[1:] == [cited.text[s:e].strip() for s, e in cited.highlights]
+
+    press(first)  # again: nothing new in the chat
+    assert len(api.sent_messages(USER)) == 2 and api.edits(USER) == []
+
+    press(second)  # another source: the same passage message now shows it
+    [edit] = api.wait_for_edits(USER, 1, WAIT)
+    assert edit["message_id"] == passage["message_id"]
+    assert edit["text"].startswith(f"[2] {answer.citations[1].title}")
+    press(first)
+    assert api.edits(USER)[-1]["text"] == passage["text"]
+    assert len(api.sent_messages(USER)) == 2
+    assert buttons(api.get_message(USER, reply["message_id"]) or {}), "the answer keeps its buttons"
+
+
+def test_buttons_of_an_answer_from_before_a_restart_say_so(
+    telegram_api: TelegramStandin, start_bot: StartBot
+) -> None:
+    api = telegram_api
+    first_run = start_bot()
+    api.send_user_message(USER, USER, EN, language_code="fr")
+    [reply] = api.wait_for_messages(USER, 1, WAIT)
+    first_run.stop()
+    start_bot()
+    query = api.press_button(USER, USER, reply["message_id"], buttons(reply)[0]["callback_data"])
+    assert api.wait_for_callback_answer(query, WAIT)["text"] == fmt.plain_text("expired", "fr")
+    assert len(api.sent_messages(USER)) == 1
+
+
+def test_html_in_questions_and_articles_comes_back_as_text(
+    telegram_api: TelegramStandin, start_bot: StartBot, engine_copy: Engine, tmp_path: Path
+) -> None:
+    api = telegram_api
+    folder = tmp_path / "more"
+    folder.mkdir()
+    (folder / "html.txt").write_text(
+        "Browsers & the <script> tag\n\n"
+        "The <script> tag runs code & the <b> tag makes text bold, a W3C report on HTML said.\n",
+        encoding="utf-8",
+    )
+    engine_copy.ingest([folder])
+    start_bot(engine_copy)
+    api.send_user_message(USER, USER, "What do the <script> tag & the <b> tag do?")
+    [reply] = api.wait_for_messages(USER, 1, WAIT)
+    assert "The <script> tag runs code & the <b> tag makes text bold" in reply["text"]
+    assert "[1] Browsers & the <script> tag · English" in reply["text"]
+    assert entity_texts(reply) == ["Sources"] and len(reply["entities"]) == 1
+
+    query = api.press_button(USER, USER, reply["message_id"], buttons(reply)[0]["callback_data"])
+    api.wait_for_callback_answer(query, WAIT)
+    passage = api.wait_for_messages(USER, 2, WAIT)[1]
+    cited = "The <script> tag runs code & the <b> tag makes text bold, a W3C report on HTML said."
+    assert cited in entity_texts(passage)
+
+    api.send_user_message(USER, USER, "<b>Bold?</b> &amp; <script>alert(1)</script> <i")
+    reply = api.wait_for_messages(USER, 3, WAIT)[2]
+    assert reply["text"] == expected_reply(
+        engine_copy, "<b>Bold?</b> &amp; <script>alert(1)</script> <i", "en"
+    )
+    assert api.internal_errors == [] and all(r.status != 400 for r in api.requests_log)
+
+
+def test_a_5000_character_answer_arrives_split(
+    telegram_api: TelegramStandin, start_bot: StartBot, seeded_engine: Engine
+) -> None:
+    api = telegram_api
+    start_bot(LongAnswers(seeded_engine))
+    api.send_user_message(USER, USER, AR, language_code="ar")
+    first, second = api.wait_for_messages(USER, 2, WAIT)
+    whole = parse_html(fmt.format_answer(LongAnswers(seeded_engine).ask(AR), "ar")).text
+    assert len(whole) > 5000
+    for part in (first, second):
+        assert utf16_length(part["text"]) <= 4096
+    assert f"{first['text']} {second['text']}".split() == whole.split()  # no word was cut
+    assert "reply_markup" not in first and buttons(second)  # the buttons come last
+    assert second["text"].endswith("· العربية")
+
+
+# ------------------------------------------------------------------ groups and access
+
+
+def test_in_groups_only_ask_mentions_and_replies_are_answered(
+    telegram_api: TelegramStandin, start_bot: StartBot, seeded_engine: Engine
+) -> None:
+    api = telegram_api
+    start_bot()
+
+    def say(text: str, **kwargs: Any) -> int:
+        update = api.send_user_message(GROUP, USER, text, chat_type="group", **kwargs)
+        return int(api.get_update(update)["message"]["message_id"])
+
+    # A chat's messages are handled in order: when a reply arrives, the messages before it
+    # were handled, so "ignored" can be checked without waiting.
+    say(EN)
+    say(f"/ask@some_other_bot {EN}")
+    api.send_user_sticker(GROUP, USER, chat_type="group")
+    asked = say(f"/ask {EN}")
+    [answer] = api.wait_for_messages(GROUP, 1, WAIT)
+    assert answer["reply_to_message"]["message_id"] == asked
+    assert answer["text"] == expected_reply(seeded_engine, EN, "en")
+
+    mention = say(f"@{api.bot_username} {FR}", language_code="fr")
+    second = api.wait_for_messages(GROUP, 2, WAIT)[1]
+    assert second["reply_to_message"]["message_id"] == mention
+    assert second["text"] == expected_reply(seeded_engine, FR, "fr")
+
+    reply = say(AR, reply_to_message_id=answer["message_id"])
+    third = api.wait_for_messages(GROUP, 3, WAIT)[2]
+    assert third["reply_to_message"]["message_id"] == reply
+    assert third["text"] == expected_reply(seeded_engine, AR, "en")
+
+    say("thanks, everyone")  # ignored again
+    say("/ask")
+    usage = api.wait_for_messages(GROUP, 4, WAIT)[3]
+    assert usage["text"] == parse_html(fmt.text("ask_usage", "en")).text
+    api.wait_until_updates_consumed(WAIT)
+    assert len(api.sent_messages(GROUP)) == 4
+
+
+def test_users_outside_the_allowlists_get_one_polite_line(
+    telegram_api: TelegramStandin, start_bot: StartBot
+) -> None:
+    api = telegram_api
+    stranger, open_group, closed_group = 999, -100500, -100600
+    start_bot(telegram_allowed_users=f"{USER}", telegram_allowed_chats=f"{open_group}")
+
+    api.send_user_message(stranger, stranger, EN, language_code="fr")
+    [refusal] = api.wait_for_messages(stranger, 1, WAIT)
+    assert refusal["text"] == fmt.plain_text("not_allowed", "fr")
+    assert "reply_markup" not in refusal and api.chat_actions(stranger) == []
+
+    api.send_user_message(USER, USER, EN)  # an allowed user
+    assert buttons(api.wait_for_messages(USER, 1, WAIT)[0])
+
+    api.send_user_message(open_group, stranger, f"/ask {EN}", chat_type="group")
+    assert buttons(api.wait_for_messages(open_group, 1, WAIT)[0])  # anyone, in an allowed chat
+
+    api.send_user_message(closed_group, stranger, EN, chat_type="group")  # not addressed
+    api.send_user_message(closed_group, stranger, f"/ask {EN}", chat_type="group")
+    [refusal] = api.wait_for_messages(closed_group, 1, WAIT)
+    assert refusal["text"] == fmt.plain_text("not_allowed", "en")
+
+    api.send_user_message(closed_group, USER, f"/ask {EN}", chat_type="group")
+    answer = api.wait_for_messages(closed_group, 2, WAIT)[1]
+    query = api.press_button(
+        closed_group, stranger, answer["message_id"], buttons(answer)[0]["callback_data"]
+    )
+    assert api.wait_for_callback_answer(query, WAIT)["text"] == fmt.plain_text("not_allowed", "en")
+    api.wait_until_updates_consumed(WAIT)
+    assert len(api.sent_messages(closed_group)) == 2
+
+
+def test_over_the_rate_limit_the_user_is_told_when_to_retry(
+    telegram_api: TelegramStandin, start_bot: StartBot
+) -> None:
+    api = telegram_api
+    start_bot(telegram_rate_limit=2)
+    for question in (EN, FR, AR, EN):
+        api.send_user_message(USER, USER, question, language_code="fr")
+    api.send_user_message(USER, USER, "/help", language_code="fr")
+    answered_1, answered_2, refusal, help_text = api.wait_for_messages(USER, 4, WAIT)
+    assert buttons(answered_1) and buttons(answered_2)
+    expected = parse_html(fmt.text("rate_limited", "fr", limit=2, seconds=0)).text
+    prefix, suffix = expected.split("0", 1)
+    assert refusal["text"].startswith(prefix) and refusal["text"].endswith(suffix)
+    seconds = int(refusal["text"][len(prefix) : -len(suffix)])
+    assert 1 <= seconds <= 60
+    assert help_text["text"].startswith("Bonjour")  # the 4th question got no second refusal
+    api.send_user_message(USER + 1, USER + 1, EN)  # other users are not limited
+    assert buttons(api.wait_for_messages(USER + 1, 1, WAIT)[0])
+
+
+def test_stickers_photos_and_voice_get_a_hint_to_write(
+    telegram_api: TelegramStandin, start_bot: StartBot
+) -> None:
+    api = telegram_api
+    start_bot()
+    api.send_user_sticker(USER, USER, language_code="fr")
+    api.send_user_photo(USER, USER, language_code="ar")
+    api.send_user_voice(USER, USER, language_code="en")
+    hints = [m["text"] for m in api.wait_for_messages(USER, 3, WAIT)]
+    assert hints == [fmt.plain_text("text_only", lang) for lang in ("fr", "ar", "en")]
+
+    api.send_user_message(GROUP, USER, f"/ask {EN}", chat_type="group")
+    [answer] = api.wait_for_messages(GROUP, 1, WAIT)
+    api.send_user_voice(GROUP, USER, chat_type="group")  # not for the bot
+    api.send_user_sticker(GROUP, USER, chat_type="group", reply_to_message_id=answer["message_id"])
+    hint = api.wait_for_messages(GROUP, 2, WAIT)[1]
+    assert hint["text"] == fmt.plain_text("text_only", "en")
+    api.wait_until_updates_consumed(WAIT)
+    assert len(api.sent_messages(GROUP)) == 2
+
+
+# ------------------------------------------------------------------ memory, load, failures
+
+
+def test_each_chat_remembers_its_turns_until_reset(
+    telegram_api: TelegramStandin, start_bot: StartBot
+) -> None:
+    api = telegram_api
+    runner = start_bot()
+    api.send_user_message(USER, USER, EN)
+    api.send_user_message(USER, USER, FR)
+    api.send_user_message(USER + 1, USER + 1, AR)
+    api.wait_for_messages(USER, 2, WAIT)
+    api.wait_for_messages(USER + 1, 1, WAIT)
+    memory = handlers(runner).conversations
+    conversation = memory.get(USER)
+    assert conversation is not None
+    assert [turn.question for turn in conversation.turns] == [EN, FR]
+    api.send_user_message(USER, USER, "/reset", language_code="ar")
+    assert api.wait_for_messages(USER, 3, WAIT)[2]["text"] == fmt.plain_text("reset", "ar")
+    assert len(conversation) == 0
+    other = memory.get(USER + 1)
+    assert other is not None and len(other) == 1
+
+
+class ConcurrencyProbe:
+    """The real engine, counting the questions in progress at once. The first questions
+    wait (up to a timeout) until `wanted` are in progress together, which only happens if
+    chats are handled concurrently and the engine runs off the event loop."""
+
+    def __init__(self, engine: Engine, wanted: int) -> None:
+        self.engine = engine
+        self.wanted = wanted
+        self.in_progress = 0
+        self.most_at_once = 0
+        self._reached = False
+        self._condition = threading.Condition()
+
+    def ask(self, question: str, **kwargs: Any) -> Answer:
+        with self._condition:
+            self.in_progress += 1
+            self.most_at_once = max(self.most_at_once, self.in_progress)
+            if self.in_progress >= self.wanted:
+                self._reached = True
+                self._condition.notify_all()
+            self._condition.wait_for(lambda: self._reached, timeout=WAIT)
+        try:
+            return self.engine.ask(question, **kwargs)
+        finally:
+            with self._condition:
+                self.in_progress -= 1
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.engine, name)
+
+
+class LongAnswers:
+    """The real engine, with each answer's text repeated past 5,000 characters, the length
+    a language model's answer can reach."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def ask(self, question: str, **kwargs: Any) -> Answer:
+        answer = self.engine.ask(question, **kwargs)
+        repeats = 5200 // len(answer.answer) + 1
+        return answer.model_copy(update={"answer": " ".join([f"📰 {answer.answer}"] * repeats)})
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.engine, name)
+
+
+def test_twenty_chats_at_once_are_all_answered_and_no_update_is_lost(
+    telegram_api: TelegramStandin, start_bot: StartBot, seeded_engine: Engine
+) -> None:
+    api = telegram_api
+    workers = 4
+    probe = ConcurrencyProbe(seeded_engine, wanted=workers)
+    runner = start_bot(probe, telegram_workers=workers)
+    questions = [EN, FR, AR, EN_TWO_SOURCES]
+    chats = [USER + i for i in range(20)]
+    for round_number in range(2):
+        for index, chat in enumerate(chats):
+            question = questions[(index + round_number) % len(questions)]
+            api.send_user_message(chat, chat, question)
+    for index, chat in enumerate(chats):
+        replies = api.wait_for_messages(chat, 2, WAIT)
+        expected = [
+            expected_reply(seeded_engine, questions[(index + r) % len(questions)], "en")
+            for r in range(2)
+        ]
+        assert [r["text"] for r in replies] == expected  # each chat's own answers, in order
+    api.wait_until_updates_consumed(WAIT)
+    assert probe.most_at_once >= workers
+    assert runner.errors == [] and api.internal_errors == []
+
+
+def test_an_engine_failure_gets_an_apology_and_a_logged_trace_without_the_token(
+    telegram_api: TelegramStandin,
+    start_bot: StartBot,
+    engine_copy: Engine,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    api = telegram_api
+    caplog.set_level(logging.DEBUG)
+    start_bot(engine_copy)
+    api.send_user_message(USER, USER, EN)
+    [reply] = api.wait_for_messages(USER, 1, WAIT)
+    query = api.press_button(USER, USER, reply["message_id"], buttons(reply)[0]["callback_data"])
+    api.wait_for_callback_answer(query, WAIT)
+
+    # Damage the index under the running bot: the next question fails in the engine.
+    (engine_copy.settings.lexical_dir() / "CURRENT").write_text("gone", encoding="utf-8")
+    api.send_user_message(USER, USER, FR, language_code="fr")
+    apology = api.wait_for_messages(USER, 3, WAIT)[2]
+    assert apology["text"] == fmt.plain_text("error", "fr")
+    [failure] = [r for r in caplog.records if r.name == "newsbot.telegram" and r.exc_info]
+    assert failure.levelno == logging.ERROR
+    assert "IndexUnavailableError" in caplog.text and "Traceback" in caplog.text
+
+    secret = api.token.split(":", 1)[1]
+    logged = caplog.text + "".join(r.getMessage() for r in caplog.records)
+    assert "getUpdates" in logged  # python-telegram-bot's debug lines were captured
+    assert api.token not in logged and secret not in logged
+
+
+def test_telegram_flood_limits_are_waited_out(
+    telegram_api: TelegramStandin, start_bot: StartBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PTB_TIMEDELTA", "1")
+    api = telegram_api
+    runner = start_bot()
+    api.inject_flood_errors(1, retry_after=1, chat_id=USER)
+    api.send_user_message(USER, USER, EN)
+    [reply] = api.wait_for_messages(USER, 1, WAIT)
+    assert buttons(reply)
+    assert [r.status for r in api.requests("sendMessage")] == [429, 200]
+    assert runner.errors == []

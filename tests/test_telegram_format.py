@@ -1,0 +1,316 @@
+"""Telegram HTML: escaping, answers, passages, and splitting at 4,096 UTF-16 units.
+
+Every produced text is checked with the Telegram stand-in's parser (`parse_html`), which
+validates HTML and counts lengths the way Telegram does.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from pathlib import Path
+
+import pytest
+from standins.telegram_api import FormattedText, parse_html, utf16_length
+
+from bot import telegram_format as fmt
+from rag.models import Answer, ArticleInfo, Citation
+from rag.prompts import localized_prompt
+
+PROMPTS = Path(__file__).resolve().parent.parent / "prompts" / "telegram"
+LIMIT = fmt.MAX_MESSAGE_UNITS
+
+
+def citation(n: int = 1, **overrides: object) -> Citation:
+    values: dict[str, object] = {
+        "n": n,
+        "source": "004_d2fbd4bb79a0c38e.txt",
+        "title": "Microsoft confirms interest in TikTok",
+        "language": "en",
+        "text": "First sentence. The cited sentence is here. Last sentence.",
+        "passage_id": "p1",
+        "start": 0,
+        "end": 58,
+        "highlights": [(16, 43)],
+    }
+    values.update(overrides)
+    return Citation(**values)  # type: ignore[arg-type]
+
+
+def entity_texts(formatted: FormattedText, kind: str = "bold") -> list[str]:
+    """The texts covered by entities of one type (offsets count UTF-16 units)."""
+    encoded = formatted.text.encode("utf-16-le")
+    return [
+        encoded[2 * e["offset"] : 2 * (e["offset"] + e["length"])].decode("utf-16-le")
+        for e in formatted.entities
+        if e["type"] == kind
+    ]
+
+
+def styled_words(formatted: FormattedText) -> list[tuple[str, frozenset[str]]]:
+    """Each word of a parsed message with the entity types covering its first character."""
+    words = []
+    for match in re.finditer(r"\S+", formatted.text):
+        start = utf16_length(formatted.text[: match.start()])
+        styles = frozenset(
+            e["type"]
+            for e in formatted.entities
+            if e["offset"] <= start < e["offset"] + e["length"]
+        )
+        words.append((match[0], styles))
+    return words
+
+
+def assert_valid_split(markup: str, parts: list[str], limit: int) -> None:
+    """Every part is valid Telegram HTML within the limit, and together they hold the
+    original's words, in order, with the same formatting."""
+    parsed = [parse_html(part) for part in parts]
+    for part in parsed:
+        assert part.text.strip(), "an empty message"
+        assert utf16_length(part.text.strip()) <= limit
+    together = [word for part in parsed for word in styled_words(part)]
+    assert together == styled_words(parse_html(markup))
+
+
+# ------------------------------------------------------------------ texts and languages
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ("fr", "fr"),
+        ("fr-CA", "fr"),
+        ("AR-eg", "ar"),
+        ("ar", "ar"),
+        ("en-GB", "en"),
+        ("de", "en"),
+        ("", "en"),
+        (None, "en"),
+    ],
+)
+def test_ui_language_from_telegram_language_code(code: str | None, expected: str) -> None:
+    assert fmt.ui_language(code) == expected
+
+
+def test_every_telegram_text_exists_in_three_languages_and_is_valid_html() -> None:
+    names = {path.name.split(".")[0] for path in PROMPTS.glob("*.txt")}
+    assert {"help", "not_allowed", "rate_limited", "text_only", "error"} <= names
+    samples = {
+        "first_name": "<Amira & co>",
+        "articles": 5,
+        "languages": "x",
+        "username": "newsbot_bot",
+        "limit": 10,
+        "seconds": 42,
+    }
+    for name in sorted(names - {"commands"}):
+        for language in fmt.UI_LANGUAGES:
+            assert (PROMPTS / f"{name}.{language}.txt").is_file(), f"{name}.{language}.txt"
+            rendered = fmt.text(name, language, **samples)
+            parsed = parse_html(rendered)  # raises on invalid Telegram HTML
+            assert "{" not in parsed.text, f"unfilled placeholder in {name}.{language}"
+            if "first_name" in localized_prompt(f"telegram/{name}", language):
+                assert "<Amira & co>" in parsed.text  # the user's name, escaped
+    for language in fmt.UI_LANGUAGES:
+        lines = (PROMPTS / f"commands.{language}.txt").read_text(encoding="utf-8").splitlines()
+        commands = [line.split(" - ", 1) for line in lines if line.strip()]
+        assert [c for c, _ in commands] == ["ask", "sources", "reset", "help"]
+        assert all(1 <= len(description) <= 256 for _, description in commands)
+
+
+def test_plain_text_drops_tags_and_decodes_entities() -> None:
+    assert fmt.plain_text("help", "en", first_name="A&B", articles=1, languages="x", username="b")
+    assert "<" not in fmt.plain_text("expired", "ar")
+
+
+def test_language_lists_read_naturally() -> None:
+    names = {ui: [fmt.language_name(c, ui) for c in ("ar", "fr", "en")] for ui in ("en", "fr")}
+    assert fmt.join_names(names["en"], "en") == "Arabic, French and English"
+    assert fmt.join_names(names["fr"], "fr") == "arabe, français et anglais"
+    arabic = [fmt.language_name(c, "ar") for c in ("ar", "fr", "en")]
+    assert fmt.join_names(arabic, "ar") == "العربية والفرنسية والإنجليزية"
+    assert fmt.join_names(["English"], "en") == "English"
+
+
+# ------------------------------------------------------------------ answers and passages
+
+
+def test_answer_escapes_article_text_and_lists_sources() -> None:
+    answer = Answer(
+        question="q",
+        answer='The <script>alert("x")</script> tag & the <b> tag [1] [2]',
+        abstained=False,
+        language="en",
+        citations=[
+            citation(1, title="Browsers & <i>tags</i>"),
+            citation(2, title="تيك توك", language="ar"),
+        ],
+        notices=["The question was <long>."],
+    )
+    parsed = parse_html(fmt.format_answer(answer, "en"))
+    assert parsed.text == (
+        'The <script>alert("x")</script> tag & the <b> tag [1] [2]\n\n'
+        "The question was <long>.\n\n"
+        "Sources\n"
+        "[1] Browsers & <i>tags</i> · English\n"
+        "[2] تيك توك · Arabic"
+    )
+    assert [e["type"] for e in parsed.entities] == ["italic", "bold"]
+
+
+def test_answer_labels_follow_the_answers_language() -> None:
+    answer = Answer(
+        question="q",
+        answer="جواب [1]",
+        abstained=False,
+        language="ar",
+        citations=[citation(1, language="fr")],
+    )
+    labels = fmt.answer_language(answer, "en")
+    assert labels == "ar"
+    sources = "المصادر\n[1] Microsoft confirms interest in TikTok · الفرنسية"
+    assert parse_html(fmt.format_answer(answer, labels)).text.endswith(sources)
+    undetermined = answer.model_copy(update={"language": "und"})
+    assert fmt.answer_language(undetermined, "fr") == "fr"
+
+
+def test_an_abstention_has_no_source_list() -> None:
+    answer = Answer(question="q", answer="Nothing in the articles.", abstained=True, language="en")
+    assert fmt.format_answer(answer, "en") == "Nothing in the articles."
+
+
+def test_passage_shows_the_cited_sentences_in_bold() -> None:
+    passage = "Intro & more. The <cited> one. Middle. Second cited. End."
+    spans = [(passage.find(s), passage.find(s) + len(s)) for s in ("The <", "Second cited.")]
+    spans[0] = (spans[0][0], passage.find(" Middle"))
+    cited = citation(text=passage, highlights=spans)
+    parsed = parse_html(fmt.format_passage(cited, "fr"))
+    assert entity_texts(parsed) == [
+        "[1] Microsoft confirms interest in TikTok",
+        "The <cited> one.",
+        "Second cited.",
+    ]
+    assert "anglais · 004_d2fbd4bb79a0c38e.txt" in parsed.text
+    assert parsed.text.endswith("Intro & more. The <cited> one. Middle. Second cited. End.")
+
+
+def test_a_passage_too_long_for_one_message_is_shown_around_its_cited_sentence() -> None:
+    before = "Avant & après. " * 700
+    sentence = "La phrase citée 😀 est ici."
+    passage = before + sentence + " Fin du passage. " * 700
+    start = len(before)
+    cited = citation(text=passage, highlights=[(start, start + len(sentence))], language="fr")
+    markup = fmt.format_passage(cited, "fr")
+    parsed = parse_html(markup)
+    assert utf16_length(parsed.text) <= LIMIT
+    assert entity_texts(parsed)[1] == sentence
+    body = parsed.text.split("\n\n", 1)[1]
+    assert body.startswith("… ") and body.endswith(" …")
+    assert set(body.split()[1:-1]) <= set(passage.split())  # cut between words
+
+
+def test_button_labels_are_short_and_cut_at_a_word() -> None:
+    long_title = "Microsoft confirms interest in TikTok: there will be a purchase before September"
+    assert fmt.button_label(citation(2, title=long_title)) == (
+        "[2] Microsoft confirms interest in TikTok…"
+    )
+    assert fmt.button_label(citation(1, title="Short  title")) == "[1] Short title"
+    arabic = "شركة تيك توك تخطط لإطلاق نسخة أميركية مستقلة بحلول عام 2025 بسبب ضغوط"
+    label = fmt.button_label(citation(1, title=arabic))
+    assert label.endswith("…") and len(label) <= fmt.MAX_BUTTON_CHARS + 5
+    assert arabic.startswith(label[4:-1])
+
+
+def test_article_list() -> None:
+    articles = [
+        ArticleInfo(source="a.txt", title="Tags <b> & co", language="en", passages=3, path="a"),
+        ArticleInfo(source="b.txt", title="تيك توك", language="ar", passages=1, path="b"),
+    ]
+    parsed = parse_html(fmt.format_articles(articles, "fr"))
+    assert parsed.text.splitlines() == [
+        "Articles indexés (2)\u202f:",
+        "1. Tags <b> & co · anglais",
+        "2. تيك توك · arabe",
+    ]
+    assert fmt.format_articles([], "en") == "No articles are indexed yet."
+
+
+# ------------------------------------------------------------------ splitting
+
+
+def test_a_short_text_is_one_message() -> None:
+    assert fmt.split_html("<b>Hello</b> &amp; bye") == ["<b>Hello</b> &amp; bye"]
+
+
+def test_exactly_the_limit_fits_and_one_more_unit_splits() -> None:
+    words = ("abcd " * 820).strip()  # 4,099 characters
+    fitting = words[:LIMIT].rstrip()
+    assert fmt.split_html(fitting) == [fitting]
+    parts = fmt.split_html(words)
+    assert len(parts) == 2
+    assert_valid_split(words, parts, LIMIT)
+
+
+def test_splitting_a_5000_character_answer_keeps_tags_entities_and_words() -> None:
+    sentence = "Microsoft &amp; <u>ByteDance</u> talk about <i>TikTok &lt;US&gt; data</i>. "
+    markup = "<b>" + sentence * 50 + "</b>\n\n<blockquote>" + sentence * 50 + "</blockquote>"
+    assert fmt.visible_units(markup) > 5000
+    parts = fmt.split_html(markup)
+    assert len(parts) == 2
+    assert_valid_split(markup, parts, LIMIT)
+    assert parts[0].endswith("</b>")  # the split falls at the paragraph break
+
+
+def test_a_tag_open_at_the_cut_is_closed_and_reopened() -> None:
+    markup = '<a href="https://example.org/?a=1&amp;b=2">' + "link text " * 600 + "</a>"
+    parts = fmt.split_html(markup)
+    assert len(parts) == 2
+    assert parts[0].endswith("</a>")
+    assert parts[1].startswith('<a href="https://example.org/?a=1&amp;b=2">')
+    assert_valid_split(markup, parts, LIMIT)
+
+
+def test_lengths_are_counted_in_utf16_units_arabic_and_emoji() -> None:
+    emoji = "📰😀 " * 1500  # 4 units and one space per word: 7,500 units, 4,500 code points
+    parts = fmt.split_html(emoji)
+    assert len(parts) == 2  # would fit in 2 by code points too, but the first cut is earlier
+    first = parse_html(parts[0]).text
+    assert len(first) < 2500 and 4000 < utf16_length(first) <= LIMIT
+    assert_valid_split(emoji, parts, LIMIT)
+
+    arabic = "وَقَالَ رَئِيسُ مَايكرُوسُوفت إِنَّ الـمُحَادَثَات مُسْتَمِرَّة؟ " * 150
+    parts = fmt.split_html(fmt.escape(arabic))
+    assert len(parts) == 3
+    assert_valid_split(fmt.escape(arabic), parts, LIMIT)
+
+
+def test_a_word_longer_than_a_message_is_cut_between_characters_only() -> None:
+    family = "👨\u200d👩\u200d👧"  # one emoji made of 5 code points (8 UTF-16 units)
+    word = ("x&amp;" + family + "é") * 800  # no spaces at all; "é" here is e + combining acute
+    word = word.replace("é", "e\u0301")
+    parts = fmt.split_html(word, limit=100)
+    for part in parts:
+        text = parse_html(part).text
+        assert utf16_length(text) <= 100
+        assert not text.startswith(("\u200d", "\u0301", "👩", "👧"))
+        assert not text.endswith("\u200d")
+    assert "".join(parse_html(p).text for p in parts) == parse_html(word).text
+
+
+def test_random_markup_splits_correctly_at_small_limits() -> None:
+    rng = random.Random(6)
+    vocabulary = ["TikTok", "l’application", "«\u202fdonnées\u202f»", "تيك", "توك", "😀", "&amp;"]
+    vocabulary += ["&lt;script&gt;", "a", "Microsoft", "الولايات", "ﻻ", "🇫🇷", "x" * 30]
+    for _ in range(300):
+        pieces: list[str] = []
+        for _ in range(rng.randint(1, 60)):
+            word = rng.choice(vocabulary)
+            if rng.random() < 0.15:
+                tag = rng.choice(["b", "i", "u", "code"])
+                word = f"<{tag}>{word} {rng.choice(vocabulary)}</{tag}>"
+            pieces.append(word)
+            pieces.append(rng.choice([" ", " ", "\n", "\n\n", "  "]))
+        markup = "".join(pieces).strip()
+        limit = rng.randint(30, 120)
+        parts = fmt.split_html(markup, limit)
+        assert_valid_split(markup, parts, limit)
