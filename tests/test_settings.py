@@ -70,3 +70,60 @@ def test_env_example_lists_every_setting() -> None:
         assert f"NEWSBOT_{field.upper()}=" in example, (
             f"NEWSBOT_{field.upper()} missing from .env.example"
         )
+
+
+def test_telegram_id_lists_are_comma_separated(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEWSBOT_TELEGRAM_ALLOWED_USERS", " 12, 34,,-100777 ")
+    monkeypatch.setenv("NEWSBOT_TELEGRAM_ALLOWED_CHATS", "")
+    settings = load_settings()
+    assert settings.telegram_allowed_users == frozenset({12, 34, -100777})
+    assert settings.telegram_allowed_chats == frozenset()
+    monkeypatch.setenv("NEWSBOT_TELEGRAM_ALLOWED_CHATS", "12,@mygroup")
+    with pytest.raises(ConfigError, match=r"NEWSBOT_TELEGRAM_ALLOWED_CHATS: .*'@mygroup'"):
+        load_settings()
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("http://bot.example.org/hook", "must be an https:// URL"),
+        ("https:///hook", "must be an https:// URL"),
+        ("https://bot.example.org:8080/hook", "Telegram only posts to ports 443, 80, 88 and 8443"),
+        ("https://bot.example.org:99999/hook", "must be a URL such as"),
+    ],
+)
+def test_the_webhook_url_must_be_one_telegram_can_post_to(
+    monkeypatch: pytest.MonkeyPatch, url: str, problem: str
+) -> None:
+    monkeypatch.setenv("NEWSBOT_TELEGRAM_WEBHOOK_URL", url)
+    with pytest.raises(ConfigError, match="NEWSBOT_TELEGRAM_WEBHOOK_URL") as caught:
+        load_settings()
+    assert problem in str(caught.value)
+
+
+def test_webhook_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEWSBOT_TELEGRAM_WEBHOOK_URL", "https://bot.example.org:8443/newsbot")
+    monkeypatch.setenv("NEWSBOT_TELEGRAM_WEBHOOK_PORT", "9000")
+    monkeypatch.setenv("NEWSBOT_TELEGRAM_WEBHOOK_SECRET", "")  # empty: unset
+    settings = load_settings()
+    assert settings.telegram_webhook_port == 9000 and settings.telegram_webhook_secret is None
+    monkeypatch.setenv("NEWSBOT_TELEGRAM_WEBHOOK_SECRET", "has spaces & SECRET")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert "NEWSBOT_TELEGRAM_WEBHOOK_SECRET: Value error, must be 1-256 characters" in str(
+        caught.value
+    )
+    assert "SECRET" not in str(caught.value).replace("WEBHOOK_SECRET", "")
+    monkeypatch.setenv("NEWSBOT_TELEGRAM_WEBHOOK_SECRET", "ok")
+    monkeypatch.setenv("NEWSBOT_TELEGRAM_WEBHOOK_PORT", "0")
+    with pytest.raises(ConfigError, match="NEWSBOT_TELEGRAM_WEBHOOK_PORT"):
+        load_settings()
+
+
+def test_telegram_base_url_and_empty_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEWSBOT_TELEGRAM_TOKEN", "")
+    assert load_settings().telegram_token is None
+    assert load_settings().telegram_base_url == "https://api.telegram.org/bot"
+    monkeypatch.setenv("NEWSBOT_TELEGRAM_BASE_URL", "api.telegram.org/bot")
+    with pytest.raises(ConfigError, match="NEWSBOT_TELEGRAM_BASE_URL"):
+        load_settings()

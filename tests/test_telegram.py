@@ -8,8 +8,10 @@ with timeouts; nothing sleeps.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import shutil
+import socket
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -21,8 +23,16 @@ from standins.conftest_helpers import ApplicationThread
 from standins.telegram_api import TelegramStandin, parse_html, utf16_length
 
 from bot import telegram_format as fmt
-from bot.telegram import ALLOWED_UPDATES, NewsbotHandlers, build_application, handlers_of
+from bot.telegram import (
+    ALLOWED_UPDATES,
+    NewsbotHandlers,
+    TelegramConfig,
+    build_application,
+    handlers_of,
+    serve,
+)
 from rag.engine import Engine
+from rag.errors import BackendError, ConfigError
 from rag.models import Answer
 from rag.settings import Settings
 
@@ -530,3 +540,72 @@ def test_telegram_flood_limits_are_waited_out(
     assert buttons(reply)
     assert [r.status for r in api.requests("sendMessage")] == [429, 200]
     assert runner.errors == []
+
+
+# ------------------------------------------------------------------ configuration and start-up
+
+
+def test_tokens_must_look_like_botfathers_and_are_never_echoed() -> None:
+    good = "123456789:" + "A1b2_C3d4-" * 3 + "xyz12"
+    assert len(good.split(":")[1]) == 35
+    config = TelegramConfig.from_settings(Settings(telegram_token=good))
+    assert config.token == good and good not in repr(config)
+    assert config.webhook is None and config.access.is_open
+    for bad in (good[:-1], good + "x", "abc:" + "A" * 35, good.replace("_", "!"), "  "):
+        with pytest.raises(ConfigError) as caught:
+            TelegramConfig.from_settings(Settings(telegram_token=bad))
+        message = str(caught.value)
+        assert message.startswith("NEWSBOT_TELEGRAM_TOKEN is ")
+        assert (bad.split(":")[-1] not in message) if bad.strip() else "not set" in message
+
+
+def test_webhook_configuration() -> None:
+    settings = Settings(
+        telegram_token="1:" + "a" * 35,
+        telegram_webhook_url="https://bot.example.org/newsbot/hook/",
+        telegram_webhook_port=9443,
+    )
+    first, second = (TelegramConfig.from_settings(settings) for _ in range(2))
+    assert first.webhook is not None and second.webhook is not None
+    assert first.webhook.path == "newsbot/hook" and first.webhook.port == 9443
+    assert first.webhook.listen == "127.0.0.1"
+    # Without a configured secret, each start makes up its own.
+    assert len(first.webhook.secret) >= 32 and first.webhook.secret != second.webhook.secret
+    assert first.webhook.secret in first.secrets and first.webhook.secret not in repr(first)
+
+
+def test_a_token_telegram_refuses_stops_the_bot_with_one_line_without_the_token(
+    telegram_api: TelegramStandin, seeded_engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    wrong = "7000000001:" + "W" * 35
+    settings = Settings(
+        data_dir=seeded_engine.settings.data_dir,
+        telegram_token=wrong,
+        telegram_base_url=telegram_api.base_url,
+    )
+    application = build_application(settings, seeded_engine)
+    with pytest.raises(ConfigError) as caught:
+        asyncio.run(serve(application, TelegramConfig.from_settings(settings)))
+    assert str(caught.value) == "Telegram refused NEWSBOT_TELEGRAM_TOKEN; check it with @BotFather"
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+    assert [r.status for r in telegram_api.requests("getMe")] == [401]
+    assert "W" * 35 not in caplog.text
+
+
+def test_an_unreachable_bot_api_is_a_one_line_backend_error(seeded_engine: Engine) -> None:
+    with socket.socket() as closed:  # a port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    token = "7000000001:" + "U" * 35
+    settings = Settings(
+        data_dir=seeded_engine.settings.data_dir,
+        telegram_token=token,
+        telegram_base_url=f"http://127.0.0.1:{port}/bot",
+    )
+    application = build_application(settings, seeded_engine)
+    with pytest.raises(BackendError) as caught:
+        asyncio.run(serve(application, TelegramConfig.from_settings(settings)))
+    message = str(caught.value)
+    assert message.startswith(f"the Bot API at http://127.0.0.1:{port}/bot failed: ")
+    assert "U" * 35 not in message and "\n" not in message

@@ -603,3 +603,33 @@ def test_parse_html_unit() -> None:
     # Unknown named entities and bare & / > stay literal, as on Telegram.
     assert parsed.text == "  a&nbsp;b x & y > z "
     assert parsed.entities == [{"offset": 2, "length": 8, "type": "bold"}]
+
+
+def test_set_webhook_is_validated_and_blocks_polling(telegram_api: TelegramStandin) -> None:
+    api = telegram_api
+    root = f"{api.base_url}{api.token}"
+
+    def set_webhook(**params: Any) -> tuple[int, dict[str, Any]]:
+        return _http(f"{root}/setWebhook", json.dumps(params).encode(), "application/json")
+
+    assert set_webhook(url="http://bot.example.org/hook")[1]["description"] == (
+        "Bad Request: bad webhook: An HTTPS URL must be provided for webhook"
+    )
+    assert "ports 80, 88, 443 or 8443" in set_webhook(url="https://x.org:8080/h")[1]["description"]
+    assert (
+        "unallowed characters"
+        in set_webhook(url="https://x.org/h", secret_token="a b")[1]["description"]
+    )
+    assert api.webhook is None
+    assert set_webhook(url="https://x.org:8443/h", secret_token="s_1", allowed_updates=["message"])
+    assert api.webhook == {
+        "url": "https://x.org:8443/h",
+        "secret_token": "s_1",
+        "allowed_updates": ["message"],
+        "max_connections": 40,
+    }
+    assert _http(f"{root}/getWebhookInfo")[1]["result"]["url"] == "https://x.org:8443/h"
+    status, body = _http(f"{root}/getUpdates")
+    assert status == 409 and body["description"].startswith("Conflict: can't use getUpdates")
+    assert _http(f"{root}/deleteWebhook")[1]["result"] is True
+    assert api.webhook is None and _http(f"{root}/getUpdates")[0] == 200
