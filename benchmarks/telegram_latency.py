@@ -73,6 +73,7 @@ def main() -> None:
         for line in (PROJECT_ROOT / "seeds" / "questions.jsonl").read_text().splitlines()
         if line.strip()
     ]
+    load = os.getloadavg()[0]  # other work on the machine shows in the figures
     with tempfile.TemporaryDirectory() as tmp, TelegramStandin() as api:
         env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSBOT_")}
         env.update(
@@ -111,7 +112,8 @@ def main() -> None:
         row("1 chat, one question at a time", single),
         row(f"{options.chats} chats asking at once, {options.rounds} rounds", concurrent),
     ]
-    report = header("newsbot telegram reply latency (stand-in on 127.0.0.1)") + "\n"
+    report = header("newsbot telegram reply latency (stand-in on 127.0.0.1)")
+    report += f"- load average (1 min) at start: {load:.1f}\n\n"
     report += "\n".join(table) + "\n"
     print(report)
     Path(__file__).with_name("telegram_latency.md").write_text(
