@@ -506,12 +506,13 @@ class NewsbotHandlers:
             user.id if user else None,
             chat.id if chat else None,
         )
-        if user is None or not self.rate_limiter.check(user.id).allowed:
-            return False
+        say_so = user is not None and self.rate_limiter.check(user.id).allowed
         language = _user_language(update)
         if update.callback_query is not None:
-            await update.callback_query.answer(fmt.plain_text("not_allowed", language))
-        elif update.effective_message is not None:
+            await update.callback_query.answer(
+                fmt.plain_text("not_allowed", language) if say_so else None
+            )
+        elif update.effective_message is not None and say_so:
             await update.effective_message.reply_text(fmt.text("not_allowed", language))
         return False
 
@@ -741,14 +742,19 @@ async def serve(
                 mode = "long polling"
             else:
                 webhook = config.webhook
-                await updater.start_webhook(
-                    listen=webhook.listen,
-                    port=webhook.port,
-                    url_path=webhook.path,
-                    webhook_url=webhook.url,
-                    secret_token=webhook.secret,
-                    allowed_updates=ALLOWED_UPDATES,
-                )
+                try:
+                    await updater.start_webhook(
+                        listen=webhook.listen,
+                        port=webhook.port,
+                        url_path=webhook.path,
+                        webhook_url=webhook.url,
+                        secret_token=webhook.secret,
+                        allowed_updates=ALLOWED_UPDATES,
+                    )
+                except OSError as exc:
+                    raise BackendError(
+                        f"cannot serve the webhook on {webhook.listen}:{webhook.port}: {exc}"
+                    ) from None
                 mode = f"webhook {webhook.url}, served on {webhook.listen}:{webhook.port}"
             await application.start()
         except InvalidToken:
@@ -758,8 +764,6 @@ async def serve(
         except TelegramError as exc:
             reason = RedactSecrets(config.secrets).redact(str(exc))
             raise BackendError(f"the Bot API at {config.base_url} failed: {reason}") from None
-        except OSError as exc:
-            raise BackendError(f"cannot start the webhook server: {exc}") from None
         handlers = handlers_of(application)
         articles = len(await handlers.run_engine(handlers.engine.articles))
         announce(

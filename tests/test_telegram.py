@@ -609,3 +609,24 @@ def test_an_unreachable_bot_api_is_a_one_line_backend_error(seeded_engine: Engin
     message = str(caught.value)
     assert message.startswith(f"the Bot API at http://127.0.0.1:{port}/bot failed: ")
     assert "U" * 35 not in message and "\n" not in message
+
+
+def test_a_webhook_port_already_in_use_is_a_one_line_error(
+    telegram_api: TelegramStandin, seeded_engine: Engine
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        settings = Settings(
+            data_dir=seeded_engine.settings.data_dir,
+            telegram_token=telegram_api.token,
+            telegram_base_url=telegram_api.base_url,
+            telegram_webhook_url="https://bot.example.org/hook",
+            telegram_webhook_port=port,
+        )
+        application = build_application(settings, seeded_engine)
+        with pytest.raises(BackendError) as caught:
+            asyncio.run(serve(application, TelegramConfig.from_settings(settings)))
+    assert str(caught.value).startswith(f"cannot serve the webhook on 127.0.0.1:{port}: ")
+    assert "\n" not in str(caught.value)
