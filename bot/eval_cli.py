@@ -25,25 +25,25 @@ EXIT_BELOW_FLOOR = 1
 EXIT_BAD_LINES = 2
 
 
+FILE = click.Path(dir_okay=False, path_type=Path)
+
+
 @click.command("eval")
 @click.argument("questions_file", metavar="QUESTIONS.jsonl", type=click.Path(path_type=Path))
 @click.option(
     "--json",
     "json_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=FILE,
     help="Write every per-question record (question, answer, cited sources, scores) as JSON.",
 )
 @click.option(
     "--markdown",
     "markdown_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=FILE,
     help="Write a Markdown report: summary, per-language table, the misses.",
 )
 @click.option(
-    "--plot",
-    "plot_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write a PNG chart of the main figures per language.",
+    "--plot", "plot_path", type=FILE, help="Write a PNG chart of the main figures per language."
 )
 @click.option(
     "--fail-under",
@@ -54,7 +54,7 @@ EXIT_BAD_LINES = 2
 @click.option(
     "--compare",
     "compare_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=FILE,
     help="Print the change of each figure against an earlier run's --json file.",
 )
 @click.option("-k", "--top-k", type=click.IntRange(1, 50), help="Passages to answer from.")
@@ -83,7 +83,7 @@ def eval_command(
       newsbot eval seeds/questions.jsonl --json new.json --compare old.json
       newsbot eval seeds/questions.jsonl --fail-under hit@5=0.6,abstention_accuracy=0.8
     """
-    from rag.eval_report import comparison_report, terminal_report
+    from rag.eval_report import comparison_report, terminal_report, without_control_characters
     from rag.evaluate import (
         below_floors,
         build_run,
@@ -113,7 +113,9 @@ def eval_command(
     engine = open_engine()
     ensure_index(engine)
     for warning in unindexed_sources(question_set.questions, (a.source for a in engine.articles())):
-        click.echo(f"newsbot: warning: {questions_file} {warning}", err=True)
+        click.echo(
+            without_control_characters(f"newsbot: warning: {questions_file} {warning}"), err=True
+        )
     with _ProgressBar(len(question_set.questions)) as progress:
         results, refused = run_question_set(
             engine, question_set.questions, top_k=top_k, progress=progress

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -108,7 +109,12 @@ def terminal_report(run: EvalRun) -> str:
     if run.errors:
         lines += ["", f"{len(run.errors)} line(s) not run:"]
         lines += [f"  line {e.line}: {e.error}" for e in run.errors]
-    return "\n".join(lines)
+    return without_control_characters("\n".join(lines))
+
+
+def without_control_characters(text: str) -> str:
+    """Text safe to print to a terminal: control characters (escape sequences) become "?"."""
+    return "".join("?" if unicodedata.category(ch) == "Cc" and ch != "\n" else ch for ch in text)
 
 
 def comparison_report(comparison: Comparison, old_label: str) -> str:

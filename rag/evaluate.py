@@ -407,9 +407,10 @@ class GroupFigures(BaseModel):
 
 
 def aggregate(results: Sequence[QuestionResult]) -> GroupFigures:
-    scores = [(r, r.scores or score(r)) for r in results]
+    """Means of the per-question scores that apply, and latency percentiles."""
     samples: dict[str, list[float]] = {metric.key: [] for metric in METRICS}
-    for result, s in scores:
+    for result in results:
+        s = result.scores or score(result)
         for key, value in (
             ("hit@1", s.hit_at_1),
             ("hit@3", s.hit_at_3),
@@ -423,11 +424,11 @@ def aggregate(results: Sequence[QuestionResult]) -> GroupFigures:
         ):
             if value is not None:
                 samples[key].append(float(value))
-        samples["latency_p50_ms"].append(result.seconds * 1000)
-        samples["latency_p95_ms"].append(result.seconds * 1000)
+    latencies = [result.seconds * 1000 for result in results]
+    samples["latency_p50_ms"] = samples["latency_p95_ms"] = latencies
     values = {key: _mean(found) for key, found in samples.items()}
-    values["latency_p50_ms"] = percentile(samples["latency_p50_ms"], 50)
-    values["latency_p95_ms"] = percentile(samples["latency_p95_ms"], 95)
+    values["latency_p50_ms"] = percentile(latencies, 50)
+    values["latency_p95_ms"] = percentile(latencies, 95)
     return GroupFigures(
         questions=len(results),
         answerable=sum(r.answerable for r in results),
