@@ -235,5 +235,10 @@ def sources(as_json: bool) -> None:
         click.echo(render_articles(articles))
 
 
+from bot.eval_cli import eval_command  # noqa: E402  (it uses the helpers above)
+
+cli.add_command(eval_command)
+
+
 def main() -> None:
     cli(prog_name="newsbot")
