@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rag.errors import ConfigError
@@ -62,12 +63,35 @@ class Settings(BaseSettings):
     vector_weight: float = Field(default=0.5, ge=0.0, le=10.0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
     telegram_token: SecretStr | None = Field(default=None, description="Bot token.")
+    state_dir: Path | None = Field(
+        default=None,
+        description="Per-user state such as the REPL history; empty means "
+        "$XDG_STATE_HOME/newsbot (or ~/.local/state/newsbot).",
+    )
+    repl_bidi: Literal["terminal", "reorder"] = Field(
+        default="terminal",
+        description="Who lays out Arabic in the REPL: the terminal, or newsbot (for "
+        "terminals without bidi support).",
+    )
+
+    @field_validator("state_dir", mode="before")
+    @classmethod
+    def _empty_means_default(cls, value: object) -> object:
+        return None if value == "" else value
 
     def chroma_dir(self) -> Path:
         return self.data_dir / "chroma"
 
     def lexical_dir(self) -> Path:
         return self.data_dir / "lexical"
+
+    def user_state_dir(self) -> Path:
+        if self.state_dir is not None:
+            return self.state_dir.expanduser()
+        xdg = os.environ.get("XDG_STATE_HOME", "")
+        # The XDG spec says to ignore a relative XDG_STATE_HOME.
+        base = Path(xdg) if os.path.isabs(xdg) else Path.home() / ".local" / "state"
+        return base / "newsbot"
 
 
 def _describe(error: dict[str, object], secret_fields: set[str]) -> str:
