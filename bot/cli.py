@@ -239,6 +239,10 @@ from bot.eval_cli import eval_command  # noqa: E402  (it uses the helpers above)
 
 cli.add_command(eval_command)
 
+from bot.repl import repl  # noqa: E402
+
+cli.add_command(repl)
+
 
 def main() -> None:
     cli(prog_name="newsbot")
