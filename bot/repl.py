@@ -12,7 +12,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import click
 
@@ -46,10 +46,13 @@ class ReplOutput(Protocol):
     def error(self, message: str) -> None: ...
 
 
-Busy = Callable[[str, Callable[[], Any], bool], Any]
+class Busy(Protocol):
+    """Runs `work` while showing `label`; with `background`, Ctrl-C can cancel the wait."""
+
+    def __call__(self, label: str, work: Callable[[], T], *, background: bool) -> T: ...
 
 
-def run_directly(label: str, work: Callable[[], T], background: bool) -> T:
+def run_directly(label: str, work: Callable[[], T], *, background: bool) -> T:
     return work()
 
 
@@ -135,7 +138,7 @@ class ReplSession:
 
     def start(self) -> None:
         """Load the index, so that even the first answer comes warm, and say what it holds."""
-        self.busy("Loading the index…", self.engine.warm_up, False)
+        self.busy("Loading the index…", self.engine.warm_up, background=False)
         self.output.banner(self.engine.stats())
 
     def ask(self, question: str) -> None:
@@ -144,7 +147,7 @@ class ReplSession:
         answer: Answer = self.busy(
             "Answering…",
             lambda: self.engine.ask(question, top_k=self.top_k, conversation=conversation),
-            True,
+            background=True,
         )
         self.conversation = conversation
         self.last_answer = answer
@@ -223,7 +226,9 @@ class ReplSession:
             self.fail(f"cannot read the paths ({exc}); quote paths with spaces: /ingest 'my dir'")
             return
         try:
-            report = self.busy("Indexing…", lambda: self.engine.ingest(paths or None), False)
+            report = self.busy(
+                "Indexing…", lambda: self.engine.ingest(paths or None), background=False
+            )
         except Cancelled:
             self.output.info("Indexing interrupted; /ingest again finishes it.", dim=True)
             return
@@ -302,7 +307,7 @@ def run_in_thread(work: Callable[[], T]) -> T:
 
 
 def spinner_for(console: Console) -> Busy:
-    def busy(label: str, work: Callable[[], T], background: bool) -> T:
+    def busy(label: str, work: Callable[[], T], *, background: bool) -> T:
         with console.status(label, spinner="dots"):
             try:
                 return run_in_thread(work) if background else work()
@@ -336,7 +341,7 @@ def run_terminal(engine: Engine, top_k: int | None, as_json: bool, bidi: str) ->
     session = ReplSession(engine, renderer, top_k=top_k, as_json=as_json, busy=spinner_for(console))
     history, problem = open_history(engine.settings.user_state_dir())
     if problem:
-        renderer.error(problem)
+        renderer.info(f"warning: {problem}")
     prompt = make_prompt(history, [name for command in COMMANDS for name in command.names])
     try:
         if not engine.has_index():

@@ -25,7 +25,6 @@ from tests.conftest import (
     ARABIC_SEED,
     ENGLISH_SEED,
     FRENCH_SEED,
-    SEEDS_DIR,
     cli_env,
     run_newsbot,
 )
@@ -37,6 +36,9 @@ FRENCH_QUESTION = (
 ARABIC_QUESTION = "لماذا تراجعت أمازون عن حظر تيك توك؟"
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 BRACKETED_PASTE_ON = "\x1b[?2004h"
+# Nothing answers prompt_toolkit's cursor-position requests in a pexpect pty (a real
+# terminal does); telling it so spares a 1 s wait after every line.
+TERMINAL_ENV = {"TERM": "xterm-256color", "PROMPT_TOOLKIT_NO_CPR": "1"}
 
 
 def make_session(
@@ -102,7 +104,7 @@ def test_conversation_keeps_turns_until_reset(seeded_engine: Engine) -> None:
 
 
 def test_a_cancelled_question_leaves_no_turn(seeded_engine: Engine) -> None:
-    def finish_then_cancel(label: str, work: Callable[[], Any], background: bool) -> Any:
+    def finish_then_cancel(label: str, work: Callable[[], Any], *, background: bool) -> Any:
         work()  # the engine answers, but the user pressed Ctrl-C first
         raise Cancelled
 
@@ -125,7 +127,7 @@ def test_ctrl_c_stops_waiting_for_an_answer() -> None:
 
     try:
         with pytest.raises(Cancelled):
-            spinner_for(console)("Answering…", slow_answer, True)
+            spinner_for(console)("Answering…", slow_answer, background=True)
     finally:
         release.set()
 
@@ -236,11 +238,11 @@ def test_piped_mode_answers_plainly(tmp_path: Path, corpus: Path) -> None:
 # -- a real terminal ------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def indexed_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    root = tmp_path_factory.mktemp("repl")
-    env = cli_env(root, TERM="xterm-256color", NEWSBOT_STATE_DIR=str(root / "state"))
-    Engine(Settings(data_dir=root / "data", corpus_dir=SEEDS_DIR)).ingest()
+@pytest.fixture
+def indexed_env(seeded_engine: Engine, tmp_path: Path) -> dict[str, str]:
+    """A terminal's environment over the session's index of the seeds (only read)."""
+    env = cli_env(tmp_path, NEWSBOT_STATE_DIR=str(tmp_path / "state"), **TERMINAL_ENV)
+    env["NEWSBOT_DATA_DIR"] = str(seeded_engine.settings.data_dir)
     return env
 
 
@@ -331,9 +333,9 @@ def test_missing_index_is_offered_and_arabic_reordered(tmp_path: Path, corpus: P
     env = cli_env(
         tmp_path,
         corpus,
-        TERM="xterm-256color",
         NEWSBOT_STATE_DIR=str(tmp_path / "state"),
         NEWSBOT_REPL_BIDI="reorder",
+        **TERMINAL_ENV,
     )
     session = Terminal(env)
     try:
