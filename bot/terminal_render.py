@@ -141,7 +141,7 @@ class TerminalRenderer:
             wrapped = paragraph.wrap(self.console, width) if paragraph.plain else [Text()]
             for line in wrapped:
                 line.rstrip()
-                if self.bidi == "reorder" and has_rtl(line.plain):
+                if self.bidi == "reorder" and (right_to_left or has_rtl(line.plain)):
                     line = _visual_order(line, right_to_left)
                     if right_to_left:
                         line = Text(" " * max(0, width - line.cell_len)) + line
