@@ -235,6 +235,14 @@ def sources(as_json: bool) -> None:
         click.echo(render_articles(articles))
 
 
+from bot.eval_cli import eval_command  # noqa: E402  (it uses the helpers above)
+
+cli.add_command(eval_command)
+
+from bot.repl import repl  # noqa: E402
+
+cli.add_command(repl)
+
 from bot.telegram_cli import telegram_command  # noqa: E402  (registers after `cli` exists)
 
 cli.add_command(telegram_command)

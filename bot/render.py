@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
-from rag.models import Answer, ArticleInfo
+from rag.models import Answer, ArticleInfo, Citation
 
 LANGUAGE_NAMES = {"ar": "Arabic", "fr": "French", "en": "English", "und": "unknown"}
 
@@ -23,18 +23,37 @@ def render_answer(answer: Answer, *, width: int = 88) -> str:
             lines.append(
                 f"    {citation.source} · {language} · characters {citation.start}-{citation.end}"
             )
-            for paragraph in citation.text.split("\n"):
-                if paragraph.strip():
-                    lines.extend(
-                        textwrap.wrap(
-                            paragraph.strip(),
-                            width=width,
-                            initial_indent="    ",
-                            subsequent_indent="    ",
-                            break_long_words=False,
-                        )
-                    )
+            lines.extend(_indented(citation.text, width))
     return "\n".join(lines)
+
+
+def render_passage(citation: Citation, place: tuple[int, int] | None, *, width: int = 88) -> str:
+    """One cited passage in full, and where it sits in its article."""
+    language = LANGUAGE_NAMES.get(citation.language, citation.language)
+    where = f"passage {place[0]} of {place[1]}, " if place else ""
+    lines = [
+        f"[{citation.n}] {citation.title}",
+        f"    {citation.source} · {language} · {where}characters "
+        f"{citation.start}-{citation.end} of the article",
+        *_indented(citation.text, width),
+    ]
+    return "\n".join(lines)
+
+
+def _indented(text: str, width: int) -> list[str]:
+    lines: list[str] = []
+    for paragraph in text.split("\n"):
+        if paragraph.strip():
+            lines.extend(
+                textwrap.wrap(
+                    paragraph.strip(),
+                    width=width,
+                    initial_indent="    ",
+                    subsequent_indent="    ",
+                    break_long_words=False,
+                )
+            )
+    return lines
 
 
 def render_articles(articles: list[ArticleInfo]) -> str:

@@ -67,6 +67,11 @@ class Engine:
     def has_index(self) -> bool:
         return self.index.exists()
 
+    def warm_up(self) -> None:
+        """Open the indexes now rather than at the first question (for interactive use)."""
+        if self.has_index():
+            self.retriever.retrieve("warm up", "en", 1)
+
     def ingest(
         self,
         paths: Sequence[Path] | None = None,
@@ -119,6 +124,16 @@ class Engine:
 
     def articles(self) -> list[ArticleInfo]:
         return self.index.articles()
+
+    def passage_place(self, passage_id: str) -> tuple[int, int] | None:
+        """(k, n) when the passage is the k-th of its article's n passages; None if unknown."""
+        snapshot = self.index.snapshot()
+        row = snapshot.row_of.get(passage_id)
+        if row is None:
+            return None
+        found = snapshot.records[row]
+        starts = sorted(record.start for record in snapshot.records if record.path == found.path)
+        return starts.index(found.start) + 1, len(starts)
 
     def stats(self) -> dict[str, object]:
         articles = self.articles()

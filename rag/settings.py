@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Annotated, Literal
@@ -95,6 +96,17 @@ class Settings(BaseSettings):
         default=None, description="Secret Telegram sends with every webhook request."
     )
 
+    state_dir: Path | None = Field(
+        default=None,
+        description="Per-user state such as the REPL history; empty means "
+        "$XDG_STATE_HOME/newsbot (or ~/.local/state/newsbot).",
+    )
+    repl_bidi: Literal["terminal", "reorder"] = Field(
+        default="terminal",
+        description="Who lays out Arabic in the REPL: the terminal, or newsbot (for "
+        "terminals without bidi support).",
+    )
+
     @field_validator(
         "telegram_token", "telegram_webhook_url", "telegram_webhook_secret", mode="before"
     )
@@ -133,11 +145,24 @@ class Settings(BaseSettings):
             raise ValueError("must be 1-256 characters: letters, digits, _ and -")
         return value
 
+    @field_validator("state_dir", mode="before")
+    @classmethod
+    def _empty_means_default(cls, value: object) -> object:
+        return None if value == "" else value
+
     def chroma_dir(self) -> Path:
         return self.data_dir / "chroma"
 
     def lexical_dir(self) -> Path:
         return self.data_dir / "lexical"
+
+    def user_state_dir(self) -> Path:
+        if self.state_dir is not None:
+            return self.state_dir.expanduser()
+        xdg = os.environ.get("XDG_STATE_HOME", "")
+        # The XDG spec says to ignore a relative XDG_STATE_HOME.
+        base = Path(xdg) if os.path.isabs(xdg) else Path.home() / ".local" / "state"
+        return base / "newsbot"
 
 
 def _describe(error: dict[str, object], secret_fields: set[str]) -> str:

@@ -186,3 +186,22 @@ class TestIngest:
         engine = Engine(settings)
         assert not engine.has_index()
         assert engine.ask("Who wants to buy TikTok?").abstained
+
+
+def test_passage_place_in_its_article(seeded_engine: Engine) -> None:
+    answer = seeded_engine.ask("لماذا تراجعت أمازون عن حظر تيك توك؟")
+    citation = answer.citations[0]
+    article = next(a for a in seeded_engine.articles() if a.source == citation.source)
+    place = seeded_engine.passage_place(citation.passage_id)
+    assert place is not None and place[1] == article.passages
+    assert (place[0] == 1) == (citation.start == 0)
+    assert seeded_engine.passage_place("no-such-passage") is None
+
+
+def test_warm_up_touches_nothing_without_an_index(settings) -> None:  # type: ignore[no-untyped-def]
+    engine = Engine(settings)
+    engine.warm_up()
+    assert not settings.data_dir.exists()
+    engine.ingest()
+    engine.warm_up()
+    assert not engine.ask("Who wants to buy TikTok?").abstained

@@ -127,3 +127,24 @@ def test_telegram_base_url_and_empty_token(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("NEWSBOT_TELEGRAM_BASE_URL", "api.telegram.org/bot")
     with pytest.raises(ConfigError, match="NEWSBOT_TELEGRAM_BASE_URL"):
         load_settings()
+
+
+def test_state_dir_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
+    assert load_settings().user_state_dir() == tmp_path / "xdg" / "newsbot"
+    monkeypatch.setenv("XDG_STATE_HOME", "relative/ignored")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert load_settings().user_state_dir() == tmp_path / "home" / ".local" / "state" / "newsbot"
+    monkeypatch.setenv("NEWSBOT_STATE_DIR", "")  # as in a copied .env.example
+    assert load_settings().state_dir is None
+    monkeypatch.setenv("NEWSBOT_STATE_DIR", str(tmp_path / "mine"))
+    assert load_settings().user_state_dir() == tmp_path / "mine"
+
+
+def test_repl_bidi_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().repl_bidi == "terminal"
+    monkeypatch.setenv("NEWSBOT_REPL_BIDI", "reorder")
+    assert load_settings().repl_bidi == "reorder"
+    monkeypatch.setenv("NEWSBOT_REPL_BIDI", "rtl")
+    with pytest.raises(ConfigError, match="NEWSBOT_REPL_BIDI"):
+        load_settings()

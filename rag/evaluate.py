@@ -1,0 +1,627 @@
+"""Scoring answers against a question set: per-question scores, figures, floors, comparisons.
+
+Everything here works on plain records, so each figure can be checked by hand;
+`run_question_set` is the one function that calls the engine. How each figure treats
+abstentions and unanswerable questions is stated in `METRICS` and in the README.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import re
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from rag.analysis import normalize
+from rag.errors import BadInputError
+
+if TYPE_CHECKING:
+    from rag.engine import Engine
+    from rag.models import RetrievedPassage
+
+Crossing = Literal["same", "cross", "none"]
+MAX_QUESTION_FILE_BYTES = 50 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Metric:
+    key: str
+    label: str
+    counted_over: str
+    higher_is_better: bool = True
+    unit: str = ""
+
+
+METRICS: tuple[Metric, ...] = (
+    Metric("hit@1", "hit@1", "answerable questions with expected sources"),
+    Metric("hit@3", "hit@3", "answerable questions with expected sources"),
+    Metric("hit@5", "hit@5", "answerable questions with expected sources"),
+    Metric("mrr", "MRR", "answerable questions with expected sources"),
+    Metric(
+        "keyword_recall",
+        "keyword recall",
+        "answerable questions with expected keywords (an abstention scores 0)",
+    ),
+    Metric("citation_validity", "citation validity", "answers (abstentions excluded)"),
+    Metric(
+        "citation_precision",
+        "citation precision",
+        "answers to answerable questions with expected sources",
+    ),
+    Metric("abstention_accuracy", "abstention accuracy", "unanswerable questions"),
+    Metric("false_abstention", "false abstention", "answerable questions", False),
+    Metric("latency_p50_ms", "latency p50", "questions", False, "ms"),
+    Metric("latency_p95_ms", "latency p95", "questions", False, "ms"),
+)
+METRIC_BY_KEY = {metric.key: metric for metric in METRICS}
+
+
+class EvalQuestion(BaseModel):
+    """One line of a question set."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1)
+    question: str
+    language: str | None = Field(
+        default=None, description="The question's language; detected when absent."
+    )
+    expected_sources: list[str] = Field(default_factory=list)
+    expected_keywords: list[list[str]] = Field(default_factory=list)
+    answerable: bool = True
+
+    @field_validator("question")
+    @classmethod
+    def _has_text(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the question is empty")
+        return value
+
+    @field_validator("expected_keywords", mode="before")
+    @classmethod
+    def _groups_are_lists(cls, value: object) -> object:
+        if isinstance(value, list) and any(isinstance(group, str) for group in value):
+            raise ValueError(
+                'each keyword group is a list of alternatives, e.g. [["Canada"], ["Australia"]]'
+            )
+        return value
+
+    @field_validator("expected_keywords")
+    @classmethod
+    def _groups_not_empty(cls, value: list[list[str]]) -> list[list[str]]:
+        for group in value:
+            if not group or not all(alternative.strip() for alternative in group):
+                raise ValueError("a keyword group or alternative is empty")
+        return value
+
+    @model_validator(mode="after")
+    def _unanswerable_expects_nothing(self) -> EvalQuestion:
+        if not self.answerable and (self.expected_sources or self.expected_keywords):
+            raise ValueError(
+                "an unanswerable question has no expected_sources or expected_keywords"
+            )
+        return self
+
+
+class LineError(BaseModel):
+    """A line of the question set that was not run, and why."""
+
+    line: int
+    error: str
+
+
+@dataclass(frozen=True)
+class QuestionSet:
+    questions: list[tuple[int, EvalQuestion]]
+    errors: list[LineError]
+
+
+def _describe_validation_error(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        if error["type"] == "model_type" and not error["loc"]:
+            return "not a JSON object"
+        location = ".".join(str(part) for part in error.get("loc", ()))
+        message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        parts.append(f"{location}: {message}" if location else message)
+    return "; ".join(parts)
+
+
+def parse_question_set(data: bytes) -> QuestionSet:
+    """Parse JSON Lines; each bad line becomes a LineError and the rest are kept.
+
+    Blank lines are skipped; ids must be unique.
+    """
+    questions: list[tuple[int, EvalQuestion]] = []
+    errors: list[LineError] = []
+    first_line_of: dict[str, int] = {}
+    for number, raw in enumerate(data.removeprefix(b"\xef\xbb\xbf").splitlines(), 1):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            errors.append(LineError(line=number, error=f"not UTF-8 (byte {exc.start})"))
+            continue
+        if not text.strip():
+            continue
+        try:
+            question = EvalQuestion.model_validate_json(text)
+        except ValidationError as exc:
+            if any(error["type"] == "json_invalid" for error in exc.errors()):
+                problem = "not a JSON object"
+                try:
+                    json.loads(text)
+                except json.JSONDecodeError as decode_error:
+                    problem = f"not valid JSON ({decode_error.msg} at column {decode_error.colno})"
+            else:
+                problem = _describe_validation_error(exc)
+            errors.append(LineError(line=number, error=problem))
+            continue
+        if question.id in first_line_of:
+            errors.append(
+                LineError(
+                    line=number,
+                    error=f"id {question.id!r} is already used on line "
+                    f"{first_line_of[question.id]}",
+                )
+            )
+            continue
+        first_line_of[question.id] = number
+        questions.append((number, question))
+    return QuestionSet(questions, errors)
+
+
+def load_question_set(path: Path) -> QuestionSet:
+    """Read and parse a question file; BadInputError when it cannot be used at all."""
+    try:
+        if path.stat().st_size > MAX_QUESTION_FILE_BYTES:
+            raise BadInputError(f"{path} is larger than 50 MB; split the question set")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise BadInputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    return parse_question_set(data)
+
+
+# Per-question scoring
+
+
+_MARKER_RE = re.compile(r"\[(\d+)\]")
+
+
+def ranked_sources(passages: Iterable[RetrievedPassage]) -> list[str]:
+    """Sources of the ranked passages, in rank order, each once."""
+    return list(dict.fromkeys(passage.source for passage in passages))
+
+
+def first_rank(ranked: Sequence[str], expected: Iterable[str]) -> int | None:
+    """1-based rank of the first expected source in `ranked`, None when absent."""
+    wanted = set(expected)
+    for rank, source in enumerate(ranked, 1):
+        if source in wanted:
+            return rank
+    return None
+
+
+def contains_keyword(text: str, alternative: str) -> bool:
+    """Whether `alternative` occurs in `text`, ignoring case, accents and Arabic spelling
+    variants. A number must not continue into more digits ("80 million" is not in
+    "180 million"), but letters may touch it, so Arabic clitics ("وكندا") still match.
+    """
+    needle = " ".join(normalize(alternative).split())
+    haystack = " ".join(normalize(text).split())
+    if not needle:
+        return False
+    before = r"(?<!\d)" if needle[0].isdigit() else ""
+    after = r"(?!\d)" if needle[-1].isdigit() else ""
+    return re.search(before + re.escape(needle) + after, haystack) is not None
+
+
+def strip_markers(answer: str) -> str:
+    return _MARKER_RE.sub(" ", answer)
+
+
+def missing_keyword_groups(answer: str, groups: Sequence[Sequence[str]]) -> list[list[str]]:
+    """The groups of which the answer contains no alternative ([n] markers ignored)."""
+    text = strip_markers(answer)
+    return [list(group) for group in groups if not any(contains_keyword(text, a) for a in group)]
+
+
+def invalid_markers(answer: str, citation_numbers: Iterable[int]) -> list[int]:
+    """The [n] markers that point at no listed citation, each once."""
+    listed = set(citation_numbers)
+    used = dict.fromkeys(int(number) for number in _MARKER_RE.findall(answer))
+    return [number for number in used if number not in listed]
+
+
+def citation_precision(cited: Sequence[str], expected: Iterable[str]) -> float | None:
+    """Share of the distinct cited sources that are expected; None when nothing is cited."""
+    distinct = set(cited)
+    if not distinct:
+        return None
+    return len(distinct & set(expected)) / len(distinct)
+
+
+def crossing_of(
+    language: str, expected_sources: Iterable[str], source_languages: Mapping[str, str]
+) -> Crossing:
+    """ "cross" when the question's language differs from every expected source's language.
+
+    Sources whose language is unknown (not indexed) are left out; "none" when no
+    expected source has a known language.
+    """
+    languages = {source_languages[s] for s in expected_sources if s in source_languages}
+    if not languages:
+        return "none"
+    return "same" if language in languages else "cross"
+
+
+class CitedSource(BaseModel):
+    n: int
+    source: str
+
+
+class Scores(BaseModel):
+    """What one answer earned; None where a figure does not apply to the question."""
+
+    rank: int | None = Field(description="Rank of the first expected source among ranked sources.")
+    hit_at_1: bool | None
+    hit_at_3: bool | None
+    hit_at_5: bool | None
+    reciprocal_rank: float | None
+    keyword_recall: float | None
+    missing_keywords: list[list[str]]
+    citation_valid: bool | None
+    invalid_markers: list[int]
+    citation_precision: float | None
+    abstention_correct: bool | None = Field(description="Unanswerable questions only.")
+    false_abstention: bool | None = Field(description="Answerable questions only.")
+
+
+class QuestionResult(BaseModel):
+    """One question as it was asked and answered; `scores` is derived from the rest."""
+
+    line: int
+    id: str
+    question: str
+    language: str
+    answerable: bool
+    crossing: Crossing
+    expected_sources: list[str]
+    expected_keywords: list[list[str]]
+    answer: str
+    abstained: bool
+    citations: list[CitedSource]
+    ranked_sources: list[str]
+    seconds: float
+    scores: Scores | None = None
+
+    @property
+    def cited_sources(self) -> list[str]:
+        return list(dict.fromkeys(citation.source for citation in self.citations))
+
+
+def score(result: QuestionResult) -> Scores:
+    """Score one answer. Retrieval figures need an answerable question with expected
+    sources; keyword recall needs expected keywords (an abstention recalls nothing);
+    citation figures need an answer that is not an abstention."""
+    has_sources = result.answerable and bool(result.expected_sources)
+    rank = first_rank(result.ranked_sources, result.expected_sources) if has_sources else None
+
+    def hit(k: int) -> bool | None:
+        return (rank is not None and rank <= k) if has_sources else None
+
+    missing: list[list[str]] = []
+    recall: float | None = None
+    if result.answerable and result.expected_keywords:
+        groups = result.expected_keywords
+        missing = groups if result.abstained else missing_keyword_groups(result.answer, groups)
+        recall = 1 - len(missing) / len(groups)
+
+    valid: bool | None = None
+    bad_markers: list[int] = []
+    precision: float | None = None
+    if not result.abstained:
+        bad_markers = invalid_markers(result.answer, (c.n for c in result.citations))
+        valid = not bad_markers and bool(_MARKER_RE.search(result.answer))
+        if has_sources:
+            precision = citation_precision(result.cited_sources, result.expected_sources)
+    return Scores(
+        rank=rank,
+        hit_at_1=hit(1),
+        hit_at_3=hit(3),
+        hit_at_5=hit(5),
+        reciprocal_rank=(1 / rank if rank else 0.0) if has_sources else None,
+        keyword_recall=recall,
+        missing_keywords=missing,
+        citation_valid=valid,
+        invalid_markers=bad_markers,
+        citation_precision=precision,
+        abstention_correct=None if result.answerable else result.abstained,
+        false_abstention=result.abstained if result.answerable else None,
+    )
+
+
+def scored(result: QuestionResult) -> QuestionResult:
+    return result.model_copy(update={"scores": score(result)})
+
+
+def miss_reasons(result: QuestionResult) -> list[str]:
+    """Why the question counts as missed; empty when it passed.
+
+    An answerable question passes when it is answered, with valid markers, citing
+    an expected source (if any are given) and containing every keyword group; an
+    unanswerable one passes when the answer abstains.
+    """
+    scores = result.scores or score(result)
+    if not result.answerable:
+        return [] if result.abstained else ["answered a question the articles don't cover"]
+    reasons = []
+    if result.expected_sources and scores.rank is None:
+        reasons.append("no expected source among the retrieved passages")
+    if result.abstained:
+        reasons.append("abstained")
+        return reasons
+    if scores.missing_keywords:
+        missing = " · ".join(" / ".join(group) for group in scores.missing_keywords)
+        reasons.append(f"missing keywords: {missing}")
+    if scores.invalid_markers:
+        reasons.append(
+            "markers without a source: " + " ".join(f"[{n}]" for n in scores.invalid_markers)
+        )
+    elif scores.citation_valid is False:
+        reasons.append("no [n] marker in the answer")
+    if result.expected_sources and scores.citation_precision == 0:
+        reasons.append("cites no expected source")
+    return reasons
+
+
+# Figures over groups of questions
+
+
+def percentile(values: Sequence[float], p: float) -> float | None:
+    """The nearest-rank percentile: the smallest value with at least p% of values at or below it."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    index = max(0, math.ceil(p / 100 * len(ordered)) - 1)
+    return ordered[index]
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+class GroupFigures(BaseModel):
+    """The figures of one group of questions, and how many questions each is counted over."""
+
+    questions: int
+    answerable: int
+    values: dict[str, float | None]
+    counted: dict[str, int]
+
+
+def aggregate(results: Sequence[QuestionResult]) -> GroupFigures:
+    """Means of the per-question scores that apply, and latency percentiles."""
+    samples: dict[str, list[float]] = {metric.key: [] for metric in METRICS}
+    for result in results:
+        s = result.scores or score(result)
+        for key, value in (
+            ("hit@1", s.hit_at_1),
+            ("hit@3", s.hit_at_3),
+            ("hit@5", s.hit_at_5),
+            ("mrr", s.reciprocal_rank),
+            ("keyword_recall", s.keyword_recall),
+            ("citation_validity", s.citation_valid),
+            ("citation_precision", s.citation_precision),
+            ("abstention_accuracy", s.abstention_correct),
+            ("false_abstention", s.false_abstention),
+        ):
+            if value is not None:
+                samples[key].append(float(value))
+    latencies = [result.seconds * 1000 for result in results]
+    samples["latency_p50_ms"] = samples["latency_p95_ms"] = latencies
+    values = {key: _mean(found) for key, found in samples.items()}
+    values["latency_p50_ms"] = percentile(latencies, 50)
+    values["latency_p95_ms"] = percentile(latencies, 95)
+    return GroupFigures(
+        questions=len(results),
+        answerable=sum(r.answerable for r in results),
+        values=values,
+        counted={key: len(found) for key, found in samples.items()},
+    )
+
+
+CROSSING_GROUPS = {"same": "same-language", "cross": "cross-lingual"}
+
+
+def breakdown(results: Sequence[QuestionResult]) -> dict[str, GroupFigures]:
+    """Figures for all questions, each question language, then same-language and
+    cross-lingual questions (unanswerable questions, having no expected source, are
+    in neither of the last two)."""
+    groups: dict[str, list[QuestionResult]] = {"all": list(results)}
+    for language in sorted({r.language for r in results}):
+        groups[language] = [r for r in results if r.language == language]
+    for crossing, name in CROSSING_GROUPS.items():
+        groups[name] = [r for r in results if r.crossing == crossing]
+    return {name: aggregate(members) for name, members in groups.items()}
+
+
+# Floors and comparisons
+
+
+def parse_floors(spec: str) -> dict[str, float]:
+    """`hit@5=0.6,keyword_recall=0.4` -> {"hit@5": 0.6, "keyword_recall": 0.4}."""
+    floors: dict[str, float] = {}
+    accepted = ", ".join(m.key for m in METRICS if m.higher_is_better)
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        key, equals, number = item.partition("=")
+        key = key.strip().lower()
+        metric = METRIC_BY_KEY.get(key)
+        if metric is None or not equals:
+            raise BadInputError(
+                f"--fail-under: {item!r} is not METRIC=VALUE with a metric among {accepted}"
+            )
+        if not metric.higher_is_better:
+            raise BadInputError(
+                f"--fail-under: {key} is better when lower, so it has no floor; "
+                f"floors apply to {accepted}"
+            )
+        try:
+            floor = float(number)
+        except ValueError:
+            floor = math.nan
+        if not 0 <= floor <= 1:
+            raise BadInputError(f"--fail-under: the floor of {key} must be a number from 0 to 1")
+        floors[key] = floor
+    if not floors:
+        raise BadInputError(f"--fail-under needs METRIC=VALUE[,...] with a metric among {accepted}")
+    return floors
+
+
+def below_floors(figures: GroupFigures, floors: Mapping[str, float]) -> list[str]:
+    """One sentence per figure under its floor (or that could not be computed)."""
+    failures = []
+    for key, floor in floors.items():
+        value = figures.values.get(key)
+        if value is None:
+            failures.append(f"{key} could not be computed (no question counts towards it)")
+        elif value < floor:
+            failures.append(f"{key} is {value:.3f}, below its floor {floor:g}")
+    return failures
+
+
+class EvalRun(BaseModel):
+    """Everything a run produced: what `--json` writes and `--compare` reads."""
+
+    questions_file: str
+    started: str
+    commit: str | None = None
+    machine: str = ""
+    settings: dict[str, object] = Field(default_factory=dict)
+    results: list[QuestionResult]
+    errors: list[LineError] = Field(default_factory=list)
+    figures: dict[str, GroupFigures] = Field(default_factory=dict)
+
+
+def build_run(
+    results: Sequence[QuestionResult], errors: Sequence[LineError], **details: object
+) -> EvalRun:
+    with_scores = [scored(r) for r in results]
+    return EvalRun.model_validate(
+        {
+            **details,
+            "results": with_scores,
+            "errors": list(errors),
+            "figures": breakdown(with_scores),
+        }
+    )
+
+
+def load_run(path: Path) -> EvalRun:
+    """An earlier `--json` output, rescored with today's definitions."""
+    try:
+        run = EvalRun.model_validate_json(path.read_bytes())
+    except OSError as exc:
+        raise BadInputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except ValidationError:
+        raise BadInputError(f"{path} is not the JSON that newsbot eval --json writes") from None
+    return build_run(
+        [r.model_copy(update={"scores": None}) for r in run.results],
+        run.errors,
+        **run.model_dump(exclude={"results", "errors", "figures"}),
+    )
+
+
+@dataclass(frozen=True)
+class Comparison:
+    old: GroupFigures
+    new: GroupFigures
+    newly_missed: list[str]
+    newly_passing: list[str]
+
+
+def compare_runs(old: EvalRun, new: EvalRun) -> Comparison:
+    """Overall figures of both runs and the questions (by id) whose pass/miss changed."""
+    old_missed = {r.id: bool(miss_reasons(r)) for r in old.results}
+    newly_missed, newly_passing = [], []
+    for result in new.results:
+        if result.id not in old_missed:
+            continue
+        missed = bool(miss_reasons(result))
+        if missed and not old_missed[result.id]:
+            newly_missed.append(result.id)
+        elif not missed and old_missed[result.id]:
+            newly_passing.append(result.id)
+    return Comparison(old.figures["all"], new.figures["all"], newly_missed, newly_passing)
+
+
+# Running the engine
+
+
+def run_question_set(
+    engine: Engine,
+    questions: Sequence[tuple[int, EvalQuestion]],
+    *,
+    top_k: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[list[QuestionResult], list[LineError]]:
+    """Ask every question through `engine.ask_traced` and record what came back.
+
+    A question the engine refuses as bad input becomes a LineError; the run goes on.
+    """
+    from rag.language import detect_language
+
+    source_languages = {article.source: article.language for article in engine.articles()}
+    if questions:  # untimed, so the first timing does not include opening the indexes
+        with contextlib.suppress(BadInputError):
+            engine.ask_traced(questions[0][1].question, top_k=top_k)
+    results: list[QuestionResult] = []
+    errors: list[LineError] = []
+    for done, (line, question) in enumerate(questions, 1):
+        language = question.language or detect_language(question.question)
+        started = time.perf_counter()
+        try:
+            answer, passages = engine.ask_traced(question.question, top_k=top_k)
+        except BadInputError as exc:
+            errors.append(LineError(line=line, error=str(exc)))
+        else:
+            seconds = time.perf_counter() - started
+            results.append(
+                QuestionResult(
+                    line=line,
+                    id=question.id,
+                    question=question.question,
+                    language=language,
+                    answerable=question.answerable,
+                    crossing=crossing_of(language, question.expected_sources, source_languages),
+                    expected_sources=question.expected_sources,
+                    expected_keywords=question.expected_keywords,
+                    answer=answer.answer,
+                    abstained=answer.abstained,
+                    citations=[CitedSource(n=c.n, source=c.source) for c in answer.citations],
+                    ranked_sources=ranked_sources(passages),
+                    seconds=seconds,
+                )
+            )
+        if progress:
+            progress(done, len(questions))
+    return results, errors
+
+
+def unindexed_sources(
+    questions: Sequence[tuple[int, EvalQuestion]], indexed: Iterable[str]
+) -> list[str]:
+    """Warnings for expected sources that are not indexed (they can never be hit)."""
+    known = set(indexed)
+    warnings = []
+    for line, question in questions:
+        missing = [s for s in question.expected_sources if s not in known]
+        if missing:
+            warnings.append(f"line {line} ({question.id}): not indexed: {', '.join(missing)}")
+    return warnings

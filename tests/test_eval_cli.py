@@ -1,0 +1,171 @@
+"""`newsbot eval` run as a user runs it: the console script in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pexpect
+import pytest
+
+from tests.conftest import ENGLISH_SEED, PROJECT_ROOT, cli_env, run_newsbot
+
+GROUPS = ["figure", "all", "ar", "en", "fr", "same-language", "cross-lingual"]
+
+
+def row(output: str, label: str) -> list[str]:
+    return next(line for line in output.splitlines() if line.startswith(label)).split()
+
+
+def test_seed_questions_with_every_output(tmp_path: Path) -> None:
+    """The command of the README, from a data dir that does not exist yet."""
+    env = cli_env(tmp_path)
+    report = tmp_path / "report"
+    result = run_newsbot(
+        "eval",
+        "seeds/questions.jsonl",
+        "--json",
+        f"{report}.json",
+        "--markdown",
+        f"{report}.md",
+        "--plot",
+        f"{report}.png",
+        "--fail-under",
+        "hit@5=0.3,abstention_accuracy=0.3",
+        env=env,
+        cwd=PROJECT_ROOT,
+        timeout=300,
+    )
+    out, err = result.stdout.decode(), result.stderr.decode()
+    assert result.returncode == 0, err
+    assert "indexing" in err and "wrote" in err
+    assert "67 questions from seeds/questions.jsonl" in out
+    assert row(out, "figure") == GROUPS
+    assert row(out, "questions") == ["questions", "67", "23", "21", "23", "25", "27"]
+    assert "Missed" in out
+
+    run = json.loads(Path(f"{report}.json").read_text(encoding="utf-8"))
+    assert len(run["results"]) == 67 and run["errors"] == []
+    first = run["results"][0]
+    assert first["id"] == "q01" and first["question"].startswith("What did Microsoft")
+    assert first["answer"] and first["citations"][0]["source"] == ENGLISH_SEED
+    assert first["scores"]["hit_at_1"] is True and first["scores"]["citation_valid"] is True
+    assert run["figures"]["all"]["questions"] == 67
+    assert float(row(out, "hit@5")[1]) == pytest.approx(
+        run["figures"]["all"]["values"]["hit@5"], abs=0.005
+    )
+
+    markdown = Path(f"{report}.md").read_text(encoding="utf-8")
+    assert "## Summary" in markdown and "## Misses" in markdown
+    assert Path(f"{report}.png").read_bytes().startswith(b"\x89PNG")
+
+    again = run_newsbot(
+        "eval",
+        str(PROJECT_ROOT / "seeds" / "questions.jsonl"),
+        "--compare",
+        f"{report}.json",
+        "--fail-under",
+        "hit@1=0.99,mrr=0.01",
+        env=env,
+        timeout=300,
+    )
+    out, err = again.stdout.decode(), again.stderr.decode()
+    assert again.returncode == 1, err
+    assert f"Change against {report}.json:" in out
+    hit1 = row(out.split("Change against")[1], "hit@1")
+    assert hit1[1] == hit1[2] and hit1[3] == "+0.00"  # the same engine answers the same
+    assert "Newly missed: none" in out and "Newly passing: none" in out
+    failures = [line for line in err.splitlines() if "floor" in line]
+    assert len(failures) == 1 and failures[0].startswith("newsbot: error: hit@1 is 0.")
+
+
+def test_malformed_line_is_reported_and_the_rest_run(tmp_path: Path) -> None:
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text(
+        "\n".join(
+            [
+                json.dumps(
+                    {
+                        "id": "storage",
+                        "question": "What did Microsoft promise about data storage?",
+                        "expected_sources": [ENGLISH_SEED],
+                        "expected_keywords": [["United States"]],
+                    }
+                ),
+                '{"id": "broken", "question": ',
+                json.dumps(
+                    {
+                        "id": "cup",
+                        "question": "Who won the 2022 FIFA World Cup?",
+                        "answerable": False,
+                    }
+                ),
+            ]
+        ),
+        encoding="utf-8",
+    )
+    result = run_newsbot("eval", str(questions), env=cli_env(tmp_path))
+    out, err = result.stdout.decode(), result.stderr.decode()
+    assert result.returncode == 2
+    assert f"newsbot: error: {questions} line 2: not valid JSON" in err
+    assert "2 questions from" in out and "Missed 0 of 2 questions" in out
+    assert row(out, "hit@1")[1] == "1.00" and row(out, "abstention accuracy")[2] == "1.00"
+    assert "line 2: not valid JSON" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--fail-under", "hit@7=0.5"], "--fail-under: 'hit@7=0.5' is not METRIC=VALUE"),
+        (["--fail-under", "false_abstention=0.1"], "better when lower"),
+        (["--compare", "{tmp}/missing.json"], "cannot read"),
+        (["--compare", "{tmp}/questions.jsonl"], "is not the JSON that newsbot eval --json writes"),
+        (["--plot", "{tmp}/chart.jpg"], "name it with .png"),
+        (["--markdown", "{tmp}/no/such/dir/report.md"], "is not a directory"),
+    ],
+)
+def test_bad_options_fail_before_running(tmp_path: Path, args: list[str], says: str) -> None:
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text('{"id": "a", "question": "Who?"}\n', encoding="utf-8")
+    args = [arg.replace("{tmp}", str(tmp_path)) for arg in args]
+    result = run_newsbot("eval", str(questions), *args, env=cli_env(tmp_path))
+    err = result.stderr.decode().strip()
+    assert result.returncode == 2
+    assert len(err.splitlines()) == 1 and err.startswith("newsbot: error:") and says in err
+    assert not (tmp_path / "data").exists(), "nothing was indexed"
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (None, "is not a file of questions"),
+        (b"", "holds no question that can be run"),
+        (b"\xff\xfe\x00binary\n", "holds no question that can be run"),
+    ],
+)
+def test_unusable_question_files(tmp_path: Path, content: bytes | None, says: str) -> None:
+    questions = tmp_path / "questions.jsonl"
+    if content is not None:
+        questions.write_bytes(content)
+    result = run_newsbot("eval", str(questions), env=cli_env(tmp_path))
+    assert result.returncode == 2
+    assert says in result.stderr.decode().splitlines()[-1]
+
+
+def test_progress_bar_on_a_terminal(tmp_path: Path) -> None:
+    script = str(Path(sys.executable).with_name("newsbot"))
+    child = pexpect.spawn(
+        script,
+        ["eval", str(PROJECT_ROOT / "seeds" / "questions.jsonl")],
+        env=cli_env(tmp_path),
+        encoding="utf-8",
+        timeout=120,
+        dimensions=(40, 120),
+    )
+    child.expect("Asking questions")
+    child.expect("67/67")
+    child.expect("Missed")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
