@@ -11,7 +11,16 @@ LANGUAGE_NAMES = {"ar": "Arabic", "fr": "French", "en": "English", "und": "unkno
 
 def render_answer(answer: Answer, *, width: int = 88) -> str:
     """The answer, then its numbered sources with their passages."""
-    lines = [answer.answer]
+    return "\n".join([answer.answer, *_after_text(answer, width)])
+
+
+def render_after_stream(answer: Answer, *, width: int = 88) -> str:
+    """What `render_answer` shows after the answer's text, for when the text was streamed."""
+    return "\n".join(_after_text(answer, width))
+
+
+def _after_text(answer: Answer, width: int) -> list[str]:
+    lines = []
     for notice in answer.notices:
         lines.append(f"(note: {notice})")
     if answer.citations:
@@ -34,7 +43,7 @@ def render_answer(answer: Answer, *, width: int = 88) -> str:
                             break_long_words=False,
                         )
                     )
-    return "\n".join(lines)
+    return lines
 
 
 def render_articles(articles: list[ArticleInfo]) -> str:

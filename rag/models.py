@@ -33,6 +33,20 @@ class Answer(BaseModel):
     notices: list[str] = Field(default_factory=list, description="Things the user should know.")
 
 
+class AnswerDelta(BaseModel):
+    """A piece of a generated answer, as the model streams it.
+
+    The pieces already carry the answer's final citation numbers; a stream of them
+    ends with the `Answer`, whose text they spell out unless the answer fell back to
+    the extractive one (then `Answer.answer` replaces what was streamed).
+    """
+
+    text: str
+
+
+AnswerEvent = AnswerDelta | Answer
+
+
 class RetrievedPassage(BaseModel):
     """One passage from the fused ranking, with what the answerer needs."""
 
