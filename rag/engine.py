@@ -11,12 +11,18 @@ from pathlib import Path
 
 from rag.answer import ExtractiveAnswerer, abstention
 from rag.conversation import Conversation
-from rag.errors import BadInputError, NewsbotError
+from rag.errors import BackendError, BadInputError
 from rag.fusion import fuse_passage_rankings
 from rag.generate import CitedGenerator, failure_notice
 from rag.index import NewsIndex, ProgressCallback
 from rag.language import detect_language
-from rag.llm import ModelCallError, describe_failure, llm_name, make_chat_model
+from rag.llm import (
+    ModelCallError,
+    describe_failure,
+    is_server_failure,
+    llm_name,
+    make_chat_model,
+)
 from rag.models import Answer, AnswerEvent, ArticleInfo, IngestReport, RetrievedPassage
 from rag.retrieve import HybridRetriever, QueryTerms
 from rag.rewrite import QueryRewriter
@@ -58,6 +64,13 @@ class _Question:
     extractive: Answer | None = None
     model_failed: bool = False
     embedding_failed: bool = False
+
+
+def _as_asked(answer: Answer, turn: _Question) -> Answer:
+    """The answer to the question as the user asked it (the model saw the standalone one)."""
+    if answer.question == turn.text:
+        return answer
+    return answer.model_copy(update={"question": turn.text})
 
 
 class Engine:
@@ -107,11 +120,27 @@ class Engine:
     ) -> IngestReport:
         """Index the articles under `paths` (default: the corpus dir)."""
         with self._ingest_lock:
-            return self.index.ingest(
-                list(paths) if paths else [self.settings.corpus_dir],
-                rebuild=rebuild,
-                progress=progress,
-            )
+            try:
+                return self.index.ingest(
+                    list(paths) if paths else [self.settings.corpus_dir],
+                    rebuild=rebuild,
+                    progress=progress,
+                )
+            except Exception as exc:
+                if not is_server_failure(exc):
+                    raise
+                reason = describe_failure(exc, self.settings.llm_timeout)
+        # Raised outside the `except` so it does not carry the client's exception, whose
+        # text may quote the server (and the API key it was sent).
+        state = (
+            "the rebuild had emptied the index"
+            if rebuild
+            else "the index is as it was, and passages embedded so far are kept"
+        )
+        raise BackendError(
+            f"the embedding server failed ({reason}) while indexing; {state}: "
+            "run the ingest again when the server is back"
+        )
 
     def ask(
         self,
@@ -137,7 +166,10 @@ class Engine:
         turn = self._prepare(question, top_k, conversation)
         answer = self._fallback(turn)
         if self.generator is not None and self._generates(turn):
-            answer = self.generator.generate(turn.text, turn.language, turn.passages, answer)
+            answer = _as_asked(
+                self.generator.generate(turn.search_text, turn.language, turn.passages, answer),
+                turn,
+            )
         self._remember(conversation, turn, answer)
         return answer, turn.passages
 
@@ -157,9 +189,10 @@ class Engine:
         turn = self._prepare(question, top_k, conversation)
         answer = self._fallback(turn)
         if self.generator is not None and self._generates(turn):
-            for event in self.generator.stream(turn.text, turn.language, turn.passages, answer):
+            events = self.generator.stream(turn.search_text, turn.language, turn.passages, answer)
+            for event in events:
                 if isinstance(event, Answer):
-                    answer = event
+                    answer = _as_asked(event, turn)
                 else:
                     yield event
         self._remember(conversation, turn, answer)
@@ -230,10 +263,8 @@ class Engine:
         if not turn.embedding_failed:
             try:
                 return self.retriever.retrieve(text, language, k)
-            except NewsbotError:
-                raise
             except Exception as exc:
-                if self.settings.embedding_provider == "hashing":
+                if not is_server_failure(exc):
                     raise
                 turn.embedding_failed = True
                 reason = describe_failure(exc, self.settings.llm_timeout)

@@ -127,6 +127,15 @@ def _class_names(exc: BaseException) -> str:
     return " ".join(cls.__name__ for cls in type(exc).__mro__)
 
 
+_CLIENT_PACKAGES = frozenset({"openai", "ollama", "httpx", "httpcore", "requests", "urllib3"})
+
+
+def is_server_failure(exc: BaseException) -> bool:
+    """Whether `exc` comes from talking to a model server (not, say, from Chroma)."""
+    package = type(exc).__module__.split(".", 1)[0]
+    return package in _CLIENT_PACKAGES or isinstance(exc, ConnectionError | TimeoutError)
+
+
 def describe_failure(exc: BaseException, timeout: float) -> str:
     """What went wrong talking to a model server, in a few words fit for a notice.
 
@@ -142,7 +151,10 @@ def describe_failure(exc: BaseException, timeout: float) -> str:
         return f"no reply within {timeout:g} s"
     if "Connect" in names or isinstance(exc, ConnectionError):
         return "cannot connect to the server"
-    if "RemoteProtocolError" in names or "Decode" in names or isinstance(exc, ValueError):
+    if "RemoteProtocolError" in names or "Decode" in names:
+        return "malformed reply"
+    if isinstance(exc, ValueError | TypeError | AttributeError | KeyError | IndexError):
+        # The client could not make sense of what the server sent.
         return "malformed reply"
     return type(exc).__name__
 
@@ -188,13 +200,17 @@ class ChatModel:
 
         return [ChatMessage(role="system", content=system), ChatMessage(role="user", content=user)]
 
+    # The ModelCallError is raised outside the `except` block so that it does not carry
+    # the client's exception (and the server's words in it) as its __context__.
+
     def complete(self, system: str, user: str) -> str:
         """The model's whole reply to one system + user message."""
         try:
             response = self.llm.chat(self._messages(system, user))  # type: ignore[arg-type]
             return response.message.content or ""
         except Exception as exc:
-            raise self._failure(exc) from None
+            failure = self._failure(exc)
+        raise failure
 
     def stream(self, system: str, user: str) -> Iterator[str]:
         """The model's reply, piece by piece as the server sends it."""
@@ -202,8 +218,10 @@ class ChatModel:
             for response in self.llm.stream_chat(self._messages(system, user)):  # type: ignore[arg-type]
                 if response.delta:
                     yield response.delta
+            return
         except Exception as exc:
-            raise self._failure(exc) from None
+            failure = self._failure(exc)
+        raise failure
 
 
 def make_chat_model(settings: Settings) -> ChatModel | None:
