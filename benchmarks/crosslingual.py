@@ -100,8 +100,8 @@ def plain_rrf(engine: Engine, queries: Sequence[tuple[str, str]]) -> list[str]:
 
 def translator(table: dict[str, tuple[str, str]]) -> Callable[[Request], Reply]:
     def translate(request: Request) -> Reply:
-        question = request.user().split("Question: ", 1)[1].strip()
-        language, translation = table[question]
+        question = request.user().split("Question: ", 1)[1]
+        language, translation = table[" ".join(question.split())]
         return Reply(text=f"{language}: {translation}")
 
     return translate
@@ -116,7 +116,7 @@ def xquad_direction(
     offline = Engine(base)
     offline.ingest()
     ids = [qid for qid in questions if qid in pool_questions][:limit]
-    table = {questions[qid][1]: (pool, pool_questions[qid][1]) for qid in ids}
+    table = {" ".join(questions[qid][1].split()): (pool, pool_questions[qid][1]) for qid in ids}
     server.responder = Script(translate=translator(table), answer=Reply(text="See [1]."))
     translated = Engine(
         base.model_copy(update={"llm_provider": "openai", "llm_base_url": server.base_url})

@@ -102,8 +102,14 @@ def _huggingface_embedding(settings: Settings) -> BaseEmbedding:
     except ImportError:
         raise missing_extra("NEWSBOT_EMBEDDING_PROVIDER", "huggingface", "huggingface") from None
     model = _embedding_model(settings)
+    # E5 models are trained with these prefixes; llama-index only knows BGE's and Instructor's.
+    e5 = "e5" in model.rstrip("/").rsplit("/", 1)[-1].lower()
     try:
-        return HuggingFaceEmbedding(model_name=model, device="cpu")
+        return HuggingFaceEmbedding(
+            model_name=model,
+            query_instruction="query: " if e5 else None,
+            text_instruction="passage: " if e5 else None,
+        )
     except Exception as exc:
         raise ConfigError(
             f"cannot load the embedding model {model!r} ({type(exc).__name__}); "

@@ -65,6 +65,18 @@ class _Question:
     model_failed: bool = False
     embedding_failed: bool = False
 
+    @property
+    def fallback(self) -> Answer:
+        """The extractive answer, which stands when the model is not asked or fails."""
+        assert self.extractive is not None, "set by Engine._prepare"
+        return self.extractive
+
+    @property
+    def asks_model(self) -> bool:
+        """Not after a model call failed, nor when the evidence is too weak for any answer
+        (the extractive answerer's abstention decides)."""
+        return not self.model_failed and not self.fallback.abstained
+
 
 def _as_asked(answer: Answer, turn: _Question) -> Answer:
     """The answer to the question as the user asked it (the model saw the standalone one)."""
@@ -164,8 +176,8 @@ class Engine:
     ) -> tuple[Answer, list[RetrievedPassage]]:
         """Like `ask`, and also the ranked passages the answer was drawn from."""
         turn = self._prepare(question, top_k, conversation)
-        answer = self._fallback(turn)
-        if self.generator is not None and self._generates(turn):
+        answer = turn.fallback
+        if self.generator is not None and turn.asks_model:
             answer = _as_asked(
                 self.generator.generate(turn.search_text, turn.language, turn.passages, answer),
                 turn,
@@ -187,8 +199,8 @@ class Engine:
         text differs from them and replaces what was shown.
         """
         turn = self._prepare(question, top_k, conversation)
-        answer = self._fallback(turn)
-        if self.generator is not None and self._generates(turn):
+        answer = turn.fallback
+        if self.generator is not None and turn.asks_model:
             events = self.generator.stream(turn.search_text, turn.language, turn.passages, answer)
             for event in events:
                 if isinstance(event, Answer):
@@ -219,20 +231,7 @@ class Engine:
         text, notices = clean_question(question, self.settings.max_question_chars)
         turn = _Question(text=text, language=detect_language(text), notices=notices)
         turn.search_text = text
-        translations: dict[str, str] = {}
-        if self.rewriter is not None:
-            try:
-                if conversation is not None and len(conversation):
-                    turn.search_text = self.rewriter.standalone(text, conversation.turns)
-                    if turn.search_text != text:
-                        notices.append(f"Understood as: {turn.search_text}")
-                search_language = detect_language(turn.search_text)
-                if self.settings.llm_translate:
-                    targets = [lang for lang in self._index_languages() if lang != search_language]
-                    translations = self.rewriter.translate(turn.search_text, targets)
-            except ModelCallError as exc:
-                turn.model_failed = True
-                notices.append(failure_notice(exc.reason))
+        translations = self._rewrite(turn, conversation) if self.rewriter else {}
         search_language = detect_language(turn.search_text)
         if turn.language == "und":
             turn.language = search_language if search_language != "und" else "en"
@@ -255,6 +254,27 @@ class Engine:
             turn.passages = fuse_passage_rankings(rankings, k)
         turn.extractive = self._extractive(turn, query_terms)
         return turn
+
+    def _rewrite(self, turn: _Question, conversation: Conversation | None) -> dict[str, str]:
+        """Make a follow-up stand alone (sets turn.search_text); its translations by language.
+
+        After a failed model call, no other is made for this question.
+        """
+        assert self.rewriter is not None
+        try:
+            if conversation is not None and len(conversation):
+                turn.search_text = self.rewriter.standalone(turn.text, conversation.turns)
+                if turn.search_text != turn.text:
+                    turn.notices.append(f"Understood as: {turn.search_text}")
+            if not self.settings.llm_translate:
+                return {}
+            language = detect_language(turn.search_text)
+            targets = [code for code in self._index_languages() if code != language]
+            return self.rewriter.translate(turn.search_text, targets)
+        except ModelCallError as exc:
+            turn.model_failed = True
+            turn.notices.append(failure_notice(exc.reason))
+            return {}
 
     def _retrieve(
         self, turn: _Question, text: str, language: str, k: int
@@ -290,17 +310,6 @@ class Engine:
                 break
         assert answer is not None
         return answer
-
-    @staticmethod
-    def _fallback(turn: _Question) -> Answer:
-        assert turn.extractive is not None
-        return turn.extractive
-
-    @staticmethod
-    def _generates(turn: _Question) -> bool:
-        """Whether to ask the model: not after it failed, nor when the evidence is too weak
-        for an answer at all (the extractive answerer's abstention decides)."""
-        return not turn.model_failed and not Engine._fallback(turn).abstained
 
     @staticmethod
     def _remember(conversation: Conversation | None, turn: _Question, answer: Answer) -> None:

@@ -229,3 +229,21 @@ def test_huggingface_model_from_a_local_directory(
     engine.retriever.lexical_weight = 0.0
     _, passages = engine.ask_traced("What did Microsoft promise about data storage?", top_k=3)
     assert ENGLISH_SEED in {p.source for p in passages}
+
+
+def test_e5_models_get_their_query_and_passage_prefixes(tmp_path: Path) -> None:
+    missing = _huggingface_missing()
+    if missing:
+        pytest.skip(missing)
+    folder = _minilm_directory()
+    assert folder is not None
+    e5_named = tmp_path / "multilingual-e5-copy"
+    e5_named.symlink_to(folder, target_is_directory=True)
+    embedding = make_embedding(
+        Settings(embedding_provider="huggingface", embedding_model=str(e5_named))
+    )
+    prompts = embedding._model.prompts  # type: ignore[attr-defined]
+    assert (prompts["query"], prompts["text"]) == ("query: ", "passage: ")
+    plain = make_embedding(Settings(embedding_provider="huggingface", embedding_model=str(folder)))
+    prompts = plain._model.prompts  # type: ignore[attr-defined]
+    assert (prompts["query"], prompts["text"]) == ("", "")

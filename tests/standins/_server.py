@@ -107,7 +107,10 @@ class StandInServer:
     def record(self, request: Request) -> Reply:
         with self._lock:
             self.requests.append(request)
-        reply = self.responder(request)
+        try:
+            reply = self.responder(request)
+        except Exception as exc:  # a broken script: say so rather than drop the connection
+            reply = Reply(status=500, error=f"stand-in script failed: {exc!r}")
         if reply.hold is not None:
             with self._lock:
                 self._holds.append(reply.hold)
