@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import threading
 import unicodedata
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncGenerator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -216,8 +216,12 @@ class Engine:
         *,
         top_k: int | None = None,
         conversation: Conversation | None = None,
-    ) -> AsyncIterator[AnswerEvent]:
-        """`ask_stream` for asyncio front ends; the work runs in a worker thread."""
+    ) -> AsyncGenerator[AnswerEvent, None]:
+        """`ask_stream` for asyncio front ends (Telegram); the work runs in a worker thread.
+
+        Use it as `async with contextlib.aclosing(engine.aask_stream(q)) as events:` so that
+        leaving early also stops the model's stream.
+        """
         return iterate_in_thread(
             lambda: self.ask_stream(question, top_k=top_k, conversation=conversation)
         )

@@ -283,22 +283,12 @@ class CitedGenerator:
                 "The language model's answer cited no passage; this is the extractive "
                 "answer instead.",
             )
-        cited = []
-        for n, position in enumerate(citations.cited, 1):
-            passage = passages[position]
-            cited.append(
-                Citation(
-                    n=n,
-                    source=passage.source,
-                    title=passage.title,
-                    language=passage.language,
-                    text=passage.text,
-                    passage_id=passage.passage_id,
-                    start=passage.start,
-                    end=passage.end,
-                    highlights=claim_highlights(text, n, passage, language),
-                )
+        cited = [
+            Citation.of(
+                n, passages[position], claim_highlights(text, n, passages[position], language)
             )
+            for n, position in enumerate(citations.cited, 1)
+        ]
         return Answer(
             question=question,
             answer=text,

@@ -20,6 +20,21 @@ class Citation(BaseModel):
         default_factory=list, description="Cited spans, as offsets into `text`."
     )
 
+    @classmethod
+    def of(cls, n: int, passage: RetrievedPassage, highlights: list[tuple[int, int]]) -> Citation:
+        """Citation number `n`, for a retrieved passage."""
+        return cls(
+            n=n,
+            source=passage.source,
+            title=passage.title,
+            language=passage.language,
+            text=passage.text,
+            passage_id=passage.passage_id,
+            start=passage.start,
+            end=passage.end,
+            highlights=highlights,
+        )
+
 
 class Answer(BaseModel):
     """An answer whose every [n] refers to a citation in `citations`."""

@@ -5,17 +5,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 from typing import TypeVar
 
 T = TypeVar("T")
 
 
-async def iterate_in_thread(make_iterator: Callable[[], Iterator[T]]) -> AsyncIterator[T]:
+async def iterate_in_thread(make_iterator: Callable[[], Iterator[T]]) -> AsyncGenerator[T, None]:
     """The items of `make_iterator()`, produced in a worker thread as they come.
 
-    When the consumer stops early, the worker stops at the next item and closes the
-    iterator (which closes, say, a streaming HTTP response).
+    When the consumer stops early and closes this generator (`contextlib.aclosing`), the
+    worker stops at the next item and closes the iterator (and so, say, an HTTP stream).
     """
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[tuple[str, object]] = asyncio.Queue()
