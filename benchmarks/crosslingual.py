@@ -18,7 +18,8 @@ article are in different languages, with and without the question's translation?
    all in other languages, without a model (no reference translations of them exist here).
 
 The embedding is whatever NEWSBOT_EMBEDDING_* say (default: the offline hashing one).
-Prints a table and writes it to benchmarks/crosslingual.md.
+Prints a table and writes it to benchmarks/crosslingual.md (crosslingual-<provider>.md
+for another embedding).
 """
 
 from __future__ import annotations
@@ -173,7 +174,10 @@ def main() -> None:
         else:
             print(f"XQuAD is missing ({XQUAD} not found): part 1 skipped", file=sys.stderr)
         seeds = seeds_part(root)
-    embedding = load_settings().embedding_provider
+    settings = load_settings()
+    embedding = settings.embedding_provider
+    if settings.embedding_model:
+        embedding += f": {Path(settings.embedding_model).name}"
     lines = [
         f"Embedding: `{embedding}`; k = {K}; {time.perf_counter() - started:.0f} s in all.",
         "",
@@ -189,7 +193,8 @@ def main() -> None:
         lines.insert(0, f"XQuAD missing ({XQUAD}): only the seeds part ran.\n")
     report = header("Cross-lingual retrieval") + "\n" + "\n".join(lines) + "\n"
     print(report)
-    Path(__file__).with_name("crosslingual.md").write_text(
+    suffix = "" if settings.embedding_provider == "hashing" else f"-{settings.embedding_provider}"
+    Path(__file__).with_name(f"crosslingual{suffix}.md").write_text(
         "# Cross-lingual retrieval\n\nCommand: `uv run python benchmarks/crosslingual.py`\n\n"
         + report,
         encoding="utf-8",
