@@ -177,7 +177,7 @@ def main() -> None:
     settings = load_settings()
     embedding = settings.embedding_provider
     if settings.embedding_model:
-        embedding += f": {Path(settings.embedding_model).name}"
+        embedding += ": " + "/".join(Path(settings.embedding_model).parts[-2:])
     lines = [
         f"Embedding: `{embedding}`; k = {K}; {time.perf_counter() - started:.0f} s in all.",
         "",

@@ -18,11 +18,12 @@ def fuse_passage_rankings(
     """The `k` best passages of several rankings (one per language of the question).
 
     Reciprocal rank fusion, with each ranking's vote for a passage weighted by the
-    passage's evidence for that ranking's query. Plain fusion would let the English
-    ranking's near misses outvote the Arabic ranking's exact hit (on the XQuAD
-    benchmark it found the right paragraph 30% of the time against 98% for this);
-    see benchmarks/crosslingual.py. A passage keeps the best evidence it had in any
-    ranking: an Arabic passage is judged against the Arabic translation.
+    passage's evidence for that ranking's query. Plain fusion lets the English ranking's
+    near misses outvote the Arabic ranking's exact hit: with XQuAD's English questions
+    over its Arabic paragraphs, the right paragraph was in the top 5 for 29.5% of the
+    questions with plain fusion and 97.6% with this (benchmarks/crosslingual.md). A
+    passage keeps the best evidence it had in any ranking: an Arabic passage is judged
+    against the Arabic translation.
     """
     best: dict[str, RetrievedPassage] = {}
     scores: dict[str, float] = {}
