@@ -17,7 +17,7 @@ from rag.errors import BadInputError, NewsbotError
 if TYPE_CHECKING:
     from rag.engine import Engine
     from rag.index import ProgressCallback
-    from rag.models import IngestReport
+    from rag.models import Answer, IngestReport
 
 F = TypeVar("F", bound=Callable[..., Any])
 PROGRESS_BAR_MIN_FILES = 50
@@ -152,37 +152,63 @@ def ask(question: str, as_json: bool, top_k: int | None) -> None:
     engine = open_engine()
     ensure_index(engine)
     if question != "-":
-        answer = engine.ask(question, top_k=top_k)
-        for notice in answer.notices:
-            click.echo(f"newsbot: note: {notice}", err=True)
         if as_json:
+            answer = engine.ask(question, top_k=top_k)
+            _echo_notices(answer)
             click.echo(answer.model_dump_json())
         else:
-            click.echo(_render(answer))
+            _echo_notices(_stream_answer(engine, question, top_k))
         return
     failures = 0
     for number, line, problem in _stdin_lines():
         try:
             if problem:
                 raise BadInputError(problem)
-            answer = engine.ask(line, top_k=top_k)
+            if as_json:
+                answer = engine.ask(line, top_k=top_k)
+            else:
+                _stream_answer(engine, line, top_k)
+                click.echo("")
         except BadInputError as exc:
             failures += 1
             _emit_error(as_json, number, line, str(exc))
             continue
         if as_json:
             click.echo(answer.model_dump_json())
-        else:
-            click.echo(_render(answer) + "\n")
         sys.stdout.flush()
     if failures:
         sys.exit(1)
 
 
-def _render(answer: Any) -> str:
-    from bot.render import render_answer
+def _echo_notices(answer: Answer) -> None:
+    for notice in answer.notices:
+        click.echo(f"newsbot: note: {notice}", err=True)
 
-    return render_answer(answer)
+
+def _stream_answer(engine: Engine, question: str, top_k: int | None) -> Answer:
+    """Print the answer for people: a generated one as the model writes it, then its sources."""
+    from bot.render import render_after_stream, render_answer
+    from rag.models import Answer
+
+    streamed: list[str] = []
+    answer: Answer | None = None
+    for event in engine.ask_stream(question, top_k=top_k):
+        if isinstance(event, Answer):
+            answer = event
+        else:
+            streamed.append(event.text)
+            click.echo(event.text, nl=False)
+            sys.stdout.flush()
+    assert answer is not None, "ask_stream always ends with the Answer"
+    if streamed and "".join(streamed) == answer.answer:
+        rest = render_after_stream(answer)
+        click.echo("\n" + rest if rest else "")
+    else:
+        if streamed:
+            # The model's text was dropped (it failed, or cited nothing): the answer follows.
+            click.echo("\n")
+        click.echo(render_answer(answer))
+    return answer
 
 
 def _emit_error(as_json: bool, number: int, line: str, message: str) -> None:

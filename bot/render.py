@@ -11,7 +11,16 @@ LANGUAGE_NAMES = {"ar": "Arabic", "fr": "French", "en": "English", "und": "unkno
 
 def render_answer(answer: Answer, *, width: int = 88) -> str:
     """The answer, then its numbered sources with their passages."""
-    lines = [answer.answer]
+    return "\n".join([answer.answer, *_after_text(answer, width)])
+
+
+def render_after_stream(answer: Answer, *, width: int = 88) -> str:
+    """What `render_answer` shows after the answer's text, for when the text was streamed."""
+    return "\n".join(_after_text(answer, width))
+
+
+def _after_text(answer: Answer, width: int) -> list[str]:
+    lines = []
     for notice in answer.notices:
         lines.append(f"(note: {notice})")
     if answer.citations:
@@ -24,7 +33,7 @@ def render_answer(answer: Answer, *, width: int = 88) -> str:
                 f"    {citation.source} · {language} · characters {citation.start}-{citation.end}"
             )
             lines.extend(_indented(citation.text, width))
-    return "\n".join(lines)
+    return lines
 
 
 def render_passage(citation: Citation, place: tuple[int, int] | None, *, width: int = 88) -> str:

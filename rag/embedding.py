@@ -2,7 +2,8 @@
 
 The offline default hashes character n-grams into a fixed-size vector: no weights,
 no download, and it matches words across clitics and inflections well enough to
-complement the lexical ranking.
+complement the lexical ranking. The others (sentence-transformers models, the OpenAI
+embeddings API or a compatible server, Ollama) come from optional extras.
 """
 
 from __future__ import annotations
@@ -73,8 +74,97 @@ def _hashing_embedding(settings: Settings) -> BaseEmbedding:
     )
 
 
+DEFAULT_EMBEDDING_MODELS = {
+    "huggingface": "intfloat/multilingual-e5-small",
+    "openai": "text-embedding-3-small",
+    "ollama": "bge-m3",
+}
+
+
+def _embedding_model(settings: Settings) -> str:
+    return settings.embedding_model or DEFAULT_EMBEDDING_MODELS[settings.embedding_provider]
+
+
+def _embedding_base_url(settings: Settings) -> str | None:
+    """NEWSBOT_EMBEDDING_BASE_URL, else the LLM's server when it is the same kind."""
+    if settings.embedding_base_url:
+        return settings.embedding_base_url
+    if settings.llm_provider == settings.embedding_provider:
+        return settings.llm_base_url
+    return None
+
+
+def _huggingface_embedding(settings: Settings) -> BaseEmbedding:
+    from rag.llm import missing_extra
+
+    try:
+        from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+    except ImportError:
+        raise missing_extra("NEWSBOT_EMBEDDING_PROVIDER", "huggingface", "huggingface") from None
+    model = _embedding_model(settings)
+    # E5 models are trained with these prefixes; llama-index only knows BGE's and Instructor's.
+    e5 = "e5" in model.rstrip("/").rsplit("/", 1)[-1].lower()
+    try:
+        return HuggingFaceEmbedding(
+            model_name=model,
+            query_instruction="query: " if e5 else None,
+            text_instruction="passage: " if e5 else None,
+        )
+    except Exception as exc:
+        raise ConfigError(
+            f"cannot load the embedding model {model!r} ({type(exc).__name__}); "
+            "give NEWSBOT_EMBEDDING_MODEL a sentence-transformers model id or a local "
+            "directory holding one"
+        ) from exc
+
+
+def _openai_embedding(settings: Settings) -> BaseEmbedding:
+    from rag.llm import NO_KEY, OPENAI_API_URL, api_key_of, missing_extra
+
+    try:
+        from llama_index.embeddings.openai import OpenAIEmbedding
+    except ImportError:
+        raise missing_extra("NEWSBOT_EMBEDDING_PROVIDER", "openai", "openai") from None
+    base_url = _embedding_base_url(settings)
+    key = api_key_of(settings)
+    if base_url is None and key is None:
+        raise ConfigError(
+            "NEWSBOT_EMBEDDING_PROVIDER=openai without NEWSBOT_EMBEDDING_BASE_URL uses the "
+            "OpenAI API, which needs NEWSBOT_LLM_API_KEY"
+        )
+    # model_name= (not model=) lets any server's model name through.
+    return OpenAIEmbedding(
+        model_name=_embedding_model(settings),
+        api_base=base_url or OPENAI_API_URL,
+        api_key=key or NO_KEY,
+        timeout=settings.llm_timeout,
+        max_retries=1,
+    )
+
+
+def _ollama_embedding(settings: Settings) -> BaseEmbedding:
+    from rag.llm import OLLAMA_URL, api_key_of, missing_extra
+
+    try:
+        from llama_index.embeddings.ollama import OllamaEmbedding
+    except ImportError:
+        raise missing_extra("NEWSBOT_EMBEDDING_PROVIDER", "ollama", "ollama") from None
+    key = api_key_of(settings)
+    client_kwargs: dict[str, object] = {"timeout": settings.llm_timeout}
+    if key:
+        client_kwargs["headers"] = {"Authorization": f"Bearer {key}"}
+    return OllamaEmbedding(
+        model_name=_embedding_model(settings),
+        base_url=_embedding_base_url(settings) or OLLAMA_URL,
+        client_kwargs=client_kwargs,
+    )
+
+
 EMBEDDING_FACTORIES: dict[str, Callable[[Settings], BaseEmbedding]] = {
     "hashing": _hashing_embedding,
+    "huggingface": _huggingface_embedding,
+    "openai": _openai_embedding,
+    "ollama": _ollama_embedding,
 }
 
 

@@ -2,19 +2,32 @@
 
 from __future__ import annotations
 
+import copy
 import threading
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.answer import ExtractiveAnswerer, abstention
 from rag.conversation import Conversation
-from rag.errors import BadInputError
+from rag.errors import BackendError, BadInputError
+from rag.fusion import fuse_passage_rankings
+from rag.generate import CitedGenerator, failure_notice
 from rag.index import NewsIndex, ProgressCallback
 from rag.language import detect_language
-from rag.models import Answer, ArticleInfo, IngestReport, RetrievedPassage
-from rag.retrieve import HybridRetriever
+from rag.llm import (
+    ModelCallError,
+    describe_failure,
+    is_server_failure,
+    llm_name,
+    make_chat_model,
+)
+from rag.models import Answer, AnswerEvent, ArticleInfo, IngestReport, RetrievedPassage
+from rag.retrieve import HybridRetriever, QueryTerms
+from rag.rewrite import QueryRewriter
 from rag.settings import Settings, load_settings
+from rag.streaming import iterate_in_thread
 
 
 def clean_question(question: str, max_chars: int) -> tuple[str, list[str]]:
@@ -39,10 +52,45 @@ def clean_question(question: str, max_chars: int) -> tuple[str, list[str]]:
     return text, notices
 
 
+@dataclass
+class _Question:
+    """One question on its way through the engine."""
+
+    text: str
+    language: str
+    notices: list[str]
+    search_text: str = ""
+    passages: list[RetrievedPassage] = field(default_factory=list)
+    extractive: Answer | None = None
+    model_failed: bool = False
+    embedding_failed: bool = False
+
+    @property
+    def fallback(self) -> Answer:
+        """The extractive answer, which stands when the model is not asked or fails."""
+        assert self.extractive is not None, "set by Engine._prepare"
+        return self.extractive
+
+    @property
+    def asks_model(self) -> bool:
+        """Not after a model call failed, nor when the evidence is too weak for any answer
+        (the extractive answerer's abstention decides)."""
+        return not self.model_failed and not self.fallback.abstained
+
+
+def _as_asked(answer: Answer, turn: _Question) -> Answer:
+    """The answer to the question as the user asked it (the model saw the standalone one)."""
+    if answer.question == turn.text:
+        return answer
+    return answer.model_copy(update={"question": turn.text})
+
+
 class Engine:
     """Answers questions about the indexed articles, with citations.
 
     Safe to call from several threads at once; ingests are serialised per data dir.
+    With a language model configured (NEWSBOT_LLM_PROVIDER), answers are generated
+    from the retrieved passages and validated; otherwise they are extractive.
     """
 
     def __init__(self, settings: Settings | None = None) -> None:
@@ -58,11 +106,19 @@ class Engine:
             vector_weight=self.settings.vector_weight,
         )
         self.answerer = ExtractiveAnswerer(min_evidence=self.settings.min_evidence)
+        self.model = make_chat_model(self.settings)
+        self.generator = CitedGenerator(self.model) if self.model else None
+        self.rewriter = (
+            QueryRewriter(self.model, max_chars=self.settings.max_question_chars)
+            if self.model
+            else None
+        )
         self._ingest_lock = threading.Lock()
+        self._languages: tuple[str, list[str]] | None = None
 
     @property
     def mode(self) -> str:
-        return "extractive"
+        return "generated" if self.model else "extractive"
 
     def has_index(self) -> bool:
         return self.index.exists()
@@ -81,11 +137,27 @@ class Engine:
     ) -> IngestReport:
         """Index the articles under `paths` (default: the corpus dir)."""
         with self._ingest_lock:
-            return self.index.ingest(
-                list(paths) if paths else [self.settings.corpus_dir],
-                rebuild=rebuild,
-                progress=progress,
-            )
+            try:
+                return self.index.ingest(
+                    list(paths) if paths else [self.settings.corpus_dir],
+                    rebuild=rebuild,
+                    progress=progress,
+                )
+            except Exception as exc:
+                if not is_server_failure(exc):
+                    raise
+                reason = describe_failure(exc, self.settings.llm_timeout)
+        # Raised outside the `except` so it does not carry the client's exception, whose
+        # text may quote the server (and the API key it was sent).
+        state = (
+            "the rebuild had emptied the index"
+            if rebuild
+            else "the index is as it was, and passages embedded so far are kept"
+        )
+        raise BackendError(
+            f"the embedding server failed ({reason}) while indexing; {state}: "
+            "run the ingest again when the server is back"
+        )
 
     def ask(
         self,
@@ -108,19 +180,162 @@ class Engine:
         conversation: Conversation | None = None,
     ) -> tuple[Answer, list[RetrievedPassage]]:
         """Like `ask`, and also the ranked passages the answer was drawn from."""
-        text, notices = clean_question(question, self.settings.max_question_chars)
-        language = detect_language(text)
-        answer_language = language if language != "und" else "en"
-        passages, query = self.retriever.retrieve(
-            text, answer_language, top_k or self.settings.top_k
+        turn = self._prepare(question, top_k, conversation)
+        answer = turn.fallback
+        if self.generator is not None and turn.asks_model:
+            answer = _as_asked(
+                self.generator.generate(turn.search_text, turn.language, turn.passages, answer),
+                turn,
+            )
+        self._remember(conversation, turn, answer)
+        return answer, turn.passages
+
+    def ask_stream(
+        self,
+        question: str,
+        *,
+        top_k: int | None = None,
+        conversation: Conversation | None = None,
+    ) -> Iterator[AnswerEvent]:
+        """Like `ask`, as events: AnswerDelta pieces while a model writes, then the Answer.
+
+        Offline there are no pieces, only the Answer. The pieces spell out the final
+        answer's text; when the answer fell back to the extractive one, the Answer's
+        text differs from them and replaces what was shown.
+        """
+        turn = self._prepare(question, top_k, conversation)
+        answer = turn.fallback
+        if self.generator is not None and turn.asks_model:
+            events = self.generator.stream(turn.search_text, turn.language, turn.passages, answer)
+            for event in events:
+                if isinstance(event, Answer):
+                    answer = _as_asked(event, turn)
+                else:
+                    yield event
+        self._remember(conversation, turn, answer)
+        yield answer
+
+    def aask_stream(
+        self,
+        question: str,
+        *,
+        top_k: int | None = None,
+        conversation: Conversation | None = None,
+    ) -> AsyncGenerator[AnswerEvent, None]:
+        """`ask_stream` for asyncio front ends (Telegram); the work runs in a worker thread.
+
+        Use it as `async with contextlib.aclosing(engine.aask_stream(q)) as events:` so that
+        leaving early also stops the model's stream.
+        """
+        return iterate_in_thread(
+            lambda: self.ask_stream(question, top_k=top_k, conversation=conversation)
         )
-        if passages:
-            answer = self.answerer.answer(text, answer_language, query, passages, notices)
+
+    # -- the steps of a question ---------------------------------------------------
+
+    def _prepare(
+        self, question: str, top_k: int | None, conversation: Conversation | None
+    ) -> _Question:
+        """Clean, rewrite and translate the question, retrieve, and draft the extractive answer."""
+        text, notices = clean_question(question, self.settings.max_question_chars)
+        turn = _Question(text=text, language=detect_language(text), notices=notices)
+        turn.search_text = text
+        translations = self._rewrite(turn, conversation) if self.rewriter else {}
+        search_language = detect_language(turn.search_text)
+        if turn.language == "und":
+            turn.language = search_language if search_language != "und" else "en"
+        if search_language == "und":
+            search_language = turn.language
+        queries = [(turn.search_text, search_language)]
+        queries += [(translated, code) for code, translated in translations.items()]
+        k = top_k or self.settings.top_k
+        if len(queries) == 1:
+            turn.passages, query = self._retrieve(turn, turn.search_text, search_language, k)
+            query_terms = [query]
         else:
-            answer = abstention(text, answer_language, notices)
-        if conversation is not None:
-            conversation.add(answer)
-        return answer, passages
+            rankings, query_terms = [], []
+            for query_text, query_language in queries:
+                ranking, query = self._retrieve(
+                    turn, query_text, query_language, self.settings.candidates
+                )
+                rankings.append(ranking)
+                query_terms.append(query)
+            turn.passages = fuse_passage_rankings(rankings, k)
+        turn.extractive = self._extractive(turn, query_terms)
+        return turn
+
+    def _rewrite(self, turn: _Question, conversation: Conversation | None) -> dict[str, str]:
+        """Make a follow-up stand alone (sets turn.search_text); its translations by language.
+
+        After a failed model call, no other is made for this question.
+        """
+        assert self.rewriter is not None
+        try:
+            if conversation is not None and len(conversation):
+                turn.search_text = self.rewriter.standalone(turn.text, conversation.turns)
+                if turn.search_text != turn.text:
+                    turn.notices.append(f"Understood as: {turn.search_text}")
+            if not self.settings.llm_translate:
+                return {}
+            language = detect_language(turn.search_text)
+            targets = [code for code in self._index_languages() if code != language]
+            return self.rewriter.translate(turn.search_text, targets)
+        except ModelCallError as exc:
+            turn.model_failed = True
+            turn.notices.append(failure_notice(exc.reason))
+            return {}
+
+    def _retrieve(
+        self, turn: _Question, text: str, language: str, k: int
+    ) -> tuple[list[RetrievedPassage], QueryTerms]:
+        """The retriever's ranking; lexical only, with a notice, when the embedding server fails."""
+        if not turn.embedding_failed:
+            try:
+                return self.retriever.retrieve(text, language, k)
+            except Exception as exc:
+                if not is_server_failure(exc):
+                    raise
+                turn.embedding_failed = True
+                reason = describe_failure(exc, self.settings.llm_timeout)
+                turn.notices.append(
+                    f"The embedding server failed ({reason}); the passages were found by "
+                    "their words only."
+                )
+        lexical_only = copy.copy(self.retriever)
+        lexical_only.vector_weight = 0.0
+        return lexical_only.retrieve(text, language, k)
+
+    def _extractive(self, turn: _Question, query_terms: Sequence[QueryTerms]) -> Answer:
+        """The extractive answer, from the first query (original, then translations) that
+        finds answering sentences."""
+        if not turn.passages:
+            return abstention(turn.text, turn.language, turn.notices)
+        answer = None
+        for query in query_terms:
+            answer = self.answerer.answer(
+                turn.text, turn.language, query, turn.passages, turn.notices
+            )
+            if not answer.abstained:
+                break
+        assert answer is not None
+        return answer
+
+    @staticmethod
+    def _remember(conversation: Conversation | None, turn: _Question, answer: Answer) -> None:
+        if conversation is None:
+            return
+        if turn.search_text != turn.text:
+            answer = answer.model_copy(update={"question": turn.search_text})
+        conversation.add(answer)
+
+    def _index_languages(self) -> list[str]:
+        """The languages of the indexed passages (cached per snapshot)."""
+        snapshot = self.index.snapshot()
+        cached = self._languages
+        if cached is None or cached[0] != snapshot.generation:
+            languages = sorted({r.language for r in snapshot.records} - {"und"})
+            cached = self._languages = (snapshot.generation, languages)
+        return cached[1]
 
     def articles(self) -> list[ArticleInfo]:
         return self.index.articles()
@@ -142,4 +357,6 @@ class Engine:
             "passages": sum(a.passages for a in articles),
             "languages": sorted({a.language for a in articles}),
             "mode": self.mode,
+            "llm": llm_name(self.settings),
+            "embedding": self.index.embedding_name,
         }

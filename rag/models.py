@@ -20,6 +20,21 @@ class Citation(BaseModel):
         default_factory=list, description="Cited spans, as offsets into `text`."
     )
 
+    @classmethod
+    def of(cls, n: int, passage: RetrievedPassage, highlights: list[tuple[int, int]]) -> Citation:
+        """Citation number `n`, for a retrieved passage."""
+        return cls(
+            n=n,
+            source=passage.source,
+            title=passage.title,
+            language=passage.language,
+            text=passage.text,
+            passage_id=passage.passage_id,
+            start=passage.start,
+            end=passage.end,
+            highlights=highlights,
+        )
+
 
 class Answer(BaseModel):
     """An answer whose every [n] refers to a citation in `citations`."""
@@ -31,6 +46,20 @@ class Answer(BaseModel):
     citations: list[Citation] = Field(default_factory=list)
     mode: str = Field(default="extractive", description="How the answer was produced.")
     notices: list[str] = Field(default_factory=list, description="Things the user should know.")
+
+
+class AnswerDelta(BaseModel):
+    """A piece of a generated answer, as the model streams it.
+
+    The pieces already carry the answer's final citation numbers; a stream of them
+    ends with the `Answer`, whose text they spell out unless the answer fell back to
+    the extractive one (then `Answer.answer` replaces what was streamed).
+    """
+
+    text: str
+
+
+AnswerEvent = AnswerDelta | Answer
 
 
 class RetrievedPassage(BaseModel):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from string import Template
 
 PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
 
@@ -19,3 +20,9 @@ def localized_prompt(name: str, language: str) -> str:
     if (PROMPTS_DIR / f"{name}.{language}.txt").is_file():
         return load_prompt(f"{name}.{language}")
     return load_prompt(f"{name}.en")
+
+
+def fill_prompt(name: str, **values: str) -> str:
+    """`prompts/<name>.txt` with its ${placeholders} replaced; values are not re-read as
+    templates, so a passage that contains `$` or `${question}` stays as it is."""
+    return Template(load_prompt(name)).safe_substitute(values)

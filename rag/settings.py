@@ -50,8 +50,19 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(
         default=2000, ge=50, le=100000, description="Longer questions are truncated."
     )
-    embedding_provider: Literal["hashing"] = Field(
+    embedding_provider: Literal["hashing", "huggingface", "openai", "ollama"] = Field(
         default="hashing", description="Embedding backend."
+    )
+    embedding_model: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Embedding model id or local directory; each provider has a default.",
+    )
+    embedding_base_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://\S+$",
+        description="Server of the openai/ollama embedding; default: NEWSBOT_LLM_BASE_URL "
+        "when the LLM has the same provider, else the provider's usual address.",
     )
     embedding_dim: int = Field(
         default=768, ge=64, le=8192, description="Dimensions of the offline hashing embedding."
@@ -64,6 +75,30 @@ class Settings(BaseSettings):
     )
     lexical_weight: float = Field(default=1.0, ge=0.0, le=10.0)
     vector_weight: float = Field(default=0.5, ge=0.0, le=10.0)
+    llm_provider: Literal["none", "openai", "ollama"] = Field(
+        default="none", description="Language model for generated answers; none: extractive."
+    )
+    llm_model: str | None = Field(
+        default=None, min_length=1, description="Model name; each provider has a default."
+    )
+    llm_base_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://\S+$",
+        description="Server address (an OpenAI-compatible /v1 URL, or Ollama's).",
+    )
+    llm_api_key: SecretStr | None = Field(default=None, description="API key (secret).")
+    llm_timeout: float = Field(
+        default=60.0,
+        gt=0.0,
+        le=3600.0,
+        description="Seconds to wait for a model server to connect or send the next piece.",
+    )
+    llm_temperature: float = Field(default=0.1, ge=0.0, le=2.0)
+    llm_translate: bool = Field(
+        default=True,
+        description="With an LLM, also search with the question translated into the "
+        "other languages of the index.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
     telegram_token: SecretStr | None = Field(default=None, description="Bot token.")
     telegram_base_url: str = Field(
@@ -107,13 +142,6 @@ class Settings(BaseSettings):
         "terminals without bidi support).",
     )
 
-    @field_validator(
-        "telegram_token", "telegram_webhook_url", "telegram_webhook_secret", mode="before"
-    )
-    @classmethod
-    def _empty_is_unset(cls, value: object) -> object:
-        return None if isinstance(value, str) and not value.strip() else value
-
     @field_validator("telegram_allowed_users", "telegram_allowed_chats", mode="before")
     @classmethod
     def _comma_separated_ids(cls, value: object) -> object:
@@ -145,10 +173,24 @@ class Settings(BaseSettings):
             raise ValueError("must be 1-256 characters: letters, digits, _ and -")
         return value
 
-    @field_validator("state_dir", mode="before")
+    @field_validator(
+        "telegram_token",
+        "telegram_webhook_url",
+        "telegram_webhook_secret",
+        "state_dir",
+        "embedding_model",
+        "embedding_base_url",
+        "llm_model",
+        "llm_base_url",
+        "llm_api_key",
+        mode="before",
+    )
     @classmethod
-    def _empty_means_default(cls, value: object) -> object:
-        return None if value == "" else value
+    def _empty_means_unset(cls, value: object) -> object:
+        """`NEWSBOT_LLM_MODEL=` (as in .env.example) means unset: the default applies."""
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value.strip() if isinstance(value, str) else value
 
     def chroma_dir(self) -> Path:
         return self.data_dir / "chroma"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -10,9 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from rag.engine import Engine
 from rag.settings import Settings
+from tests.standins.ollama_api import OllamaStandIn
+from tests.standins.openai_api import OpenAIStandIn
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SEEDS_DIR = PROJECT_ROOT / "seeds"
@@ -94,3 +98,54 @@ def ingested_data(tmp_path: Path, corpus: Path) -> Iterator[dict[str, str]]:
     result = run_newsbot("ingest", env=env)
     assert result.returncode == 0, result.stderr.decode()
     yield env
+
+
+# -- language-model and embedding stand-ins -------------------------------------------
+
+API_KEY = "sk-standin-SECRET-4711"
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+needs_openai = pytest.mark.skipif(
+    not _installed("llama_index.llms.openai_like"),
+    reason="needs the openai extra (uv sync --extra openai)",
+)
+needs_ollama = pytest.mark.skipif(
+    not _installed("llama_index.llms.ollama"),
+    reason="needs the ollama extra (uv sync --extra ollama)",
+)
+
+
+@pytest.fixture
+def openai_standin() -> Iterator[OpenAIStandIn]:
+    with OpenAIStandIn() as server:
+        yield server
+
+
+@pytest.fixture
+def ollama_standin() -> Iterator[OllamaStandIn]:
+    with OllamaStandIn() as server:
+        yield server
+
+
+def model_engine(
+    base: Settings,
+    server: OpenAIStandIn | OllamaStandIn,
+    **overrides: object,
+) -> Engine:
+    """An engine over `base`'s data that asks the stand-in's language model."""
+    provider = "openai" if isinstance(server, OpenAIStandIn) else "ollama"
+    values: dict[str, object] = {
+        "llm_provider": provider,
+        "llm_base_url": server.base_url,
+        "llm_api_key": SecretStr(API_KEY),
+        "llm_timeout": 10.0,
+        **overrides,
+    }
+    return Engine(base.model_copy(update=values))

@@ -3,10 +3,26 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import select
+import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
+from typing import IO
 
-from tests.conftest import ENGLISH_SEED, FRENCH_SEED, cli_env, run_newsbot
+from tests.conftest import (
+    API_KEY,
+    ENGLISH_SEED,
+    FRENCH_SEED,
+    cli_env,
+    needs_openai,
+    run_newsbot,
+)
+from tests.standins._server import Reply, Script
+from tests.standins.openai_api import OpenAIStandIn
 
 QUESTION = "What did Microsoft promise about data storage?"
 
@@ -131,3 +147,91 @@ def test_help_reads_like_documentation(tmp_path: Path) -> None:
     assert result.returncode == 0 and "ask" in out and "ingest" in out
     ask_help = run_newsbot("ask", "--help", env=cli_env(tmp_path)).stdout.decode()
     assert "Examples" in ask_help and "--json" in ask_help
+
+
+# -- with a language model (a stand-in OpenAI-compatible server) -----------------------
+
+
+def model_env(env: dict[str, str], server: OpenAIStandIn, **extra: str) -> dict[str, str]:
+    return {
+        **env,
+        "NEWSBOT_LLM_PROVIDER": "openai",
+        "NEWSBOT_LLM_BASE_URL": server.base_url,
+        "NEWSBOT_LLM_API_KEY": API_KEY,
+        "NEWSBOT_LLM_TRANSLATE": "false",
+        **extra,
+    }
+
+
+def read_until(stream: IO[bytes], marker: bytes, limit: float = 60) -> bytes:
+    """What the process wrote to `stream` up to `marker` (waiting for it, at most `limit` s)."""
+    seen = b""
+    deadline = time.monotonic() + limit
+    while marker not in seen:
+        ready, _, _ = select.select([stream], [], [], max(0.0, deadline - time.monotonic()))
+        assert ready, f"no {marker!r} after {limit} s; got {seen!r}"
+        chunk = os.read(stream.fileno(), 4096)
+        assert chunk, f"stream ended before {marker!r}; got {seen!r}"
+        seen += chunk
+    return seen
+
+
+@needs_openai
+def test_ask_streams_the_generated_answer(
+    ingested_data: dict[str, str], openai_standin: OpenAIStandIn
+) -> None:
+    rest_may_come = threading.Event()
+    openai_standin.responder = Script(
+        answer=Reply(
+            chunks=["Microsoft said ", "the data stays ", "in the United States [2][9]."],
+            hold=rest_may_come,
+            hold_after=1,
+        )
+    )
+    script = Path(sys.executable).with_name("newsbot")
+    with subprocess.Popen(
+        [str(script), "ask", QUESTION],
+        env=model_env(ingested_data, openai_standin),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as process:
+        assert process.stdout is not None and process.stderr is not None
+        first = read_until(process.stdout, b"Microsoft said")
+        assert b"Sources" not in first, "the first words came before the rest was sent"
+        rest_may_come.set()
+        out = first + process.stdout.read()
+        err = process.stderr.read().decode()
+        assert process.wait(60) == 0, err
+    text = out.decode()
+    assert text.startswith(
+        "Microsoft said the data stays in the United States [1].\n\nSources\n[1] "
+    )
+    assert "[2]" not in text and API_KEY not in text + err
+
+
+@needs_openai
+def test_ask_json_with_a_model_and_a_failing_one(
+    ingested_data: dict[str, str], openai_standin: OpenAIStandIn
+) -> None:
+    openai_standin.responder = Script(answer=Reply(text="The data stays in the US [1]."))
+    env = model_env(ingested_data, openai_standin)
+    data = json.loads(run_newsbot("ask", "--json", QUESTION, env=env).stdout)
+    assert data["mode"] == "generated" and data["answer"] == "The data stays in the US [1]."
+    assert len(data["citations"]) == 1 and data["citations"][0]["n"] == 1
+
+    openai_standin.responder = Script(answer=Reply(status=401, error=f"bad key {API_KEY}"))
+    result = run_newsbot("ask", QUESTION, env=env)
+    out, err = result.stdout.decode(), result.stderr.decode()
+    assert result.returncode == 0 and "United States" in out and "Sources" in out
+    assert "newsbot: note: The language model failed (HTTP 401)" in err
+    assert API_KEY not in out + err
+
+
+def test_changed_embedding_says_to_rebuild(ingested_data: dict[str, str]) -> None:
+    env = {**ingested_data, "NEWSBOT_EMBEDDING_DIM": "256"}
+    result = run_newsbot("ask", QUESTION, env=env)
+    assert result.returncode == 1
+    err = result.stderr.decode()
+    assert err.startswith("newsbot: error: the index in ") and err.count("\n") == 1
+    assert "hashing-ngram-3-5-v1/768" in err and "hashing-ngram-3-5-v1/256" in err
+    assert "run `newsbot ingest --rebuild`" in err
