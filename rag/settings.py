@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rag.errors import ConfigError
@@ -62,12 +63,54 @@ class Settings(BaseSettings):
     vector_weight: float = Field(default=0.5, ge=0.0, le=10.0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
     telegram_token: SecretStr | None = Field(default=None, description="Bot token.")
+    chroma_url: str | None = Field(
+        default=None,
+        description="Chroma server (`chroma run`) to use instead of the embedded store.",
+    )
+    chroma_auth_token: SecretStr | None = Field(
+        default=None, description="Token sent to the Chroma server (secret)."
+    )
+    chroma_auth_header: Literal["Authorization", "X-Chroma-Token"] = Field(
+        default="Authorization",
+        description="Header carrying the token: `Authorization: Bearer …` or `X-Chroma-Token`.",
+    )
+    chroma_timeout: float = Field(
+        default=30.0, gt=0, le=3600, description="Seconds to wait for the Chroma server."
+    )
+
+    @field_validator("chroma_url")
+    @classmethod
+    def _check_chroma_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip().rstrip("/")
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("expected an http:// or https:// URL such as http://127.0.0.1:8000")
+        if parts.username or parts.password:
+            raise ValueError("put credentials in NEWSBOT_CHROMA_AUTH_TOKEN, not in the URL")
+        if parts.query or parts.fragment:
+            raise ValueError("the URL takes no query string or fragment")
+        try:
+            parts.port  # noqa: B018 - raises ValueError for a port out of range
+        except ValueError:
+            raise ValueError("the port must be a number from 1 to 65535") from None
+        return value
+
+    @property
+    def server_mode(self) -> bool:
+        """Whether the vectors live on a Chroma server rather than in the data dir."""
+        return self.chroma_url is not None
 
     def chroma_dir(self) -> Path:
         return self.data_dir / "chroma"
 
     def lexical_dir(self) -> Path:
         return self.data_dir / "lexical"
+
+    def lexical_cache_dir(self) -> Path:
+        """Server mode: this machine's copy of the lexical index published on the server."""
+        return self.data_dir / "lexical-cache"
 
 
 def _describe(error: dict[str, object], secret_fields: set[str]) -> str:
@@ -79,6 +122,8 @@ def _describe(error: dict[str, object], secret_fields: set[str]) -> str:
         return f"{variable}: {message}"
     value = error.get("input")
     shown = f" (got {value!r})" if isinstance(value, str | int | float) else ""
+    if field == "chroma_url" and isinstance(value, str):
+        shown = ""  # a malformed URL may hold credentials
     return f"{variable}: {message}{shown}"
 
 
