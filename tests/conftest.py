@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 
 from rag.engine import Engine
 from rag.settings import Settings
+from tests.chroma_server import ChromaServer
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SEEDS_DIR = PROJECT_ROOT / "seeds"
@@ -94,3 +96,14 @@ def ingested_data(tmp_path: Path, corpus: Path) -> Iterator[dict[str, str]]:
     result = run_newsbot("ingest", env=env)
     assert result.returncode == 0, result.stderr.decode()
     yield env
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChromaServer]:
+    """One `chroma run` server for the session; give each test its own collection."""
+    with ChromaServer(tmp_path_factory.mktemp("chroma-server") / "db") as server:
+        yield server
+
+
+def unique_collection() -> str:
+    return f"test-{uuid.uuid4().hex[:12]}"
