@@ -176,9 +176,16 @@ class ChromaLease:
         return True
 
     def acquire(self) -> None:
+        from chromadb.errors import NotFoundError
+
         started = time.time()
-        if not self._create(started):
-            current = dict(self._client.get_collection(self._name).metadata or {})
+        for _ in range(3):
+            if self._create(started):
+                break
+            try:
+                current = dict(self._client.get_collection(self._name).metadata or {})
+            except NotFoundError:
+                continue  # released in the meantime
             if not self._is_stale(current):
                 age = max(0, round(time.time() - float(current.get("started", time.time()))))
                 raise IngestBusyError(
@@ -191,13 +198,13 @@ class ChromaLease:
                 current.get("pid"),
                 current.get("host"),
             )
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(NotFoundError):
                 self._client.delete_collection(self._name)
-            if not self._create(started):
-                raise IngestBusyError(
-                    f"another ingest started writing to {self._where} just now; "
-                    "wait for it to finish, then run this one again"
-                )
+        else:
+            raise IngestBusyError(
+                f"other ingests keep starting on {self._where}; "
+                "wait for them to finish, then run this one again"
+            )
         self._started = started
         self._renewer = threading.Thread(target=self._keep_renewing, name="newsbot-lease")
         self._renewer.daemon = True

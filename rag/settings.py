@@ -97,11 +97,6 @@ class Settings(BaseSettings):
             raise ValueError("the port must be a number from 1 to 65535") from None
         return value
 
-    @property
-    def server_mode(self) -> bool:
-        """Whether the vectors live on a Chroma server rather than in the data dir."""
-        return self.chroma_url is not None
-
     def chroma_dir(self) -> Path:
         return self.data_dir / "chroma"
 

@@ -245,11 +245,12 @@ class VectorIndex:
     def calling(self, *, writing: bool = False) -> Iterator[None]:
         """Wrap a call on this index's client: errors become one line, and mark it failed."""
         try:
-            with chroma_errors(self.where, writing=writing):
-                yield
+            yield
         except NewsbotError:
-            self.failed = True
             raise
+        except Exception as exc:
+            self.failed = True
+            raise _error_for(exc, self.where, writing=writing) from exc
 
     def _open_collection(self) -> None:
         self._collection: Collection = self.client.get_or_create_collection(

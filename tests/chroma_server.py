@@ -17,7 +17,6 @@ import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
-from types import TracebackType
 
 CHROMA = Path(sys.executable).with_name("chroma")
 READY_ATTEMPTS = 300  # × up to 0.1 s of waiting for the process to exit
@@ -99,10 +98,5 @@ class ChromaServer:
         self.start()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()

@@ -31,6 +31,18 @@ class _LineReader:
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()
 
+    @classmethod
+    def start(cls, command: list[str], env: dict[str, str]) -> _LineReader:
+        process = subprocess.Popen(
+            command,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        return cls(process)
+
     def _read(self) -> None:
         assert self.process.stdout is not None
         for line in self.process.stdout:
@@ -76,15 +88,8 @@ class IngestProcess:
         if rebuild:
             command.append("--rebuild")
         command += [str(path) for path in paths]
-        self.process = subprocess.Popen(
-            command,
-            env={**env, "PYTHONPATH": str(PROJECT_ROOT)},
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self._events = _LineReader(self.process)
+        self._events = _LineReader.start(command, {**env, "PYTHONPATH": str(PROJECT_ROOT)})
+        self.process = self._events.process
 
     def wait_paused(self, stage: str) -> dict[str, Any]:
         event = self._events.next()
@@ -118,15 +123,9 @@ class AskProcess:
     """A long-lived `newsbot ask --json -`: one question in, one JSON object out."""
 
     def __init__(self, env: dict[str, str]) -> None:
-        self.process = subprocess.Popen(
-            [str(Path(sys.executable).with_name("newsbot")), "ask", "--json", "-"],
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self._answers = _LineReader(self.process)
+        newsbot = str(Path(sys.executable).with_name("newsbot"))
+        self._answers = _LineReader.start([newsbot, "ask", "--json", "-"], env)
+        self.process = self._answers.process
 
     def ask(self, question: str) -> dict[str, Any]:
         assert self.process.stdin is not None

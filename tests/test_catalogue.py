@@ -62,19 +62,28 @@ def open_catalogue(settings: Settings, cache: Path) -> tuple[VectorIndex, Chroma
     return vectors, ChromaCatalogue(vectors.client, vectors, settings.collection, cache)
 
 
-def store_vectors(vectors: VectorIndex, records: list[PassageRecord], settings: Settings) -> None:
-    embedding = make_embedding(settings)
-    vectors.add(records, embedding.get_text_embedding_batch)
+Written = tuple[list[PassageRecord], VectorIndex, ChromaCatalogue]
+
+
+@pytest.fixture
+def written(server_settings: Settings, tmp_path: Path) -> Written:
+    """The seeds' passages stored on the server, and the writer's catalogue."""
+    records = seed_records()
+    vectors, writer = open_catalogue(server_settings, tmp_path / "cache-a")
+    vectors.add(records, make_embedding(server_settings).get_text_embedding_batch)
+    return records, vectors, writer
 
 
 class TestChromaCatalogue:
     def test_another_machine_rebuilds_the_same_snapshot(
-        self, server_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+        self,
+        written: Written,
+        server_settings: Settings,
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
     ) -> None:
         monkeypatch.setattr(catalogue_module, "MANIFEST_PART", 7)  # several parts
-        records = seed_records()
-        vectors, writer = open_catalogue(server_settings, tmp_path / "cache-a")
-        store_vectors(vectors, records, server_settings)
+        records, _, writer = written
         snapshot = LexicalIndex.build(
             records, embedding=embedding_id(make_embedding(server_settings))
         )
@@ -87,11 +96,9 @@ class TestChromaCatalogue:
         assert rebuilt.search(terms, 5) == snapshot.search(terms, 5)
 
     def test_known_passages_and_the_local_copy_spare_fetching(
-        self, server_settings: Settings, tmp_path: Path
+        self, written: Written, server_settings: Settings, tmp_path: Path
     ) -> None:
-        records = seed_records()
-        vectors, writer = open_catalogue(server_settings, tmp_path / "cache-a")
-        store_vectors(vectors, records, server_settings)
+        records, vectors, writer = written
         snapshot = snapshot_of(records)
         token = writer.publish(snapshot)
         _, reader = open_catalogue(server_settings, tmp_path / "cache-b")
@@ -105,11 +112,9 @@ class TestChromaCatalogue:
             stranger.load(token, None)
 
     def test_a_replaced_manifest_is_a_change(
-        self, server_settings: Settings, tmp_path: Path
+        self, written: Written, server_settings: Settings, tmp_path: Path
     ) -> None:
-        records = seed_records()
-        vectors, writer = open_catalogue(server_settings, tmp_path / "cache-a")
-        store_vectors(vectors, records, server_settings)
+        records, _, writer = written
         old = writer.publish(snapshot_of(records))
         new = writer.publish(snapshot_of(records[1:]))
         assert new != old and writer.current() == new

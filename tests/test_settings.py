@@ -85,7 +85,6 @@ def test_chroma_url(monkeypatch: pytest.MonkeyPatch, value: str, expected: str |
     monkeypatch.setenv("NEWSBOT_CHROMA_URL", value)
     settings = load_settings()
     assert settings.chroma_url == expected
-    assert settings.server_mode == (expected is not None)
 
 
 @pytest.mark.parametrize(
