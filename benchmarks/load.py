@@ -8,7 +8,8 @@ For each store (the embedded Chroma in a temporary data dir, then a `chroma run`
   seeds/questions.jsonl;
 - telegram: N chats talk to a python-telegram-bot Application over HTTP through the Bot
   API stand-in (tests/standins), each sending its next question once the previous one was
-  answered. The Application is newsbot's Telegram front end when `bot.telegram` exists;
+  answered. The Application is newsbot's Telegram front end (`bot.telegram`
+  build_application, default settings: its rate limiter and per-chat ordering) when it exists;
   otherwise a reference handler (concurrent updates, Engine.ask in a worker thread, the
   answer as plain text), and the table says so. A last run with a handler that echoes
   the question shows what the chats, PTB and the stand-in cost without the engine.
@@ -36,9 +37,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _machine import PROJECT_ROOT, header
 
 sys.path.insert(0, str(PROJECT_ROOT))
+from pydantic import SecretStr
+
 from rag.engine import Engine
 from rag.settings import Settings
 from tests.chroma_server import ChromaServer
+from tests.standins.telegram_api import TelegramStandin
 
 DRAIN_SECONDS = 60.0
 
@@ -116,10 +120,10 @@ def drive_engine(engine: Engine, run: Run, questions: list[str], seconds: float)
     run_concurrently(run, worker)
 
 
-def reference_application(answer: Callable[[str], str], builder: Any) -> Any:
+def reference_application(answer: Callable[[str], str], api: TelegramStandin) -> Any:
     """What a Telegram front end minimally does: answer each text in a worker thread."""
     from telegram import Update
-    from telegram.ext import ContextTypes, MessageHandler, filters
+    from telegram.ext import Application, ContextTypes, MessageHandler, filters
 
     async def reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         assert update.effective_message is not None and update.effective_message.text
@@ -129,39 +133,40 @@ def reference_application(answer: Callable[[str], str], builder: Any) -> Any:
             text = f"error: {exc}"
         await update.effective_message.reply_text(text[:4000])
 
-    application = builder.concurrent_updates(True).build()
+    application = (
+        Application.builder()
+        .token(api.token)
+        .base_url(api.base_url)
+        .base_file_url(api.base_file_url)
+        .concurrent_updates(True)
+        .build()
+    )
     application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, reply))
     return application
 
 
-def telegram_application(engine: Engine | None, builder: Any) -> tuple[Any, str]:
-    """newsbot's Telegram front end if this checkout has one, else the reference handler;
-    with no engine, a handler that echoes the question (the harness's own ceiling)."""
+def telegram_application(engine: Engine | None, api: TelegramStandin) -> tuple[Any, str]:
+    """newsbot's Telegram front end (bot.telegram) talking to the stand-in, if this checkout
+    has it, else the reference handler; with no engine, a handler that echoes the question
+    (the harness's own ceiling)."""
     if engine is None:
-        return reference_application(lambda text: text, builder), " echo, no engine"
+        return reference_application(lambda text: text, api), " echo, no engine"
     try:
-        from bot import telegram as front_end  # type: ignore[attr-defined]
+        from bot import telegram as front_end  # type: ignore[attr-defined,unused-ignore]
     except ImportError:
-        application = reference_application(lambda text: engine.ask(text).answer, builder)
+        application = reference_application(lambda text: engine.ask(text).answer, api)
         return application, " (reference handler: no bot.telegram)"
-    # The one call to adapt to bot.telegram's entry point when it is merged.
-    return front_end.build_application(engine, builder), ""
+    settings = engine.settings.model_copy(
+        update={"telegram_token": SecretStr(api.token), "telegram_base_url": api.base_url}
+    )
+    return front_end.build_application(settings, engine), " (bot.telegram)"
 
 
 def drive_telegram(engine: Engine | None, run: Run, questions: list[str], seconds: float) -> None:
-    from telegram.ext import Application
-
     from tests.standins.conftest_helpers import ApplicationThread
-    from tests.standins.telegram_api import TelegramStandin
 
     with TelegramStandin() as api:
-        builder = (
-            Application.builder()
-            .token(api.token)
-            .base_url(api.base_url)
-            .base_file_url(api.base_file_url)
-        )
-        application, run.note = telegram_application(engine, builder)
+        application, run.note = telegram_application(engine, api)
         with ApplicationThread(application, poll_timeout=1) as runner:
             deadline = time.perf_counter() + seconds
             lock = threading.Lock()
