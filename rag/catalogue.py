@@ -54,8 +54,9 @@ class Catalogue(Protocol):
         ...
 
     def load(self, token: str, previous: LexicalIndex | None) -> LexicalIndex:
-        """The snapshot `token` names. Raises CatalogueChanged if it was replaced meanwhile,
-        and ValueError/OSError/KeyError if it is unreadable."""
+        """The snapshot `token` names. Raises CatalogueChanged, ValueError, OSError or
+        KeyError if it cannot be read (replaced meanwhile, or broken: the caller tells them
+        apart by checking whether `current()` moved on)."""
         ...
 
     def publish(self, snapshot: LexicalIndex) -> str:
@@ -73,14 +74,9 @@ class LocalCatalogue:
         return LexicalIndex.current_name(self.root)
 
     def load(self, token: str, previous: LexicalIndex | None) -> LexicalIndex:
-        try:
-            snapshot = LexicalIndex.load(self.root, name=token)
-        except FileNotFoundError:
-            if self.current() != token:
-                raise CatalogueChanged(token) from None
-            raise
+        snapshot = LexicalIndex.load(self.root, name=token)
         if snapshot is None:  # pragma: no cover - `name` is given
-            raise CatalogueChanged(token)
+            raise CatalogueChanged(f"the snapshot {token} is gone")
         return snapshot
 
     def publish(self, snapshot: LexicalIndex) -> str:
@@ -132,15 +128,15 @@ class ChromaCatalogue:
             result = self._records().get(ids=part_ids, include=["documents"])
         documents = dict(zip(result["ids"], result["documents"] or [], strict=True))
         if len(documents) != parts:
-            raise CatalogueChanged(manifest)
+            raise CatalogueChanged(f"the manifest {manifest} is gone")
         passage_ids = [pid for part in part_ids for pid in documents[part].split("\n") if pid]
         known = {record.passage_id: record for record in previous.records} if previous else {}
         fetched = self._vectors.records([pid for pid in passage_ids if pid not in known])
         records: list[PassageRecord] = []
         for passage_id in passage_ids:
             record = known.get(passage_id) or fetched.get(passage_id)
-            if record is None:
-                raise CatalogueChanged(manifest)  # deleted by a later ingest
+            if record is None:  # deleted by a later ingest, or lost
+                raise CatalogueChanged(f"the passage {passage_id} is missing")
             records.append(record)
         snapshot = LexicalIndex.build(records, embedding=str(state["embedding"]))
         if snapshot.generation != state["generation"]:

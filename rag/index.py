@@ -138,25 +138,23 @@ class NewsIndex:
             if token is not None and token == self._snapshot_token:
                 assert self._snapshot is not None
                 return self._snapshot
-        for attempt in range(LOAD_ATTEMPTS):
+        for _ in range(LOAD_ATTEMPTS):
             if token is None:
                 snapshot = LexicalIndex([], None, generation="empty", embedding=self.embedding_name)
                 break
             try:
                 snapshot = catalogue.load(token, self._snapshot)
                 break
-            except CatalogueChanged:
-                pass  # an ingest published again while we read: take the newer one
             except NewsbotError:
                 raise
-            except (OSError, ValueError, KeyError, TypeError) as exc:
+            except (CatalogueChanged, OSError, ValueError, KeyError, TypeError) as exc:
                 newer = catalogue.current()
-                if newer == token or attempt == LOAD_ATTEMPTS - 1:
+                if newer == token:  # not replaced while we read it: broken
                     raise IndexUnavailableError(
                         f"the index in {self._catalogue_place()} is unreadable "
                         f"({type(exc).__name__}: {exc}); run `newsbot ingest --rebuild`"
                     ) from exc
-            token = catalogue.current()
+                token = newer  # an ingest published again while we read: take the newer one
         else:
             raise IndexUnavailableError(
                 f"the index in {self._catalogue_place()} kept changing while it was read; try again"

@@ -175,6 +175,22 @@ class TestServerMode:
             assert server.ask(question).model_dump() == expected
             assert reader.ask(question).model_dump() == expected
 
+    def test_passages_missing_from_the_server_say_rebuild(
+        self, tmp_path: Path, corpus: Path, chroma_server: ChromaServer
+    ) -> None:
+        store = Store(
+            tmp_path,
+            corpus,
+            {"NEWSBOT_CHROMA_URL": chroma_server.url, "NEWSBOT_COLLECTION": unique_collection()},
+        )
+        writer = Engine(store.settings("a"))
+        writer.ingest()
+        writer.index.vector.delete([writer.index.snapshot().records[0].passage_id])
+        with pytest.raises(IndexUnavailableError, match=r"is missing.*ingest --rebuild"):
+            Engine(store.settings("b")).ask(ENGLISH_QUESTION)
+        assert writer.ingest(rebuild=True).passages == len(writer.index.snapshot().records)
+        assert ENGLISH_SEED in sources(Engine(store.settings("b")).ask(ENGLISH_QUESTION))
+
     def test_server_down_at_start_is_one_line_naming_the_url(self, tmp_path: Path) -> None:
         url = f"http://127.0.0.1:{free_port()}"
         env = cli_env(tmp_path, NEWSBOT_CHROMA_URL=url)
