@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from rag.errors import BadInputError, NewsbotError
+from rag.errors import BackendError, BadInputError, NewsbotError
 
 if TYPE_CHECKING:
     from rag.engine import Engine
@@ -83,7 +83,11 @@ class _Progress:
             self._bar = Progress(console=Console(stderr=True), transient=True)
             self._bar.start()
         if stage != self._stage:
-            label = {"read": "Reading articles", "embed": "Embedding passages"}.get(stage, stage)
+            label = {
+                "read": "Reading articles",
+                "embed": "Embedding passages",
+                "delete": "Removing old passages",
+            }.get(stage, stage)
             self._task = self._bar.add_task(label, total=total)
             self._stage = stage
         self._bar.update(self._task, completed=done)
@@ -135,9 +139,10 @@ def ask(question: str, as_json: bool, top_k: int | None) -> None:
     """Answer QUESTION from the indexed articles.
 
     With QUESTION "-", read one question per line from standard input and answer
-    each (with --json: JSON Lines out, one object per question; a bad line gives
-    an object with an "error" field and the run goes on; the exit code is 1 if any
-    line failed). The first run indexes the corpus directory.
+    each (with --json: JSON Lines out, one object per question; a bad line, or one
+    the Chroma server failed to serve, gives an object with an "error" field and the
+    run goes on; the exit code is 1 if any line failed). The first run indexes the
+    corpus directory.
 
     \b
     Examples:
@@ -169,7 +174,7 @@ def ask(question: str, as_json: bool, top_k: int | None) -> None:
             else:
                 _stream_answer(engine, line, top_k)
                 click.echo("")
-        except BadInputError as exc:
+        except (BadInputError, BackendError) as exc:  # the next line may work again
             failures += 1
             _emit_error(as_json, number, line, str(exc))
             continue

@@ -6,12 +6,16 @@ deletes vectors that no snapshot names any more. Readers only use vector hits th
 their snapshot names, so at every moment both sides describe the same passages,
 and an ingest that dies half-way leaves the previous index whole; the next ingest
 reconciles Chroma with the catalogue.
+
+Where the snapshot is published depends on where Chroma is (rag/catalogue.py): in the
+data dir for the embedded store, on the server in server mode. Every question first
+checks the catalogue's token, so a process answers from the newest published snapshot.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
+import logging
 import os
 import shutil
 import threading
@@ -20,81 +24,155 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rag.errors import IndexUnavailableError, IngestBusyError
+from rag.catalogue import Catalogue, CatalogueChanged, ChromaCatalogue, LocalCatalogue
+from rag.errors import IndexUnavailableError, NewsbotError
 from rag.ingest import plan_ingest
 from rag.lexical import LexicalIndex, PassageRecord
+from rag.locks import (
+    INGEST_LOCK_FILE,
+    ChromaLease,
+    ingest_lock,
+    vectors_read_lock,
+    vectors_write_lock,
+)
 from rag.models import ArticleInfo, IngestReport
+from rag.vector_store import NoVectors, VectorIndex, connect, forget_clients, location_of
 
 if TYPE_CHECKING:
     from llama_index.core.base.embeddings.base import BaseEmbedding
 
     from rag.settings import Settings
-    from rag.vector_store import VectorIndex
 
 ProgressCallback = Callable[[str, int, int], None]
-LOCK_FILE = ".ingest.lock"
+LOCK_FILE = INGEST_LOCK_FILE
+LOAD_ATTEMPTS = 3
+
+log = logging.getLogger(__name__)
 
 
 class NewsIndex:
-    """Chroma and the lexical snapshot under one data directory."""
+    """Chroma (embedded or on a server) and the lexical snapshot, kept in step."""
 
     def __init__(self, settings: Settings, embedding: BaseEmbedding, embedding_name: str) -> None:
         self.settings = settings
         self.embedding = embedding
         self.embedding_name = embedding_name
         self.data_dir = settings.data_dir
+        self.where = location_of(settings)
         self._vector: VectorIndex | None = None
+        self._catalogue: ChromaCatalogue | None = None
+        # Embedded store: set when another process published, so our Chroma view is stale.
+        self._vector_stale = False
         self._snapshot: LexicalIndex | None = None
-        self._snapshot_name: str | None = None
+        self._snapshot_token: str | None = None
         self._lock = threading.Lock()
+        self._loading = threading.Lock()
+
+    # -- connections -------------------------------------------------------------
+
+    def _open_vectors(self) -> VectorIndex:
+        client = connect(self.settings)
+        return VectorIndex(client, self.settings.collection, self.where)
+
+    def _server(self) -> tuple[VectorIndex, ChromaCatalogue]:
+        """Server mode: the connection, opened again if the last call on it failed."""
+        with self._lock:
+            if self._vector is None or self._vector.failed or self._catalogue is None:
+                vectors = self._open_vectors()
+                self._vector = vectors
+                self._catalogue = ChromaCatalogue(
+                    vectors.client,
+                    vectors,
+                    self.settings.collection,
+                    self.settings.lexical_cache_dir(),
+                )
+            return self._vector, self._catalogue
+
+    def catalogue(self) -> Catalogue:
+        if self.where.server:
+            return self._server()[1]
+        return LocalCatalogue(self.settings.lexical_dir())
+
+    @property
+    def vector(self) -> VectorIndex | NoVectors:
+        """The vector index to query.
+
+        Embedded store: opened (again) only while no ingest writes it; until then, the
+        view opened before, or no vector hits at all if there is none.
+        """
+        if self.where.server:
+            return self._server()[0]
+        with self._lock:
+            if self._vector is None or self._vector.failed or self._vector_stale:
+                if not self.data_dir.is_dir():
+                    return NoVectors()
+                with vectors_read_lock(self.data_dir) as free:
+                    if free:
+                        vectors = self._open_vectors()
+                        vectors.warm_up()
+                        self._vector, self._vector_stale = vectors, False
+                    elif self._vector is None or self._vector.failed:
+                        log.info("an ingest is writing the vector store: lexical ranking only")
+                        return NoVectors()
+            return self._vector
 
     # -- reading -----------------------------------------------------------------
 
-    @property
-    def vector(self) -> VectorIndex:
-        with self._lock:
-            if self._vector is None:
-                from rag.vector_store import VectorIndex
-
-                self._ensure_data_dir()
-                self._vector = VectorIndex(self.settings.chroma_dir(), self.settings.collection)
-            return self._vector
-
     def exists(self) -> bool:
-        """Whether anything was ever indexed in this data directory."""
-        return LexicalIndex.current_name(self.settings.lexical_dir()) is not None
+        """Whether anything was ever indexed here."""
+        return self.catalogue().current() is not None
 
     def snapshot(self) -> LexicalIndex:
         """The newest published snapshot; reloaded when an ingest published a new one."""
-        root = self.settings.lexical_dir()
-        name = LexicalIndex.current_name(root)
+        catalogue = self.catalogue()
+        token = catalogue.current()
         with self._lock:
-            if self._snapshot is not None and name == self._snapshot_name:
+            if token is not None and token == self._snapshot_token:
+                assert self._snapshot is not None
                 return self._snapshot
-            for attempt in range(3):
-                try:
-                    snapshot = LexicalIndex.load(root)
-                except (OSError, ValueError, KeyError, TypeError) as exc:
-                    newer = LexicalIndex.current_name(root)
-                    if newer != name and attempt < 2:
-                        # An ingest replaced the snapshot while we read it.
-                        name = newer
-                        continue
-                    raise IndexUnavailableError(
-                        f"the index in {self.data_dir} is unreadable ({type(exc).__name__}: "
-                        f"{exc}); run `newsbot ingest --rebuild`"
-                    ) from exc
-                break
-            if snapshot is None:
+        with self._loading:  # one thread loads; the others wait for it, then use its result
+            return self._load(catalogue, token)
+
+    def _load(self, catalogue: Catalogue, token: str | None) -> LexicalIndex:
+        with self._lock:
+            if token is not None and token == self._snapshot_token:
+                assert self._snapshot is not None
+                return self._snapshot
+        for _ in range(LOAD_ATTEMPTS):
+            if token is None:
                 snapshot = LexicalIndex([], None, generation="empty", embedding=self.embedding_name)
-            elif snapshot.embedding != self.embedding_name:
-                raise IndexUnavailableError(
-                    f"the index in {self.data_dir} was built with the embedding "
-                    f"{snapshot.embedding!r}, not the configured {self.embedding_name!r}; "
-                    "run `newsbot ingest --rebuild` to re-embed the articles"
-                )
-            self._snapshot, self._snapshot_name = snapshot, name
+                break
+            try:
+                snapshot = catalogue.load(token, self._snapshot)
+                break
+            except NewsbotError:
+                raise
+            except (CatalogueChanged, OSError, ValueError, KeyError, TypeError) as exc:
+                newer = catalogue.current()
+                if newer == token:  # not replaced while we read it: broken
+                    raise IndexUnavailableError(
+                        f"the index in {self._catalogue_place()} is unreadable "
+                        f"({type(exc).__name__}: {exc}); run `newsbot ingest --rebuild`"
+                    ) from exc
+                token = newer  # an ingest published again while we read: take the newer one
+        else:
+            raise IndexUnavailableError(
+                f"the index in {self._catalogue_place()} kept changing while it was read; try again"
+            )
+        if snapshot.embedding != self.embedding_name and len(snapshot):
+            raise IndexUnavailableError(
+                f"the index in {self._catalogue_place()} was built with the embedding "
+                f"{snapshot.embedding!r}, not the configured {self.embedding_name!r}; "
+                "run `newsbot ingest --rebuild` to re-embed the articles"
+            )
+        with self._lock:
+            if token != self._snapshot_token:
+                self._snapshot, self._snapshot_token = snapshot, token
+                self._vector_stale = self._vector is not None
             return snapshot
+
+    def _catalogue_place(self) -> str:
+        return self.where.description if self.where.server else str(self.data_dir)
 
     def articles(self) -> list[ArticleInfo]:
         by_path: dict[str, ArticleInfo] = {}
@@ -127,29 +205,35 @@ class NewsIndex:
             ) from exc
 
     @contextlib.contextmanager
-    def _ingest_lock(self) -> Iterator[None]:
+    def _writing(
+        self, *, rebuild: bool
+    ) -> Iterator[tuple[VectorIndex, Catalogue, ChromaLease | None]]:
+        """Hold every lock an ingest needs; yield the vectors and catalogue to write."""
         self._ensure_data_dir()
-        path = self.data_dir / LOCK_FILE
-        with path.open("a+") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                handle.seek(0)
-                holder = handle.read().strip() or "another process"
-                raise IngestBusyError(
-                    f"another ingest ({holder}) is writing to {self.data_dir}; "
-                    "wait for it to finish, then run this one again"
-                ) from None
-            handle.seek(0)
-            handle.truncate()
-            handle.write(f"pid {os.getpid()}")
-            handle.flush()
-            try:
-                yield
-            finally:
-                handle.seek(0)
-                handle.truncate()
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        with ingest_lock(self.data_dir):
+            if self.where.server:
+                vectors, catalogue = self._server()
+                lease = ChromaLease(
+                    vectors.client, self.settings.collection, self.where.description
+                )
+                with vectors.calling():
+                    lease.acquire()
+                try:
+                    yield vectors, catalogue, lease
+                finally:
+                    lease.release()
+                return
+            with vectors_write_lock(self.data_dir):
+                # A view of our own: the one readers hold may predate another ingest.
+                try:
+                    vectors = self._open_vectors()
+                except IndexUnavailableError:
+                    if not rebuild:
+                        raise
+                    log.warning("the Chroma store cannot be opened: starting it afresh")
+                    self._discard_vector_store()
+                    vectors = self._open_vectors()
+                yield vectors, LocalCatalogue(self.settings.lexical_dir()), None
 
     def ingest(
         self,
@@ -158,14 +242,15 @@ class NewsIndex:
         rebuild: bool = False,
         progress: ProgressCallback | None = None,
     ) -> IngestReport:
-        """Bring the index in line with the articles under `paths`."""
+        """Bring the index in line with the articles under `paths`.
+
+        Progress stages: "read" (files), "embed" (new passages stored), then "delete"
+        (stale vectors; reported once with 0 done right after the new snapshot is
+        published).
+        """
         started = time.perf_counter()
-        with self._ingest_lock():
-            if rebuild:
-                self._wipe()
-                indexed: list[PassageRecord] = []
-            else:
-                indexed = self.snapshot().records
+        with self._writing(rebuild=rebuild) as (vectors, catalogue, lease):
+            indexed: list[PassageRecord] = [] if rebuild else self.snapshot().records
             plan = plan_ingest(
                 paths,
                 indexed,
@@ -173,10 +258,16 @@ class NewsIndex:
                 chunk_overlap=self.settings.chunk_overlap,
                 progress=(lambda done, total: progress("read", done, total)) if progress else None,
             )
-            vector = self.vector
-            present = vector.ids()
+            if rebuild and vectors.embedding_model() not in (None, self.embedding_name):
+                vectors.reset()  # other dimensions, other space: start the collection anew
+            present = vectors.ids()
             wanted = {record.passage_id for record in plan.records}
-            to_add = [record for record in plan.records if record.passage_id not in present]
+            # A rebuild stores every passage again, replacing vectors in place.
+            to_add = (
+                plan.records
+                if rebuild
+                else [record for record in plan.records if record.passage_id not in present]
+            )
             done = 0
 
             def advance(count: int) -> None:
@@ -185,17 +276,33 @@ class NewsIndex:
                 if progress:
                     progress("embed", done, len(to_add))
 
-            vector.set_embedding_model(self.embedding_name)
-            vector.add(to_add, self.embedding.get_text_embedding_batch, advance)
+            vectors.set_embedding_model(self.embedding_name)
+            vectors.add(to_add, self.embedding.get_text_embedding_batch, advance)
             snapshot = LexicalIndex.build(plan.records, embedding=self.embedding_name)
+            if lease is not None:
+                lease.check()
             try:
-                snapshot.save(self.settings.lexical_dir())
+                token = catalogue.publish(snapshot)
             except OSError as exc:
                 raise IndexUnavailableError(
                     f"could not write the lexical index in {self.data_dir} "
                     f"({exc.strerror or exc}); the previous index is unchanged"
                 ) from exc
-            vector.delete(sorted(present - wanted))
+            with self._loading, self._lock:
+                # This process answers from the new index at once, through the view that
+                # wrote it.
+                self._snapshot, self._snapshot_token = snapshot, token
+                self._vector, self._vector_stale = vectors, False
+            stale = sorted(present - wanted)
+            if progress:
+                progress("delete", 0, len(stale))
+            try:
+                vectors.delete(stale)
+            except NewsbotError as exc:
+                # Published and consistent: readers ignore vectors their snapshot does not name.
+                log.warning(
+                    "could not remove %d old vectors (%s); the next ingest will", len(stale), exc
+                )
         return IngestReport(
             articles=plan.articles,
             passages=len(plan.records),
@@ -207,18 +314,9 @@ class NewsIndex:
             seconds=time.perf_counter() - started,
         )
 
-    def _wipe(self) -> None:
+    def _discard_vector_store(self) -> None:
+        """Embedded store: remove Chroma's files when they cannot be opened at all."""
         with self._lock:
-            self._snapshot = None
-            self._snapshot_name = None
-        shutil.rmtree(self.settings.lexical_dir(), ignore_errors=True)
-        try:
-            self.vector.reset()
-        except Exception:
-            # The store is too damaged to open: start it afresh.
-            from rag.vector_store import forget_clients
-
-            with self._lock:
-                self._vector = None
-            forget_clients()
-            shutil.rmtree(self.settings.chroma_dir(), ignore_errors=True)
+            self._vector = None
+        forget_clients()
+        shutil.rmtree(self.settings.chroma_dir(), ignore_errors=True)

@@ -154,12 +154,13 @@ class LexicalIndex:
             return None
 
     @classmethod
-    def load(cls, root: Path) -> LexicalIndex | None:
-        """The published snapshot, or None if nothing was ever indexed here.
+    def load(cls, root: Path, name: str | None = None) -> LexicalIndex | None:
+        """The published snapshot (or the one called `name`), or None if nothing was
+        ever indexed here.
 
         Raises ValueError or OSError when a snapshot is there but unreadable.
         """
-        name = cls.current_name(root)
+        name = name or cls.current_name(root)
         if name is None:
             return None
         directory = root / name
@@ -197,11 +198,12 @@ def _fsync_tree(directory: Path) -> None:
 
 
 def _remove_old_snapshots(root: Path, *, keep: str) -> None:
-    # Readers that loaded an older snapshot hold it in memory, so it can go.
+    # Readers that loaded an older snapshot hold it in memory, so it can go, and so can
+    # what an ingest killed half-way left behind.
     for path in root.iterdir():
-        if (
-            path.is_dir()
-            and path.name != keep
-            and (path.name.startswith("gen-") or path.name.startswith(".staging-"))
-        ):
+        if path.name == keep:
+            continue
+        if path.is_dir() and path.name.startswith(("gen-", ".staging-")):
             shutil.rmtree(path, ignore_errors=True)
+        elif path.is_file() and path.name.startswith(".tmp-"):
+            path.unlink(missing_ok=True)

@@ -192,6 +192,40 @@ class Settings(BaseSettings):
             return None
         return value.strip() if isinstance(value, str) else value
 
+    chroma_url: str | None = Field(
+        default=None,
+        description="Chroma server (`chroma run`) to use instead of the embedded store.",
+    )
+    chroma_auth_token: SecretStr | None = Field(
+        default=None, description="Token sent to the Chroma server (secret)."
+    )
+    chroma_auth_header: Literal["Authorization", "X-Chroma-Token"] = Field(
+        default="Authorization",
+        description="Header carrying the token: `Authorization: Bearer …` or `X-Chroma-Token`.",
+    )
+    chroma_timeout: float = Field(
+        default=30.0, gt=0, le=3600, description="Seconds to wait for the Chroma server."
+    )
+
+    @field_validator("chroma_url")
+    @classmethod
+    def _check_chroma_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip().rstrip("/")
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("expected an http:// or https:// URL such as http://127.0.0.1:8000")
+        if parts.username or parts.password:
+            raise ValueError("put credentials in NEWSBOT_CHROMA_AUTH_TOKEN, not in the URL")
+        if parts.query or parts.fragment:
+            raise ValueError("the URL takes no query string or fragment")
+        try:
+            parts.port  # noqa: B018 - raises ValueError for a port out of range
+        except ValueError:
+            raise ValueError("the port must be a number from 1 to 65535") from None
+        return value
+
     def chroma_dir(self) -> Path:
         return self.data_dir / "chroma"
 
@@ -206,6 +240,10 @@ class Settings(BaseSettings):
         base = Path(xdg) if os.path.isabs(xdg) else Path.home() / ".local" / "state"
         return base / "newsbot"
 
+    def lexical_cache_dir(self) -> Path:
+        """Server mode: this machine's copy of the lexical index published on the server."""
+        return self.data_dir / "lexical-cache"
+
 
 def _describe(error: dict[str, object], secret_fields: set[str]) -> str:
     location = error.get("loc") or ()
@@ -216,6 +254,8 @@ def _describe(error: dict[str, object], secret_fields: set[str]) -> str:
         return f"{variable}: {message}"
     value = error.get("input")
     shown = f" (got {value!r})" if isinstance(value, str | int | float) else ""
+    if field == "chroma_url" and isinstance(value, str):
+        shown = ""  # a malformed URL may hold credentials
     return f"{variable}: {message}{shown}"
 
 

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from pydantic import SecretStr
 
 from rag.engine import Engine
 from rag.settings import Settings
+from tests.chroma_server import ChromaServer
 from tests.standins.ollama_api import OllamaStandIn
 from tests.standins.openai_api import OpenAIStandIn
 
@@ -149,3 +151,14 @@ def model_engine(
         **overrides,
     }
     return Engine(base.model_copy(update=values))
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChromaServer]:
+    """One `chroma run` server for the session; give each test its own collection."""
+    with ChromaServer(tmp_path_factory.mktemp("chroma-server") / "db") as server:
+        yield server
+
+
+def unique_collection() -> str:
+    return f"test-{uuid.uuid4().hex[:12]}"

@@ -148,3 +148,42 @@ def test_repl_bidi_values(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NEWSBOT_REPL_BIDI", "rtl")
     with pytest.raises(ConfigError, match="NEWSBOT_REPL_BIDI"):
         load_settings()
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("http://127.0.0.1:8000", "http://127.0.0.1:8000"),
+        (" https://chroma.example.org/ ", "https://chroma.example.org"),
+        ("http://chroma:8000/prefix/", "http://chroma:8000/prefix"),
+        ("", None),
+    ],
+)
+def test_chroma_url(monkeypatch: pytest.MonkeyPatch, value: str, expected: str | None) -> None:
+    monkeypatch.setenv("NEWSBOT_CHROMA_URL", value)
+    settings = load_settings()
+    assert settings.chroma_url == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("127.0.0.1:8000", "expected an http:// or https:// URL"),
+        ("ftp://host", "expected an http:// or https:// URL"),
+        ("http://host:99999", "the port must be a number from 1 to 65535"),
+        ("http://host:8000/?tenant=x", "no query string"),
+        ("http://admin:hunter2@host:8000", "put credentials in NEWSBOT_CHROMA_AUTH_TOKEN"),
+    ],
+)
+def test_invalid_chroma_url(monkeypatch: pytest.MonkeyPatch, value: str, expected: str) -> None:
+    monkeypatch.setenv("NEWSBOT_CHROMA_URL", value)
+    with pytest.raises(ConfigError, match="NEWSBOT_CHROMA_URL") as caught:
+        load_settings()
+    assert expected in str(caught.value)
+    assert "hunter2" not in str(caught.value)
+
+
+def test_chroma_token_is_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEWSBOT_CHROMA_AUTH_TOKEN", "tok-SECRET")
+    settings = load_settings()
+    assert "SECRET" not in repr(settings) and "SECRET" not in str(settings.model_dump())
