@@ -61,11 +61,17 @@ class Store:
 
 @pytest.fixture(params=["embedded", "server"])
 def store(request: pytest.FixtureRequest, tmp_path: Path, corpus: Path) -> Iterator[Store]:
-    extra: dict[str, str] = {}
     if request.param == "server":
-        server: ChromaServer = request.getfixturevalue("chroma_server")
-        extra = {"NEWSBOT_CHROMA_URL": server.url, "NEWSBOT_COLLECTION": unique_collection()}
-    yield Store(tmp_path, corpus, extra)
+        yield request.getfixturevalue("server_store")
+    else:
+        yield Store(tmp_path, corpus, {})
+
+
+@pytest.fixture
+def server_store(tmp_path: Path, corpus: Path, chroma_server: ChromaServer) -> Store:
+    """Machines sharing the session's `chroma run` server, in a collection of their own."""
+    server = {"NEWSBOT_CHROMA_URL": chroma_server.url, "NEWSBOT_COLLECTION": unique_collection()}
+    return Store(tmp_path, corpus, server)
 
 
 def sources(answer: Answer | dict[str, Any]) -> set[str]:
@@ -134,13 +140,9 @@ class Hammer:
 
 class TestServerMode:
     def test_ingest_ask_from_a_second_process_then_delete(
-        self, tmp_path: Path, corpus: Path, chroma_server: ChromaServer
+        self, server_store: Store, corpus: Path
     ) -> None:
-        store = Store(
-            tmp_path,
-            corpus,
-            {"NEWSBOT_CHROMA_URL": chroma_server.url, "NEWSBOT_COLLECTION": unique_collection()},
-        )
+        store = server_store
         writer = Engine(store.settings("a"))
         assert writer.ingest().added == 5
         with AskProcess(store.env("b")) as reader:
@@ -176,13 +178,9 @@ class TestServerMode:
             assert reader.ask(question).model_dump() == expected
 
     def test_passages_missing_from_the_server_say_rebuild(
-        self, tmp_path: Path, corpus: Path, chroma_server: ChromaServer
+        self, server_store: Store, corpus: Path
     ) -> None:
-        store = Store(
-            tmp_path,
-            corpus,
-            {"NEWSBOT_CHROMA_URL": chroma_server.url, "NEWSBOT_COLLECTION": unique_collection()},
-        )
+        store = server_store
         writer = Engine(store.settings("a"))
         writer.ingest()
         writer.index.vector.delete([writer.index.snapshot().records[0].passage_id])
