@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import difflib
 import logging
@@ -10,6 +11,7 @@ import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypeVar
@@ -21,6 +23,7 @@ from rag.errors import NewsbotError
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from rag.conversation import Conversation
     from rag.engine import Engine
     from rag.models import Answer, ArticleInfo, Citation
 
@@ -50,6 +53,11 @@ class Busy(Protocol):
     """Runs `work` while showing `label`; with `background`, Ctrl-C can cancel the wait."""
 
     def __call__(self, label: str, work: Callable[[], T], *, background: bool) -> T: ...
+
+
+StreamView = Callable[[str], AbstractContextManager[Callable[[str], None]]]
+"""Shows `label` while an answer is prepared, then its text so far (given to the function
+it yields) as a language model writes it."""
 
 
 def run_directly(label: str, work: Callable[[], T], *, background: bool) -> T:
@@ -86,6 +94,7 @@ class ReplSession:
         top_k: int | None = None,
         as_json: bool = False,
         busy: Busy = run_directly,
+        stream_to: StreamView | None = None,
     ) -> None:
         from rag.conversation import Conversation
 
@@ -94,6 +103,7 @@ class ReplSession:
         self.top_k = top_k or engine.settings.top_k
         self.as_json = as_json
         self.busy = busy
+        self.stream_to = stream_to
         self.conversation = Conversation()
         self.last_answer: Answer | None = None
         self.failures = 0
@@ -144,11 +154,15 @@ class ReplSession:
     def ask(self, question: str) -> None:
         # The engine adds this turn to the copy; a cancelled question leaves no turn behind.
         conversation = copy.deepcopy(self.conversation)
-        answer: Answer = self.busy(
-            "Answering…",
-            lambda: self.engine.ask(question, top_k=self.top_k, conversation=conversation),
-            background=True,
-        )
+        answer: Answer
+        if self.stream_to is not None and not self.as_json and self.engine.mode == "generated":
+            answer = self._ask_streaming(question, conversation, self.stream_to)
+        else:
+            answer = self.busy(
+                "Answering…",
+                lambda: self.engine.ask(question, top_k=self.top_k, conversation=conversation),
+                background=True,
+            )
         self.conversation = conversation
         self.last_answer = answer
         if self.as_json:
@@ -157,6 +171,28 @@ class ReplSession:
         hint = bool(answer.citations) and not self._hinted_show
         self._hinted_show |= hint
         self.output.answer(answer, hint=hint)
+
+    def _ask_streaming(
+        self, question: str, conversation: Conversation, stream_to: StreamView
+    ) -> Answer:
+        """The answer, its text shown as the model writes it; the final render replaces it."""
+        from rag.models import Answer
+        from rag.streaming import iterate_in_background
+
+        text = ""
+        events = iterate_in_background(
+            lambda: self.engine.ask_stream(question, top_k=self.top_k, conversation=conversation)
+        )
+        with stream_to("Answering…") as show, contextlib.closing(events):
+            try:
+                for event in events:
+                    if isinstance(event, Answer):
+                        return event
+                    text += event.text
+                    show(text)
+            except KeyboardInterrupt:
+                raise Cancelled from None
+        raise AssertionError("ask_stream always ends with the Answer")
 
     def run_command(self, text: str) -> bool:
         name, _, argument = text.partition(" ")
@@ -338,7 +374,14 @@ def run_terminal(engine: Engine, top_k: int | None, as_json: bool, bidi: str) ->
 
     console = Console(highlight=False, markup=False, emoji=False)
     renderer = TerminalRenderer(console, "reorder" if bidi == "reorder" else "terminal")
-    session = ReplSession(engine, renderer, top_k=top_k, as_json=as_json, busy=spinner_for(console))
+    session = ReplSession(
+        engine,
+        renderer,
+        top_k=top_k,
+        as_json=as_json,
+        busy=spinner_for(console),
+        stream_to=renderer.streaming,
+    )
     history, problem = open_history(engine.settings.user_state_dir())
     if problem:
         renderer.info(f"warning: {problem}")

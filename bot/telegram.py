@@ -13,10 +13,12 @@ import asyncio
 import contextlib
 import functools
 import logging
+import math
 import os
 import re
 import secrets
 import signal
+import time
 from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -106,6 +108,7 @@ class TelegramConfig:
     rate_limit: int
     workers: int
     webhook: Webhook | None = None
+    edit_interval: float = 1.0  # seconds at least between edits of a streaming answer
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TelegramConfig:
@@ -138,6 +141,7 @@ class TelegramConfig:
             rate_limit=settings.telegram_rate_limit,
             workers=settings.telegram_workers,
             webhook=webhook,
+            edit_interval=settings.telegram_edit_interval,
         )
 
     @property
@@ -539,9 +543,15 @@ class NewsbotHandlers:
                 )
             return
         conversation = self.conversations.get_or_create(message.chat_id, Conversation)
+        streamed: Message | None = None
         async with self._typing(context.bot, message.chat_id):
             try:
-                answer = await self.run_engine(self.engine.ask, question, conversation=conversation)
+                if self.engine.mode == "generated":
+                    answer, streamed = await self._stream_answer(message, question, conversation)
+                else:
+                    answer = await self.run_engine(
+                        self.engine.ask, question, conversation=conversation
+                    )
             except BadInputError:
                 answer = None
             except Exception:
@@ -551,7 +561,41 @@ class NewsbotHandlers:
         if answer is None:
             await message.reply_text(fmt.text("ask_usage", language))
             return
-        await self.send_answer(message, answer, language)
+        await self.send_answer(message, answer, language, streamed=streamed)
+
+    async def _stream_answer(
+        self, message: Message, question: str, conversation: Conversation
+    ) -> tuple[Answer, Message | None]:
+        """The answer, shown in a reply as the model writes it: the reply is sent with the
+        first piece and edited with the text so far when a piece comes at least
+        `edit_interval` seconds after the last edit. Returns the answer and that reply."""
+        text, shown_text = "", ""
+        shown: Message | None = None
+        last_edit = -math.inf
+        events = self.engine.aask_stream(question, conversation=conversation)
+        async with contextlib.aclosing(events):
+            async for event in events:
+                if isinstance(event, Answer):
+                    return event, shown
+                text += event.text
+                partial = fmt.partial_answer(text)
+                too_soon = time.monotonic() - last_edit < self.config.edit_interval
+                if partial == shown_text or too_soon:
+                    continue
+                shown = await self._show_partial(message, shown, partial)
+                shown_text, last_edit = partial, time.monotonic()
+        raise AssertionError("aask_stream always ends with the Answer")
+
+    async def _show_partial(self, message: Message, shown: Message | None, text: str) -> Message:
+        if shown is None:
+            return await message.reply_text(text)
+        try:
+            edited = await shown.edit_text(text)
+        except BadRequest as exc:
+            if "not modified" not in exc.message.lower():
+                raise
+            return shown
+        return edited if isinstance(edited, Message) else shown
 
     @contextlib.asynccontextmanager
     async def _typing(self, bot: Bot, chat_id: int) -> AsyncIterator[None]:
@@ -578,23 +622,40 @@ class NewsbotHandlers:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    async def send_answer(self, message: Message, answer: Answer, language: str) -> list[Message]:
+    async def send_answer(
+        self, message: Message, answer: Answer, language: str, *, streamed: Message | None = None
+    ) -> list[Message]:
         """Send `answer` in reply to `message`: split when long, with one button per citation
-        under the last part. Every answer goes out through here."""
+        under the last part. Every answer goes out through here. `streamed` is the reply that
+        showed the answer as it was written: it becomes the first part."""
         labels = fmt.answer_language(answer, language)
         parts = fmt.split_html(fmt.format_answer(answer, labels))
         keyboard = self._citation_keyboard(message.chat_id, answer, labels)
         sent = []
         for index, part in enumerate(parts):
-            last = index == len(parts) - 1
-            sent.append(
-                await message.reply_text(
-                    part,
-                    reply_markup=keyboard if last else None,
-                    do_quote=None if index == 0 else False,
+            markup = keyboard if index == len(parts) - 1 else None
+            if index == 0 and streamed is not None:
+                sent.append(await self._replace_streamed(streamed, part, markup))
+            else:
+                sent.append(
+                    await message.reply_text(
+                        part, reply_markup=markup, do_quote=None if index == 0 else False
+                    )
                 )
-            )
         return sent
+
+    async def _replace_streamed(
+        self, streamed: Message, text: str, markup: InlineKeyboardMarkup | None
+    ) -> Message:
+        try:
+            edited = await streamed.edit_text(text, reply_markup=markup)
+        except BadRequest as exc:
+            if "not modified" not in exc.message.lower():
+                raise
+            if markup is not None:
+                await streamed.edit_reply_markup(markup)
+            return streamed
+        return edited if isinstance(edited, Message) else streamed
 
     def _citation_keyboard(
         self, chat_id: int, answer: Answer, language: str

@@ -99,6 +99,15 @@ def format_answer(answer: Answer, ui: str) -> str:
     return "\n\n".join(parts)
 
 
+def partial_answer(text: str, limit: int = MAX_MESSAGE_UNITS) -> str:
+    """The text a model has written so far, as valid HTML for one message: escaped, and when
+    too long, its beginning (the formatted answer replaces it in the end)."""
+    text = text.strip()
+    if utf16_units(text) > limit - 2:
+        text = text[: (limit - 2) // 2].rstrip()  # a UTF-16 unit count can be twice the length
+    return escape(text + " …") if text else ""
+
+
 def button_label(citation: Citation) -> str:
     """ "[n] Title", the title cut at a word so that the label stays short."""
     title = " ".join(citation.title.split())

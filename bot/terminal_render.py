@@ -6,11 +6,14 @@ wrapped line can be laid out in visual order (see bot.bidi_reorder) with its col
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Literal
 
-from rich.console import Console
+from rich.console import Console, Group
+from rich.live import Live
+from rich.spinner import Spinner
 from rich.text import Text
 
 from bot.bidi_reorder import has_rtl, is_rtl_paragraph, visual_line
@@ -189,6 +192,20 @@ class TerminalRenderer:
             self.write(excerpt(citation.text, citation.highlights), indent=INDENT)
         if hint:
             self.info("/show N prints the whole passage N.", dim=True)
+
+    @contextlib.contextmanager
+    def streaming(self, label: str) -> Iterator[Callable[[str], None]]:
+        """A spinner with `label`, then the text so far of an answer being written (give it
+        to the function this yields). It is cleared at the end, for the answer to replace."""
+        spinner = Spinner("dots", text=label)
+        with Live(spinner, console=self.console, transient=True, refresh_per_second=12.5) as live:
+
+            def show(text: str) -> None:
+                # Only the last screenful: Live cannot clear what scrolled out of sight.
+                lines = self.lines(_highlight_markers(Text(printable(text))))
+                live.update(Group(*lines[-max(1, self.console.height - 2) :]), refresh=True)
+
+            yield show
 
     def passage(self, citation: Citation, place: tuple[int, int] | None) -> None:
         where = f"passage {place[0]} of {place[1]}, " if place else ""

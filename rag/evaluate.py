@@ -296,6 +296,9 @@ class QuestionResult(BaseModel):
     expected_keywords: list[list[str]]
     answer: str
     abstained: bool
+    mode: str = Field(
+        default="extractive", description="How the answer was made: generated or extractive."
+    )
     citations: list[CitedSource]
     ranked_sources: list[str]
     seconds: float
@@ -604,6 +607,7 @@ def run_question_set(
                     expected_keywords=question.expected_keywords,
                     answer=answer.answer,
                     abstained=answer.abstained,
+                    mode=answer.mode,
                     citations=[CitedSource(n=c.n, source=c.source) for c in answer.citations],
                     ranked_sources=ranked_sources(passages),
                     seconds=seconds,

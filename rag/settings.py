@@ -118,6 +118,12 @@ class Settings(BaseSettings):
     telegram_workers: int = Field(
         default=4, ge=1, le=64, description="Threads answering questions for the bot."
     )
+    telegram_edit_interval: float = Field(
+        default=1.0,
+        ge=0.0,
+        le=60.0,
+        description="Seconds at least between edits of an answer as a language model writes it.",
+    )
     telegram_webhook_url: str | None = Field(
         default=None, description="Public HTTPS URL for Telegram to post updates to."
     )

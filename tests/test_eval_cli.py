@@ -9,7 +9,18 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from tests.conftest import ENGLISH_SEED, PROJECT_ROOT, cli_env, run_newsbot
+from rag.engine import Engine
+from tests.conftest import (
+    API_KEY,
+    ENGLISH_SEED,
+    FRENCH_SEED,
+    PROJECT_ROOT,
+    cli_env,
+    needs_openai,
+    run_newsbot,
+)
+from tests.standins._server import Reply, Script
+from tests.standins.openai_api import OpenAIStandIn
 
 GROUPS = ["figure", "all", "ar", "en", "fr", "same-language", "cross-lingual"]
 
@@ -169,3 +180,47 @@ def test_progress_bar_on_a_terminal(tmp_path: Path) -> None:
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0
+
+
+@needs_openai
+def test_generated_answers_are_evaluated(
+    tmp_path: Path, seeded_engine: Engine, openai_standin: OpenAIStandIn
+) -> None:
+    openai_standin.responder = Script(
+        answer=Reply(text="The passage answers it: the data stays in the United States [1].")
+    )
+    questions = tmp_path / "questions.jsonl"
+    rows = [
+        {
+            "id": "storage",
+            "question": "What did Microsoft promise about data storage?",
+            "expected_sources": [ENGLISH_SEED],
+            "expected_keywords": [["United States"]],
+        },
+        {
+            "id": "données",
+            "question": "Que deviendront les données des utilisateurs américains ?",
+            "expected_sources": [FRENCH_SEED],
+        },
+    ]
+    questions.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), "utf-8")
+    env = cli_env(
+        tmp_path,
+        NEWSBOT_LLM_PROVIDER="openai",
+        NEWSBOT_LLM_BASE_URL=openai_standin.base_url,
+        NEWSBOT_LLM_API_KEY=API_KEY,
+        NEWSBOT_LLM_TRANSLATE="false",
+    )
+    env["NEWSBOT_DATA_DIR"] = str(seeded_engine.settings.data_dir)  # only read
+    report = tmp_path / "report.json"
+    result = run_newsbot("eval", str(questions), "--json", str(report), env=env)
+    assert result.returncode == 0, result.stderr.decode()
+    assert "2 questions from" in result.stdout.decode()
+    run = json.loads(report.read_text(encoding="utf-8"))
+    assert run["settings"]["mode"] == "generated"
+    assert [r["mode"] for r in run["results"]] == ["generated", "generated"]
+    for record in run["results"]:
+        assert record["answer"].endswith("the data stays in the United States [1].")
+        assert len(record["citations"]) == 1 and record["scores"]["citation_valid"] is True
+    assert "answer" in openai_standin.kinds()
+    assert API_KEY not in result.stdout.decode() + result.stderr.decode()

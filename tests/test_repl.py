@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -22,12 +23,17 @@ from bot.terminal_render import TerminalRenderer
 from rag.engine import Engine
 from rag.settings import Settings
 from tests.conftest import (
+    API_KEY,
     ARABIC_SEED,
     ENGLISH_SEED,
     FRENCH_SEED,
     cli_env,
+    model_engine,
+    needs_openai,
     run_newsbot,
 )
+from tests.standins._server import Reply, Script
+from tests.standins.openai_api import OpenAIStandIn
 
 ENGLISH_QUESTION = "What did Microsoft promise about data storage?"
 FRENCH_QUESTION = (
@@ -130,6 +136,94 @@ def test_ctrl_c_stops_waiting_for_an_answer() -> None:
             spinner_for(console)("Answering…", slow_answer, background=True)
     finally:
         release.set()
+
+
+class WatchedBuffer(io.StringIO):
+    """A terminal's output; `seen` is set once `text` has been written to it."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+        self.seen = threading.Event()
+
+    def write(self, data: str) -> int:
+        written = super().write(data)
+        if self.text in self.getvalue():
+            self.seen.set()
+        return written
+
+
+def streaming_session(engine: Engine, buffer: io.StringIO) -> tuple[ReplSession, Console]:
+    console = Console(file=buffer, width=120, force_terminal=True, color_system=None)
+    renderer = TerminalRenderer(console)
+    return ReplSession(engine, renderer, stream_to=renderer.streaming), console
+
+
+@needs_openai
+def test_a_generated_answer_shows_as_the_model_writes_it(
+    seeded_engine: Engine, openai_standin: OpenAIStandIn
+) -> None:
+    rest_may_come = threading.Event()
+    openai_standin.responder = Script(
+        answer=Reply(
+            chunks=["Microsoft promised ", "the data stays in the US [1]."],
+            hold=rest_may_come,
+            hold_after=1,
+        )
+    )
+    engine = model_engine(seeded_engine.settings, openai_standin, llm_translate=False)
+    output = WatchedBuffer("Microsoft promised")
+    session, _ = streaming_session(engine, output)
+    worker = threading.Thread(target=session.handle, args=(ENGLISH_QUESTION,))
+    worker.start()
+    try:
+        assert output.seen.wait(30), "the first piece shows while the model is still writing"
+        assert "stays in the US" not in output.getvalue()
+    finally:
+        rest_may_come.set()
+        worker.join(30)
+    assert session.failures == 0 and session.last_answer is not None
+    assert session.last_answer.answer == "Microsoft promised the data stays in the US [1]."
+    assert session.last_answer.mode == "generated"
+    shown = ANSI.sub("", output.getvalue())
+    # The final render replaces the streamed text: the answer, then its cited source.
+    final = shown.rsplit("Microsoft promised the data stays in the US [1].", 1)[1]
+    assert "[1] " in final and ENGLISH_SEED in final
+    assert len(session.conversation) == 1
+
+
+@needs_openai
+def test_ctrl_c_stops_a_streaming_answer(
+    seeded_engine: Engine, openai_standin: OpenAIStandIn
+) -> None:
+    rest_may_come = threading.Event()
+    openai_standin.responder = Script(
+        answer=Reply(chunks=["The data ", "stays [1]."], hold=rest_may_come, hold_after=1)
+    )
+    engine = model_engine(seeded_engine.settings, openai_standin, llm_translate=False)
+    session, _ = streaming_session(engine, io.StringIO())
+    view = session.stream_to
+    assert view is not None
+    main_thread = threading.main_thread().ident
+    assert main_thread is not None
+
+    @contextlib.contextmanager
+    def interrupted_view(label: str) -> Iterator[Callable[[str], None]]:
+        with view(label) as show:
+
+            def show_then_press_ctrl_c(text: str) -> None:
+                show(text)
+                signal.pthread_kill(main_thread, signal.SIGINT)
+
+            yield show_then_press_ctrl_c
+
+    session.stream_to = interrupted_view
+    try:
+        session.handle(ENGLISH_QUESTION)
+    finally:
+        rest_may_come.set()
+    assert session.last_answer is None and len(session.conversation) == 0
+    assert session.failures == 0
 
 
 def test_unknown_commands_and_empty_lines(seeded_engine: Engine) -> None:
@@ -349,3 +443,31 @@ def test_missing_index_is_offered_and_arabic_reordered(tmp_path: Path, corpus: P
     finally:
         session.close()
     assert os.path.isdir(tmp_path / "data" / "lexical")
+
+
+@needs_openai
+def test_a_terminal_session_with_a_language_model(
+    indexed_env: dict[str, str], openai_standin: OpenAIStandIn
+) -> None:
+    openai_standin.responder = Script(
+        answer=Reply(text="Microsoft promised that the data would stay in the United States [1].")
+    )
+    env = {
+        **indexed_env,
+        "NEWSBOT_LLM_PROVIDER": "openai",
+        "NEWSBOT_LLM_BASE_URL": openai_standin.base_url,
+        "NEWSBOT_LLM_API_KEY": API_KEY,
+        "NEWSBOT_LLM_TRANSLATE": "false",
+    }
+    session = Terminal(env)
+    try:
+        assert "generated answers" in session.prompt()
+        answer = session.ask(ENGLISH_QUESTION).rsplit(ENGLISH_QUESTION, 1)[1]
+        final = answer.rsplit("would stay in the United States [1].", 1)[1]
+        assert "[1] " in final and ENGLISH_SEED in final
+        assert "passage 2 of 5" in session.ask("/show 1")
+        session.child.sendline("/quit")
+        session.child.expect(pexpect.EOF)
+    finally:
+        session.close()
+    assert API_KEY not in answer

@@ -9,6 +9,7 @@ with timeouts; nothing sleeps.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import shutil
 import socket
@@ -35,6 +36,9 @@ from rag.engine import Engine
 from rag.errors import BackendError, ConfigError
 from rag.models import Answer
 from rag.settings import Settings
+from tests.conftest import model_engine, needs_openai
+from tests.standins._server import Reply, Script
+from tests.standins.openai_api import OpenAIStandIn
 
 telegram_api = conftest_helpers.telegram_api
 run_application = conftest_helpers.run_application
@@ -630,3 +634,76 @@ def test_a_webhook_port_already_in_use_is_a_one_line_error(
             asyncio.run(serve(application, TelegramConfig.from_settings(settings)))
     assert str(caught.value).startswith(f"cannot serve the webhook on 127.0.0.1:{port}: ")
     assert "\n" not in str(caught.value)
+
+
+# ------------------------------------------------------------------ a language model writing
+
+
+@pytest.fixture
+def writing_engine(seeded_engine: Engine, openai_standin: OpenAIStandIn) -> Engine:
+    """The seeded engine with a language model: the OpenAI stand-in, scripted per test."""
+    return model_engine(seeded_engine.settings, openai_standin, llm_translate=False)
+
+
+def wait_for_buttons(api: TelegramStandin, chat: int) -> list[JSON]:
+    """The bot's messages in `chat`, once one of them has its citation buttons."""
+    api.wait_for(lambda: any(buttons(m) for m in api.sent_messages(chat)), WAIT, "buttons")
+    return api.sent_messages(chat)
+
+
+@needs_openai
+def test_a_generated_answer_is_edited_in_as_it_is_written_then_formatted(
+    telegram_api: TelegramStandin,
+    start_bot: StartBot,
+    writing_engine: Engine,
+    openai_standin: OpenAIStandIn,
+) -> None:
+    api = telegram_api
+    chunks = ["Microsoft <b>& ", "Oracle said ", "the data would stay ", "in the US [1]."]
+    openai_standin.responder = Script(answer=Reply(text="".join(chunks), chunks=chunks))
+    start_bot(writing_engine, telegram_edit_interval=0)
+    api.send_user_message(USER, USER, EN, language_code="en")
+    [reply] = wait_for_buttons(api, USER)
+
+    answer = writing_engine.ask(EN)
+    assert answer.mode == "generated"
+    assert answer.answer == "Microsoft <b>& Oracle said the data would stay in the US [1]."
+    assert reply["text"] == expected_reply(writing_engine, EN, "en")
+    assert [b["text"] for b in buttons(reply)] == [fmt.button_label(c) for c in answer.citations]
+    # The model's text went out escaped, piece by piece, in one message edited as it grew.
+    [first] = [r.params["text"] for r in api.requests("sendMessage")]
+    assert first == "Microsoft &lt;b&gt;&amp; …"
+    *partial, final = api.edits(USER)
+    assert len(partial) >= 2 and final["text"] == reply["text"]
+    shown = [first.replace("&lt;b&gt;&amp;", "<b>&")] + [edit["text"] for edit in partial]
+    for earlier, later in itertools.pairwise(shown):
+        assert len(later) > len(earlier)
+    for text in shown:
+        assert text.endswith(" …") and answer.answer.startswith(text.removesuffix(" …"))
+    assert not any(edit.get("entities") for edit in partial), "<b> stayed text, not bold"
+    assert all(edit["message_id"] == reply["message_id"] for edit in api.edits(USER))
+
+
+@needs_openai
+def test_edits_are_paced_and_a_long_answer_is_split_under_its_first_part(
+    telegram_api: TelegramStandin,
+    start_bot: StartBot,
+    writing_engine: Engine,
+    openai_standin: OpenAIStandIn,
+) -> None:
+    api = telegram_api
+    sentence = "Microsoft promised that American data would stay in the United States [1]. "
+    openai_standin.responder = Script(answer=Reply(text=sentence * 80, chunks=[sentence] * 80))
+    start_bot(writing_engine, telegram_edit_interval=60)
+    api.send_user_message(USER, USER, EN, language_code="en")
+    first, second = wait_for_buttons(api, USER)
+
+    # The first piece was sent, then nothing until the end: one edit, into the first part.
+    [sent, _] = api.requests("sendMessage")
+    assert sent.params["text"] == sentence.strip() + " …"
+    [edit] = api.edits(USER)
+    assert edit["message_id"] == first["message_id"] and "reply_markup" not in first
+    assert buttons(second) and utf16_length(first["text"]) <= 4096
+    whole = expected_reply(writing_engine, EN, "en")
+    assert len(whole) > 5000
+    assert f"{first['text']} {second['text']}".split() == whole.split()

@@ -314,3 +314,14 @@ def test_random_markup_splits_correctly_at_small_limits() -> None:
         limit = rng.randint(30, 120)
         parts = fmt.split_html(markup, limit)
         assert_valid_split(markup, parts, limit)
+
+
+def test_partial_answer_is_valid_html_showing_the_text_so_far() -> None:
+    partial = fmt.partial_answer("  Microsoft <b>& «TikTok» </i>")
+    assert parse_html(partial).text == "Microsoft <b>& «TikTok» </i> …"
+    assert parse_html(partial).entities == []
+    assert fmt.partial_answer(" \n") == ""
+    long = fmt.partial_answer("تيك توك 🎵 & " * 1000)
+    shown = parse_html(long).text
+    assert utf16_length(shown) <= fmt.MAX_MESSAGE_UNITS and shown.endswith(" …")
+    assert ("تيك توك 🎵 & " * 1000).startswith(shown.removesuffix(" …"))
