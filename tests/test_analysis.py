@@ -64,6 +64,11 @@ class TestArabicStemming:
     def test_stopwords_are_dropped(self) -> None:
         assert terms("في من على", "ar") == []
 
+    def test_question_words_written_joined_are_stopwords(self) -> None:
+        # "ما هي" and "ما هو" are often written as one word in questions.
+        assert terms("ماهي عاصمة العراق؟", "ar") == terms("عاصمة العراق", "ar")
+        assert terms("ماهو الحزب", "ar") == terms("الحزب", "ar")
+
 
 class TestFrench:
     @pytest.mark.parametrize("apostrophe", ["’", "'"])
@@ -88,6 +93,16 @@ class TestFrench:
 
     def test_question_words_are_stopwords(self) -> None:
         assert terms("Pourquoi et comment ?", "fr") == []
+
+    def test_function_words_missing_from_nltk_are_stopwords(self) -> None:
+        assert terms("À quoi servent-elles lors de cette saison ?", "fr") == terms(
+            "servent saison", "fr"
+        )
+
+    @pytest.mark.parametrize(("ligature", "letters"), [("œuvre", "oeuvre"), ("Œdipe", "Oedipe")])
+    def test_ligatures_are_spelled_out(self, ligature: str, letters: str) -> None:
+        assert terms(ligature, "fr") == terms(letters, "fr")
+        assert normalize("ex æquo") == "ex aequo"
 
 
 class TestEnglish:
@@ -116,3 +131,18 @@ def test_content_tokens_drop_every_languages_stopwords() -> None:
 
 def test_nfkc_folds_arabic_presentation_forms() -> None:
     assert normalize("\ufefb") == normalize("لا")
+
+
+def test_words_and_terms_line_up() -> None:
+    words, stems = Analyzer("fr").words_and_terms("Les négociations d’achat de TikTok")
+    assert words == ["negociations", "achat", "tiktok"]
+    assert stems == terms("négociation achat TikTok", "fr") and len(stems) == len(words)
+
+
+def test_undecodable_command_line_bytes_do_not_break_normalisation() -> None:
+    # Python keeps bytes that are not UTF-8 in argv as lone surrogates.
+    assert normalize("tiktok \udcff") == "tiktok \udcff"
+
+
+def test_backtick_is_an_apostrophe() -> None:
+    assert normalize("l`application") == normalize("l'application")
