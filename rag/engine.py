@@ -55,6 +55,7 @@ class Engine:
             self.index,
             candidates=self.settings.candidates,
             lexical_weight=self.settings.lexical_weight,
+            subword_weight=self.settings.subword_weight,
             vector_weight=self.settings.vector_weight,
         )
         self.answerer = ExtractiveAnswerer(min_evidence=self.settings.min_evidence)
@@ -116,6 +117,15 @@ class Engine:
         if conversation is not None:
             conversation.add(answer)
         return answer, passages
+
+    def search(self, question: str, *, top_k: int | None = None) -> list[RetrievedPassage]:
+        """The best passages for a question, ranked, without composing an answer."""
+        text, _ = clean_question(question, self.settings.max_question_chars)
+        language = detect_language(text)
+        passages, _ = self.retriever.retrieve(
+            text, language if language != "und" else "en", top_k or self.settings.top_k
+        )
+        return passages
 
     def articles(self) -> list[ArticleInfo]:
         return self.index.articles()
