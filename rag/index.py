@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from rag.errors import IndexUnavailableError, IngestBusyError
 from rag.ingest import plan_ingest
 from rag.lexical import LexicalIndex, PassageRecord
@@ -186,7 +188,7 @@ class NewsIndex:
                     progress("embed", done, len(to_add))
 
             vector.set_embedding_model(self.embedding_name)
-            vector.add(to_add, self.embedding.get_text_embedding_batch, advance)
+            vector.add(to_add, self._embed, advance)
             snapshot = LexicalIndex.build(plan.records, embedding=self.embedding_name)
             try:
                 snapshot.save(self.settings.lexical_dir())
@@ -206,6 +208,14 @@ class NewsIndex:
             skipped=plan.skipped,
             seconds=time.perf_counter() - started,
         )
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        # The offline embedding computes a whole batch in one go; others go through
+        # llama-index's batching.
+        vectors = getattr(self.embedding, "vectors", None)
+        if callable(vectors):
+            return np.asarray(vectors(texts), dtype=np.float32)
+        return np.asarray(self.embedding.get_text_embedding_batch(texts), dtype=np.float32)
 
     def _wipe(self) -> None:
         with self._lock:
