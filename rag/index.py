@@ -24,7 +24,7 @@ import numpy as np
 
 from rag.errors import IndexUnavailableError, IngestBusyError
 from rag.ingest import plan_ingest
-from rag.lexical import LexicalIndex, PassageRecord
+from rag.lexical import LexicalIndex, PassageRecord, generation_of
 from rag.models import ArticleInfo, IngestReport
 
 if TYPE_CHECKING:
@@ -189,14 +189,20 @@ class NewsIndex:
 
             vector.set_embedding_model(self.embedding_name)
             vector.add(to_add, self._embed, advance)
-            snapshot = LexicalIndex.build(plan.records, embedding=self.embedding_name)
-            try:
-                snapshot.save(self.settings.lexical_dir())
-            except OSError as exc:
-                raise IndexUnavailableError(
-                    f"could not write the lexical index in {self.data_dir} "
-                    f"({exc.strerror or exc}); the previous index is unchanged"
-                ) from exc
+            unchanged = (
+                not rebuild
+                and generation_of(wanted) == self.snapshot().generation
+                and [r.doc_hash for r in plan.records] == [r.doc_hash for r in indexed]
+            )
+            if not unchanged:
+                snapshot = LexicalIndex.build(plan.records, embedding=self.embedding_name)
+                try:
+                    snapshot.save(self.settings.lexical_dir())
+                except OSError as exc:
+                    raise IndexUnavailableError(
+                        f"could not write the lexical index in {self.data_dir} "
+                        f"({exc.strerror or exc}); the previous index is unchanged"
+                    ) from exc
             vector.delete(sorted(present - wanted))
         return IngestReport(
             articles=plan.articles,

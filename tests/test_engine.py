@@ -11,6 +11,7 @@ import pytest
 from rag.engine import Engine, clean_question
 from rag.errors import BadInputError, IndexUnavailableError, IngestBusyError
 from rag.index import LOCK_FILE
+from rag.lexical import LexicalIndex
 from tests.conftest import ARABIC_SEED, ENGLISH_SEED, FRENCH_SEED, make_settings
 
 
@@ -119,9 +120,11 @@ class TestIngest:
         first = engine.ingest()
         assert (first.articles, first.added) == (5, 5)
         generation = engine.index.snapshot().generation
+        published = LexicalIndex.current_name(settings.lexical_dir())
         again = engine.ingest()
         assert (again.added, again.updated, again.removed, again.unchanged) == (0, 0, 0, 5)
         assert engine.index.snapshot().generation == generation
+        assert LexicalIndex.current_name(settings.lexical_dir()) == published, "not rewritten"
         assert engine.index.vector.count() == first.passages
 
     def test_changed_and_deleted_files(self, settings, corpus: Path) -> None:  # type: ignore[no-untyped-def]
