@@ -90,6 +90,7 @@ class AnalyserChoice:
     arabic: str = "light (newsbot: و, article forms, suffixes)"
     latin: str = "Snowball"
     stopwords: bool = True
+    question_words: bool = True
 
 
 def term_bm25_reciprocal_ranks(
@@ -114,6 +115,7 @@ def term_bm25_reciprocal_ranks(
             analysers[language] = Analyzer(
                 language,
                 remove_stopwords=choice.stopwords,
+                question_words=choice.question_words,
                 arabic_stemmer=stemmers[choice.arabic],
                 latin_stemmer=identity if choice.latin == "none" else None,
             )
@@ -177,6 +179,7 @@ def tune_analysers(benchmark: Benchmark, tuning: dict[str, list[Question]]) -> s
     choices = [AnalyserChoice(f"Arabic: {name}", arabic=name) for name in stemmers]
     choices += [
         AnalyserChoice("French and English: no stemming", latin="none"),
+        AnalyserChoice("NLTK stopwords only (no question words)", question_words=False),
         AnalyserChoice("no stopwords", stopwords=False),
     ]
     rows = []

@@ -125,10 +125,11 @@ def _strip_english_clitic(token: str) -> str:
     return token.replace("'", "")
 
 
-def _load_stopwords(language: str) -> frozenset[str]:
+def _load_stopwords(language: str, question_words: bool = True) -> frozenset[str]:
     folder = Path(__file__).with_name("stopwords")
     words = (folder / f"{language}.txt").read_text(encoding="utf-8").split()
-    words += (folder / f"{language}-questions.txt").read_text(encoding="utf-8").split()
+    if question_words:
+        words += (folder / f"{language}-questions.txt").read_text(encoding="utf-8").split()
     normalized = {normalize(word) for word in words}
     if language == "fr":
         normalized |= {_strip_elision(word) for word in normalized}
@@ -139,8 +140,9 @@ class Analyzer:
     """Turns text of one language into index terms.
 
     `stem` can be switched off to get normalised surface tokens, which the offline
-    embedding uses. `arabic_stemmer` and `latin_stemmer` replace the light Arabic
-    stemmer and Snowball (benchmarks/tune.py compares others with them).
+    embedding uses. `question_words=False` keeps the words that phrase a question
+    (rag/stopwords/*-questions.txt); `arabic_stemmer` and `latin_stemmer` replace the
+    light Arabic stemmer and Snowball. benchmarks/tune.py compares these choices.
     """
 
     def __init__(
@@ -149,6 +151,7 @@ class Analyzer:
         *,
         stem: bool = True,
         remove_stopwords: bool = True,
+        question_words: bool = True,
         arabic_stemmer: Callable[[str], str] | None = None,
         latin_stemmer: Callable[[str], str] | None = None,
     ) -> None:
@@ -157,9 +160,11 @@ class Analyzer:
         self.remove_stopwords = remove_stopwords
         self._latin_language = "fr" if self.language == "fr" else "en"
         self._latin_stopwords = (
-            _stopwords(self._latin_language) if remove_stopwords else frozenset()
+            _stopwords(self._latin_language, question_words) if remove_stopwords else frozenset()
         )
-        self._arabic_stopwords = _stopwords("ar") if remove_stopwords else frozenset()
+        self._arabic_stopwords = (
+            _stopwords("ar", question_words) if remove_stopwords else frozenset()
+        )
         self._latin_stemmer: Callable[[str], str] = (
             (latin_stemmer or _snowball(self._latin_language)) if stem else _identity
         )
@@ -210,8 +215,8 @@ def _identity(token: str) -> str:
 
 
 @cache
-def _stopwords(language: str) -> frozenset[str]:
-    return _load_stopwords(language)
+def _stopwords(language: str, question_words: bool = True) -> frozenset[str]:
+    return _load_stopwords(language, question_words)
 
 
 @cache

@@ -120,6 +120,23 @@ class TestEnglish:
         assert terms("MICROSOFT", "en") == terms("microsoft", "en")
 
 
+@pytest.mark.parametrize(
+    ("question", "content", "language"),
+    [
+        ("What is the name of the band?", "band", "en"),
+        ("What type of engine is it called?", "engine", "en"),
+        ("Quel type de moteur ? Comment s’appelle-t-il ?", "moteur", "fr"),
+        ("ما اسم الفرقة؟", "الفرقة", "ar"),
+        ("ما عدد السكان؟", "السكان", "ar"),
+    ],
+)
+def test_words_that_phrase_a_question_are_stopwords(
+    question: str, content: str, language: str
+) -> None:
+    assert terms(question, language) == terms(content, language)
+    assert Analyzer(language, question_words=False).terms(question) != terms(content, language)
+
+
 def test_mixed_script_query_keeps_both_scripts() -> None:
     found = terms("TikTok تيك توك", "ar")
     assert "tiktok" in found and "تيك" in found
