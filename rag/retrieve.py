@@ -151,9 +151,6 @@ class HybridRetriever:
         self.proximity_window = proximity_window
         self.fusion = fusion
 
-    def query_terms(self, question: str, language: str, snapshot: LexicalIndex) -> QueryTerms:
-        return QueryTerms.of(analyzer_for(language).terms(question), snapshot.idf)
-
     def _vector_scores(self, question: str, snapshot: LexicalIndex) -> np.ndarray:
         scores = np.zeros(len(snapshot))
         vector = self.index.embedding.get_query_embedding(question)

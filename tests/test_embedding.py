@@ -5,7 +5,7 @@ import sys
 
 import numpy as np
 
-from rag.embedding import hashed_ngram_vector, make_embedding
+from rag.embedding import hashed_ngram_vector, hashed_ngram_vectors, make_embedding
 from rag.settings import Settings
 
 
@@ -56,3 +56,18 @@ def test_factory_builds_a_llama_index_embedding() -> None:
     assert len(vector) == 128
     assert embedding.get_query_embedding("TikTok") == vector
     assert len(embedding.get_text_embedding_batch(["a b c", "d e f"])) == 2
+
+
+def test_a_batch_embeds_each_text_as_alone() -> None:
+    texts = ["Microsoft will buy TikTok", "", "a", "تيك توك TikTok", "ab", "x " * 300]
+    batch = hashed_ngram_vectors(texts, 256)
+    assert batch.shape == (len(texts), 256)
+    for text, vector in zip(texts, batch, strict=True):
+        assert np.array_equal(vector, hashed_ngram_vector(text, 256))
+
+
+def test_the_ingest_fast_path_matches_llama_index_batches() -> None:
+    embedding = make_embedding(Settings(embedding_dim=128))
+    texts = [f"passage {n} about TikTok" for n in range(700)]
+    fast = embedding.vectors(texts)  # type: ignore[attr-defined]
+    assert np.allclose(fast, np.array(embedding.get_text_embedding_batch(texts)))

@@ -91,6 +91,14 @@ class TestAsk:
         answer = seeded_engine.ask("Why did Wells Fargo ban TikTok?", top_k=1)
         assert len(answer.citations) <= 1
 
+    def test_search_ranks_passages_without_answering(self, seeded_engine: Engine) -> None:
+        passages = seeded_engine.search("Pourquoi Amazon a-t-il interdit TikTok ?", top_k=3)
+        assert 1 <= len(passages) <= 3
+        assert [p.score for p in passages] == sorted((p.score for p in passages), reverse=True)
+        assert ARABIC_SEED in {p.source for p in seeded_engine.search("حظر أمازون تيك توك")}
+        with pytest.raises(BadInputError):
+            seeded_engine.search("  ")
+
     def test_json_contract(self, seeded_engine: Engine) -> None:
         data = json.loads(seeded_engine.ask("Who wants to buy TikTok?").model_dump_json())
         assert {"question", "answer", "abstained", "citations"} <= set(data)
