@@ -8,6 +8,7 @@ them through its ordinary ingest.
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from collections.abc import Iterator
@@ -46,25 +47,24 @@ class Question:
 
 @dataclass
 class Benchmark:
+    root: Path
     paragraphs: list[Paragraph]
     questions: dict[str, list[Question]]  # by dataset, in file order
 
 
-def benchmarks_dir() -> Path:
-    """The shared benchmark folder, or exit with a message saying what is missing."""
-    missing = [
-        name for name in [*SETS.values(), ARCD_TRAIN] if not (BENCHMARKS_DIR / name).is_file()
-    ]
+def benchmarks_dir(root: Path = BENCHMARKS_DIR) -> Path:
+    """The benchmark folder, or exit with a message saying what is missing."""
+    where = "read from ../shared/benchmarks beside the project checkout, or --data DIR"
+    if not root.is_dir():
+        sys.exit(f"benchmarks: no benchmark folder at {root} (the public sets are {where})")
+    missing = [name for name in [*SETS.values(), ARCD_TRAIN] if not (root / name).is_file()]
     if missing:
-        sys.exit(
-            f"benchmarks: {BENCHMARKS_DIR} is missing {', '.join(missing)}; these benchmarks "
-            "read the public sets from ../shared/benchmarks beside the project checkout"
-        )
-    return BENCHMARKS_DIR
+        sys.exit(f"benchmarks: {root} lacks {', '.join(missing)} (the public sets are {where})")
+    return root
 
 
-def load_benchmark() -> Benchmark:
-    root = benchmarks_dir()
+def load_benchmark(root: Path = BENCHMARKS_DIR) -> Benchmark:
+    root = benchmarks_dir(root)
     paragraphs: list[Paragraph] = []
     questions: dict[str, list[Question]] = {}
     for dataset, relative in SETS.items():
@@ -80,11 +80,11 @@ def load_benchmark() -> Benchmark:
                     questions[dataset].append(
                         Question(str(qa["id"]), qa["question"].strip(), source, dataset)
                     )
-    return Benchmark(paragraphs, questions)
+    return Benchmark(root, paragraphs, questions)
 
 
-def arcd_train_ids() -> set[str]:
-    data = json.loads((benchmarks_dir() / ARCD_TRAIN).read_text(encoding="utf-8"))
+def arcd_train_ids(root: Path) -> set[str]:
+    data = json.loads((root / ARCD_TRAIN).read_text(encoding="utf-8"))
     return {
         str(qa["id"])
         for entry in data["data"]
@@ -97,7 +97,7 @@ def tuning_split(
     benchmark: Benchmark,
 ) -> tuple[dict[str, list[Question]], dict[str, list[Question]]]:
     """The questions tuned on (ARCD train, first half of PIAF) and the held-out rest of both."""
-    train = arcd_train_ids()
+    train = arcd_train_ids(benchmark.root)
     arcd = benchmark.questions["ARCD"]
     piaf = benchmark.questions["PIAF"]
     half = len(piaf) // 2
@@ -125,9 +125,9 @@ class NewsArticle:
     text: str  # title line, blank line, content
 
 
-def saudinewsnet_articles(limit: int | None = None) -> Iterator[NewsArticle]:
+def saudinewsnet_articles(root: Path, limit: int | None = None) -> Iterator[NewsArticle]:
     """Non-empty SaudiNewsNet articles in file order (CC BY-NC-SA 4.0, research use only)."""
-    folder = benchmarks_dir() / SAUDINEWSNET
+    folder = root / SAUDINEWSNET
     files = sorted(folder.glob("*.json"))
     if not files:
         sys.exit(f"benchmarks: no SaudiNewsNet JSON files in {folder}")
@@ -152,3 +152,13 @@ def write_articles(folder: Path, articles: Iterator[tuple[str, str]]) -> int:
         (folder / name).write_text(text, encoding="utf-8")
         count += 1
     return count
+
+
+def add_data_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=BENCHMARKS_DIR,
+        metavar="DIR",
+        help=f"folder of the public benchmark sets (default: {BENCHMARKS_DIR})",
+    )

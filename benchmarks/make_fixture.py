@@ -11,10 +11,11 @@ telling sibling paragraphs apart, in a test that runs in a second or two.
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
 
-from benchmark_data import PROJECT_ROOT, benchmarks_dir
+from benchmark_data import PROJECT_ROOT, add_data_option, benchmarks_dir
 
 FIXTURE = PROJECT_ROOT / "tests" / "fixtures" / "retrieval"
 SETS = {
@@ -46,7 +47,9 @@ attribution to Wikipedia's authors and to the dataset authors above.
 
 
 def main() -> None:
-    root = benchmarks_dir()
+    parser = argparse.ArgumentParser(description="Write the retrieval fixture of the tests.")
+    add_data_option(parser)
+    root = benchmarks_dir(parser.parse_args().data)
     shutil.rmtree(FIXTURE, ignore_errors=True)
     articles = FIXTURE / "articles"
     articles.mkdir(parents=True)

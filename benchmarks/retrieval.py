@@ -28,6 +28,7 @@ from benchmark_data import (
     PROJECT_ROOT,
     Benchmark,
     Question,
+    add_data_option,
     load_benchmark,
     reported_sets,
     saudinewsnet_articles,
@@ -126,10 +127,21 @@ HEADER = [
 ]
 
 
+def distractor_documents(benchmark: Benchmark, count: int) -> list[tuple[str, str]]:
+    """The first `count` non-empty SaudiNewsNet articles, as (file name, text)."""
+    if not count:
+        return []
+    return [(a.source, a.text) for a in saudinewsnet_articles(benchmark.root, count)]
+
+
 def run_pool(benchmark: Benchmark, distractors: int) -> tuple[str, str]:
     """The main comparison; returns the section name and its Markdown."""
     documents = [(p.source, p.text) for p in benchmark.paragraphs]
-    news = [(a.source, a.text) for a in saudinewsnet_articles(distractors)] if distractors else []
+    news = (
+        [(a.source, a.text) for a in saudinewsnet_articles(benchmark.root, distractors)]
+        if distractors
+        else []
+    )
     if len(news) < distractors:
         print(f"only {len(news):,} SaudiNewsNet articles are available", flush=True)
     documents += news
@@ -196,7 +208,9 @@ def run_cross(benchmark: Benchmark, distractors: int) -> tuple[str, str]:
     arabic = [p for p in benchmark.paragraphs if p.dataset in ("XQuAD-ar", "ARCD")]
     documents = [(p.source, p.text) for p in arabic]
     documents += (
-        [(a.source, a.text) for a in saudinewsnet_articles(distractors)] if distractors else []
+        [(a.source, a.text) for a in saudinewsnet_articles(benchmark.root, distractors)]
+        if distractors
+        else []
     )
     questions = [
         Question(q.id, q.text, q.gold.replace("XQuAD-en-", "XQuAD-ar-"), "XQuAD-en→ar")
@@ -252,10 +266,11 @@ def main() -> None:
         action="store_true",
         help="ask the XQuAD-en questions of the Arabic paragraphs only (cross-lingual)",
     )
+    add_data_option(parser)
     args = parser.parse_args()
     if args.distractors < 0:
         parser.error("--distractors must be 0 or more")
-    benchmark = load_benchmark()
+    benchmark = load_benchmark(args.data)
     if args.cross:
         section, text = run_cross(benchmark, args.distractors)
     else:

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from benchmark_data import load_benchmark, saudinewsnet_articles, write_articles
+from benchmark_data import add_data_option, load_benchmark, saudinewsnet_articles, write_articles
 from evaluation import machine_description, markdown_table, record
 from retrieval import RESULTS, settings_note
 
@@ -63,10 +63,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--articles", type=int, default=None, help="index only the first N")
     parser.add_argument("--queries", type=int, default=500, help="questions per latency set")
+    add_data_option(parser)
     args = parser.parse_args()
 
-    articles = list(saudinewsnet_articles(args.articles))
-    benchmark = load_benchmark()
+    benchmark = load_benchmark(args.data)
+    articles = list(saudinewsnet_articles(benchmark.root, args.articles))
     arabic_questions = [q.text for q in benchmark.questions["ARCD"]][: args.queries]
     # Headlines asked as questions: queries about what the archive actually holds.
     headlines = [

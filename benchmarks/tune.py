@@ -31,6 +31,7 @@ from benchmark_data import (
     Benchmark,
     Paragraph,
     Question,
+    add_data_option,
     load_benchmark,
     tuning_split,
     write_articles,
@@ -418,9 +419,10 @@ def main() -> None:
         action="append",
         help="run only this part (repeatable); the others' sections stay as they are",
     )
+    add_data_option(parser)
     args = parser.parse_args()
     parts = args.part or ["analysers", "fusion", "abstention"]
-    benchmark = load_benchmark()
+    benchmark = load_benchmark(args.data)
     tuning, _ = tuning_split(benchmark)
     header = (
         f"Run: {machine_description()}. Tuning split: "
