@@ -143,10 +143,8 @@ def commit() -> str:
     """The checked-out commit, and whether tracked files differ from it."""
     try:
         head = _git("rev-parse", "--short", "HEAD")
-        # The results files are what the benchmarks write, not what they run.
-        dirty = _git(
-            "status", "--porcelain", "--untracked-files=no", "--", ".", ":!benchmarks/*.md"
-        )
+        # Markdown (results, README) is what the benchmarks write or explain, not what they run.
+        dirty = _git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!*.md")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return head + (" (with uncommitted changes)" if dirty else "")
