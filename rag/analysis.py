@@ -10,11 +10,13 @@ English rules elsewhere.
 from __future__ import annotations
 
 import re
+import sys
 import unicodedata
 from collections.abc import Callable
 from functools import cache, lru_cache
 from pathlib import Path
 
+import numpy as np
 import Stemmer
 
 LANGUAGES = ("ar", "fr", "en")
@@ -24,27 +26,24 @@ LANGUAGES = ("ar", "fr", "en")
 _ARABIC_DIACRITICS = "".join(
     [chr(c) for c in range(0x064B, 0x0660)] + ["\u0670"] + [chr(c) for c in range(0x06D6, 0x06EE)]
 )
-_ARABIC_TABLE = str.maketrans(
-    {
-        **{ch: None for ch in _ARABIC_DIACRITICS},
-        "\u0640": None,  # tatweel
-        "أ": "ا",
-        "إ": "ا",
-        "آ": "ا",
-        "ٱ": "ا",
-        "ى": "ي",
-        "ة": "ه",
-        "ؤ": "و",
-        "ئ": "ي",
-        **{chr(0x0660 + d): str(d) for d in range(10)},  # Arabic-Indic digits
-        **{chr(0x06F0 + d): str(d) for d in range(10)},  # Eastern Arabic-Indic digits
-        "’": "'",
-        "‘": "'",
-        "ʼ": "'",
-        "`": "'",
-        "´": "'",
-    }
-)
+_TATWEEL = "\u0640"
+# One character for another, applied after canonical decomposition (NFD), which has
+# already split أ إ آ ؤ ئ into a base letter and a combining hamza or madda (dropped
+# with the other combining marks).
+_FOLDED_CHARACTERS = {
+    "ٱ": "ا",
+    "ى": "ي",
+    "ة": "ه",
+    **{chr(0x0660 + d): str(d) for d in range(10)},  # Arabic-Indic digits
+    **{chr(0x06F0 + d): str(d) for d in range(10)},  # Eastern Arabic-Indic digits
+    "’": "'",
+    "‘": "'",
+    "ʼ": "'",
+    "`": "'",
+    "´": "'",
+}
+# French ligatures: "œuvre" and "oeuvre" are both common spellings.
+_LIGATURES = {"œ": "oe", "Œ": "oe", "æ": "ae", "Æ": "ae"}
 
 _TOKEN_RE = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
 _ARABIC_LETTER_RE = re.compile(r"[\u0621-\u064A\u0671-\u06D3\u06FA-\u06FF]")
@@ -62,10 +61,31 @@ def normalize(text: str) -> str:
 
     The result is for matching only; it is never shown to a user.
     """
-    text = unicodedata.normalize("NFKC", text).translate(_ARABIC_TABLE).casefold()
-    decomposed = unicodedata.normalize("NFD", text)
-    # Combining marks after Latin letters are accents; Arabic ones were removed above.
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    text = unicodedata.normalize("NFKC", text)
+    if text.isascii():
+        return text.lower().replace("`", "'")
+    for ligature, letters in _LIGATURES.items():
+        if ligature in text:
+            text = text.replace(ligature, letters)
+    decomposed = unicodedata.normalize("NFD", text.casefold())
+    # One table lookup per character: far faster than str.translate on non-ASCII text.
+    codes = np.frombuffer(decomposed.encode("utf-32-le", "surrogatepass"), np.uint32)
+    folded = _fold_table()[codes]
+    return folded[folded != 0].tobytes().decode("utf-32-le", "surrogatepass")
+
+
+@cache
+def _fold_table() -> np.ndarray:
+    """Code point -> folded code point, 0 for the characters that are dropped."""
+    table = np.arange(sys.maxunicode + 1, dtype=np.uint32)
+    for code in range(sys.maxunicode + 1):
+        if unicodedata.combining(chr(code)):
+            table[code] = 0  # accents, and the hamza/madda that NFD split off
+    for mark in _ARABIC_DIACRITICS + _TATWEEL:
+        table[ord(mark)] = 0
+    for source, target in _FOLDED_CHARACTERS.items():
+        table[ord(source)] = ord(target)
+    return table
 
 
 def is_arabic_token(token: str) -> bool:
@@ -105,10 +125,11 @@ def _strip_english_clitic(token: str) -> str:
     return token.replace("'", "")
 
 
-def _load_stopwords(language: str) -> frozenset[str]:
+def _load_stopwords(language: str, question_words: bool = True) -> frozenset[str]:
     folder = Path(__file__).with_name("stopwords")
     words = (folder / f"{language}.txt").read_text(encoding="utf-8").split()
-    words += (folder / f"{language}-questions.txt").read_text(encoding="utf-8").split()
+    if question_words:
+        words += (folder / f"{language}-questions.txt").read_text(encoding="utf-8").split()
     normalized = {normalize(word) for word in words}
     if language == "fr":
         normalized |= {_strip_elision(word) for word in normalized}
@@ -119,29 +140,46 @@ class Analyzer:
     """Turns text of one language into index terms.
 
     `stem` can be switched off to get normalised surface tokens, which the offline
-    embedding uses.
+    embedding uses. `question_words=False` keeps the words that phrase a question
+    (rag/stopwords/*-questions.txt); `arabic_stemmer` and `latin_stemmer` replace the
+    light Arabic stemmer and Snowball. benchmarks/tune.py compares these choices.
     """
 
-    def __init__(self, language: str, *, stem: bool = True, remove_stopwords: bool = True) -> None:
+    def __init__(
+        self,
+        language: str,
+        *,
+        stem: bool = True,
+        remove_stopwords: bool = True,
+        question_words: bool = True,
+        arabic_stemmer: Callable[[str], str] | None = None,
+        latin_stemmer: Callable[[str], str] | None = None,
+    ) -> None:
         self.language = language if language in LANGUAGES else "und"
         self.stem = stem
         self.remove_stopwords = remove_stopwords
         self._latin_language = "fr" if self.language == "fr" else "en"
         self._latin_stopwords = (
-            _stopwords(self._latin_language) if remove_stopwords else frozenset()
+            _stopwords(self._latin_language, question_words) if remove_stopwords else frozenset()
         )
-        self._arabic_stopwords = _stopwords("ar") if remove_stopwords else frozenset()
+        self._arabic_stopwords = (
+            _stopwords("ar", question_words) if remove_stopwords else frozenset()
+        )
         self._latin_stemmer: Callable[[str], str] = (
-            _snowball(self._latin_language) if stem else _identity
+            (latin_stemmer or _snowball(self._latin_language)) if stem else _identity
         )
-        self._cache: dict[str, str | None] = {}
+        self._arabic_stemmer: Callable[[str], str] = (
+            (arabic_stemmer or arabic_light_stem) if stem else _identity
+        )
+        self._cache: dict[str, tuple[str, str] | None] = {}
 
-    def _term(self, token: str) -> str | None:
+    def _analyse(self, token: str) -> tuple[str, str] | None:
+        """The token's word (clitics and elisions off, not stemmed) and its term."""
         if is_arabic_token(token):
             token = token.replace("'", "")
             if token in self._arabic_stopwords:
                 return None
-            return arabic_light_stem(token) if self.stem else token
+            return token, self._arabic_stemmer(token)
         token = (
             _strip_elision(token) if self._latin_language == "fr" else _strip_english_clitic(token)
         )
@@ -149,21 +187,27 @@ class Analyzer:
             return None
         if len(token) == 1 and not token.isdigit():
             return None
-        return self._latin_stemmer(token)
+        return token, self._latin_stemmer(token)
+
+    def words_and_terms(self, text: str) -> tuple[list[str], list[str]]:
+        """The content words of `text` and their index terms, in order, repeats kept."""
+        cache = self._cache
+        words: list[str] = []
+        terms: list[str] = []
+        for token in _TOKEN_RE.findall(normalize(text)):
+            analysed = cache.get(token, ())
+            if analysed == ():
+                analysed = self._analyse(token)
+                if len(cache) < 500_000:
+                    cache[token] = analysed
+            if analysed and analysed[1]:
+                words.append(analysed[0])
+                terms.append(analysed[1])
+        return words, terms
 
     def terms(self, text: str) -> list[str]:
         """Index terms of `text`, in order, repeats kept."""
-        cache = self._cache
-        out: list[str] = []
-        for token in _TOKEN_RE.findall(normalize(text)):
-            term = cache.get(token, "")
-            if term == "":
-                term = self._term(token)
-                if len(cache) < 500_000:
-                    cache[token] = term
-            if term:
-                out.append(term)
-        return out
+        return self.words_and_terms(text)[1]
 
 
 def _identity(token: str) -> str:
@@ -171,8 +215,8 @@ def _identity(token: str) -> str:
 
 
 @cache
-def _stopwords(language: str) -> frozenset[str]:
-    return _load_stopwords(language)
+def _stopwords(language: str, question_words: bool = True) -> frozenset[str]:
+    return _load_stopwords(language, question_words)
 
 
 @cache

@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 CATALOGUE_SUFFIX = ".catalogue"
 CURRENT_ID = "current"
 MANIFEST_PART = 20_000  # passage ids per manifest record (~660 kB)
-CATALOGUE_FORMAT = 1
+CATALOGUE_FORMAT = 2  # 2: passages carry their words, for the n-gram index
 
 
 class CatalogueChanged(Exception):

@@ -8,7 +8,7 @@ embeddings API or a compatible server, Ollama) come from optional extras.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -22,28 +22,41 @@ if TYPE_CHECKING:
     from rag.settings import Settings
 
 NGRAM_SIZES = (3, 4, 5)
+VECTOR_BATCH = 512
 _MULTIPLIER = np.uint64(1_000_003)
 
 
 def hashed_ngram_vector(text: str, dim: int) -> np.ndarray:
     """A unit vector of signed, log-scaled counts of the text's character n-grams."""
-    joined = " " + " ".join(content_tokens(text)) + " "
-    codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-    vector = np.zeros(dim, dtype=np.float64)
+    return hashed_ngram_vectors([text], dim)[0]
+
+
+def hashed_ngram_vectors(texts: Sequence[str], dim: int) -> np.ndarray:
+    """`hashed_ngram_vector` of each text, computed for all of them at once."""
+    joined = [" " + " ".join(content_tokens(text)) + " " for text in texts]
+    codes = np.frombuffer("".join(joined).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    lengths = np.array([len(text) for text in joined], dtype=np.int64)
+    ends = np.cumsum(lengths)
+    text_of = np.repeat(np.arange(len(texts)), lengths)
+    counts = np.zeros(len(texts) * dim, dtype=np.float64)
     for n in NGRAM_SIZES:
-        if len(codes) < n:
-            continue
         count = len(codes) - n + 1
+        if count <= 0:
+            continue
         hashes = np.full(count, np.uint64(n), dtype=np.uint64)
         for offset in range(n):
             hashes = hashes * _MULTIPLIER + codes[offset : offset + count]
         hashes ^= hashes >> np.uint64(29)
-        buckets = (hashes % np.uint64(dim)).astype(np.int64)
+        # Only n-grams that end inside the text they start in.
+        inside = np.arange(count) + n <= ends[text_of[:count]]
+        hashes = hashes[inside]
+        buckets = (hashes % np.uint64(dim)).astype(np.int64) + text_of[:count][inside] * dim
         signs = np.where((hashes >> np.uint64(40)) & np.uint64(1), 1.0, -1.0)
-        vector += np.bincount(buckets, weights=signs, minlength=dim)
-    vector = np.sign(vector) * np.log1p(np.abs(vector))
-    norm = float(np.linalg.norm(vector))
-    return (vector / norm if norm > 0 else vector).astype(np.float32)
+        counts += np.bincount(buckets, weights=signs, minlength=len(counts))
+    vectors = counts.reshape(len(texts), dim)
+    vectors = np.sign(vectors) * np.log1p(np.abs(vectors))
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return (vectors / np.where(norms > 0, norms, 1.0)).astype(np.float32)
 
 
 def _hashing_embedding(settings: Settings) -> BaseEmbedding:
@@ -62,6 +75,19 @@ def _hashing_embedding(settings: Settings) -> BaseEmbedding:
         def _get_text_embedding(self, text: str) -> list[float]:
             vector: list[float] = hashed_ngram_vector(text, self.dim).tolist()
             return vector
+
+        def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+            vectors: list[list[float]] = self.vectors(texts).tolist()
+            return vectors
+
+        def vectors(self, texts: Sequence[str]) -> np.ndarray:
+            """The embeddings of `texts` as one float32 array, without llama-index's
+            per-batch events: what an ingest of many passages uses."""
+            parts = [
+                hashed_ngram_vectors(texts[start : start + VECTOR_BATCH], self.dim)
+                for start in range(0, len(texts), VECTOR_BATCH)
+            ]
+            return np.concatenate(parts) if parts else np.zeros((0, self.dim), np.float32)
 
         def _get_query_embedding(self, query: str) -> list[float]:
             return self._get_text_embedding(query)

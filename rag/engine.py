@@ -103,7 +103,8 @@ class Engine:
             self.index,
             candidates=self.settings.candidates,
             lexical_weight=self.settings.lexical_weight,
-            vector_weight=self.settings.vector_weight,
+            subword_weight=self.settings.subword_weight,
+            vector_weight=self.settings.vector_ranking_weight(),
         )
         self.answerer = ExtractiveAnswerer(min_evidence=self.settings.min_evidence)
         self.model = make_chat_model(self.settings)
@@ -336,6 +337,15 @@ class Engine:
             languages = sorted({r.language for r in snapshot.records} - {"und"})
             cached = self._languages = (snapshot.generation, languages)
         return cached[1]
+
+    def search(self, question: str, *, top_k: int | None = None) -> list[RetrievedPassage]:
+        """The best passages for a question, ranked, without composing an answer."""
+        text, _ = clean_question(question, self.settings.max_question_chars)
+        language = detect_language(text)
+        passages, _ = self.retriever.retrieve(
+            text, language if language != "und" else "en", top_k or self.settings.top_k
+        )
+        return passages
 
     def articles(self) -> list[ArticleInfo]:
         return self.index.articles()

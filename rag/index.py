@@ -24,10 +24,12 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from rag.catalogue import Catalogue, CatalogueChanged, ChromaCatalogue, LocalCatalogue
 from rag.errors import IndexUnavailableError, NewsbotError
 from rag.ingest import plan_ingest
-from rag.lexical import LexicalIndex, PassageRecord
+from rag.lexical import LexicalIndex, PassageRecord, generation_of
 from rag.locks import (
     INGEST_LOCK_FILE,
     ChromaLease,
@@ -277,22 +279,19 @@ class NewsIndex:
                     progress("embed", done, len(to_add))
 
             vectors.set_embedding_model(self.embedding_name)
-            vectors.add(to_add, self.embedding.get_text_embedding_batch, advance)
-            snapshot = LexicalIndex.build(plan.records, embedding=self.embedding_name)
-            if lease is not None:
-                lease.check()
-            try:
-                token = catalogue.publish(snapshot)
-            except OSError as exc:
-                raise IndexUnavailableError(
-                    f"could not write the lexical index in {self.data_dir} "
-                    f"({exc.strerror or exc}); the previous index is unchanged"
-                ) from exc
-            with self._loading, self._lock:
-                # This process answers from the new index at once, through the view that
-                # wrote it.
-                self._snapshot, self._snapshot_token = snapshot, token
-                self._vector, self._vector_stale = vectors, False
+            vectors.add(to_add, self._embed, advance)
+            current = None if rebuild else self.snapshot()
+            unchanged = (
+                current is not None
+                and not to_add
+                and current.embedding == self.embedding_name
+                and current.generation == generation_of(r.passage_id for r in plan.records)
+                and [r.doc_hash for r in plan.records] == [r.doc_hash for r in current.records]
+            )
+            if not unchanged:
+                # Published snapshots are immutable: an ingest that changes nothing keeps
+                # the current one rather than building and publishing the same index again.
+                self._publish(plan.records, vectors, catalogue, lease)
             stale = sorted(present - wanted)
             if progress:
                 progress("delete", 0, len(stale))
@@ -313,6 +312,37 @@ class NewsIndex:
             skipped=plan.skipped,
             seconds=time.perf_counter() - started,
         )
+
+    def _publish(
+        self,
+        records: Sequence[PassageRecord],
+        vectors: VectorIndex,
+        catalogue: Catalogue,
+        lease: ChromaLease | None,
+    ) -> None:
+        snapshot = LexicalIndex.build(records, embedding=self.embedding_name)
+        if lease is not None:
+            lease.check()
+        try:
+            token = catalogue.publish(snapshot)
+        except OSError as exc:
+            raise IndexUnavailableError(
+                f"could not write the lexical index in {self.data_dir} "
+                f"({exc.strerror or exc}); the previous index is unchanged"
+            ) from exc
+        with self._loading, self._lock:
+            # This process answers from the new index at once, through the view that
+            # wrote it.
+            self._snapshot, self._snapshot_token = snapshot, token
+            self._vector, self._vector_stale = vectors, False
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        # The offline embedding computes a whole batch in one go; others go through
+        # llama-index's batching.
+        vectors = getattr(self.embedding, "vectors", None)
+        if callable(vectors):
+            return np.asarray(vectors(texts), dtype=np.float32)
+        return np.asarray(self.embedding.get_text_embedding_batch(texts), dtype=np.float32)
 
     def _discard_vector_store(self) -> None:
         """Embedded store: remove Chroma's files when they cannot be opened at all."""

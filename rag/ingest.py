@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-import unicodedata
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +22,10 @@ SUPPORTED_SUFFIXES = frozenset({".txt", ".md"})
 MAX_ARTICLE_BYTES = 5_000_000
 TITLE_MAX_CHARS = 160
 # Bump when chunking or analysis changes, so that re-ingesting re-processes every article.
-PIPELINE_VERSION = "1"
+PIPELINE_VERSION = "2"
+CONTROL_SHARE_OF_BINARY = 0.05
+# Control characters (Unicode category Cc) other than tab and line breaks.
+_CONTROL_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 class SkippedFile(Exception):
@@ -86,7 +89,10 @@ def read_article(path: Path, *, chunk_size: int, chunk_overlap: int) -> Article:
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
         raise SkippedFile("empty")
-    if sum(1 for ch in text[:10000] if unicodedata.category(ch) == "Cc" and ch not in "\n\t") > 20:
+    head = text[:10000]
+    controls = len(_CONTROL_RE.findall(head))
+    # Some news sites use a control character as a bullet; binary data is full of them.
+    if controls > 20 and controls > CONTROL_SHARE_OF_BINARY * len(head):
         raise SkippedFile("binary content (control characters)")
     digest = hashlib.sha256(data)
     digest.update(f"|{chunk_size}|{chunk_overlap}|{PIPELINE_VERSION}".encode())
@@ -103,14 +109,14 @@ def read_article(path: Path, *, chunk_size: int, chunk_overlap: int) -> Article:
 def passages_of(article: Article, *, chunk_size: int, chunk_overlap: int) -> list[PassageRecord]:
     """Cut an article into passages, each keeping its span and its article's metadata."""
     analyzer = analyzer_for(article.language)
-    title_terms = analyzer.terms(article.title)
+    title_words, title_terms = analyzer.words_and_terms(article.title)
     records = []
     for span in chunk_spans(article.text, chunk_size, chunk_overlap):
         text = article.text[span.start : span.end]
-        terms = analyzer.terms(text)
+        words, terms = analyzer.words_and_terms(text)
         if span.start > 0:
             # The title says what every passage of the article is about.
-            terms = title_terms + terms
+            words, terms = title_words + words, title_terms + terms
         identity = f"{article.article_id}\0{span.start}\0{span.end}\0{text}"
         records.append(
             PassageRecord(
@@ -125,6 +131,7 @@ def passages_of(article: Article, *, chunk_size: int, chunk_overlap: int) -> lis
                 end=span.end,
                 text=text,
                 terms=" ".join(terms),
+                words=" ".join(words),
             )
         )
     return records

@@ -1,4 +1,5 @@
-"""The lexical side: a bm25s index over analysed passages, saved as versioned snapshots.
+"""The lexical side, saved as versioned snapshots: a bm25s index over the analysed
+terms of the passages, and a BM25 index over the character n-grams of their words.
 
 A snapshot is also the catalogue of what is indexed (every passage's text, span and
 article), so it is the single record of truth that the vector store is reconciled
@@ -15,17 +16,23 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import bm25s
 import numpy as np
 
+from rag.subword import SubwordIndex, sum_postings
+
 # bm25s sets its own logger to DEBUG on import; let the application's level decide.
 logging.getLogger("bm25s").setLevel(logging.NOTSET)
 
-SNAPSHOT_FORMAT = 1
+SNAPSHOT_FORMAT = 2
 POINTER = "CURRENT"
+# BM25 parameters of the n-gram index, chosen on the tuning split (benchmarks/tune.py);
+# the word index keeps bm25s's defaults (k1 1.5, b 0.75).
+SUBWORD_K1 = 1.0
+SUBWORD_B = 0.9
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,7 @@ class PassageRecord:
     end: int
     text: str
     terms: str  # the analysed terms, space-joined, so rebuilds need not re-analyse
+    words: str = ""  # the words the terms come from, unstemmed, for the n-gram index
 
     def term_list(self) -> list[str]:
         return self.terms.split()
@@ -64,11 +72,13 @@ class LexicalIndex:
         records: Sequence[PassageRecord],
         bm25: bm25s.BM25 | None,
         *,
+        subword: SubwordIndex | None = None,
         generation: str,
         embedding: str,
     ) -> None:
         self.records = list(records)
         self.bm25 = bm25
+        self.subword = subword
         self.generation = generation
         self.embedding = embedding
         self.row_of = {record.passage_id: row for row, record in enumerate(self.records)}
@@ -77,12 +87,17 @@ class LexicalIndex:
     @classmethod
     def build(cls, records: Sequence[PassageRecord], *, embedding: str) -> LexicalIndex:
         bm25 = None
+        subword = None
         if records:
             bm25 = bm25s.BM25()
             bm25.index([record.term_list() or [""] for record in records], show_progress=False)
+            subword = SubwordIndex.build(
+                [record.words for record in records], k1=SUBWORD_K1, b=SUBWORD_B
+            )
         return cls(
             records,
             bm25,
+            subword=subword,
             generation=generation_of(r.passage_id for r in records),
             embedding=embedding,
         )
@@ -90,14 +105,48 @@ class LexicalIndex:
     def __len__(self) -> int:
         return len(self.records)
 
+    def _term_ids(self, terms: Iterable[str]) -> tuple[list[int], list[str]]:
+        """Ids of the indexed terms among `terms`, and those terms."""
+        vocabulary = self.bm25.vocab_dict if self.bm25 is not None else {}
+        known = [term for term in dict.fromkeys(terms) if term in vocabulary]
+        return [vocabulary[term] for term in known], known
+
+    def term_scores(self, terms: Iterable[str]) -> np.ndarray:
+        """BM25 score of every passage for the query's terms."""
+        ids, _ = self._term_ids(terms)
+        if self.bm25 is None or not ids:
+            return np.zeros(len(self.records))
+        matrix = self.bm25.scores
+        return sum_postings(
+            matrix["indptr"], matrix["indices"], matrix["data"], np.asarray(ids), len(self.records)
+        )
+
+    def coverage(self, weights: dict[str, float]) -> np.ndarray:
+        """For every passage, the total weight of the query terms it contains."""
+        ids, known = self._term_ids(weights)
+        if self.bm25 is None or not ids:
+            return np.zeros(len(self.records))
+        matrix = self.bm25.scores
+        return sum_postings(
+            matrix["indptr"],
+            matrix["indices"],
+            matrix["data"],
+            np.asarray(ids),
+            len(self.records),
+            column_weights=np.array([weights[term] for term in known]),
+        )
+
+    def subword_scores(self, words: str) -> np.ndarray:
+        """BM25 score of every passage for the n-grams of the query's words."""
+        if self.subword is None or not words:
+            return np.zeros(len(self.records))
+        return self.subword.scores(words)
+
     def search(self, terms: Sequence[str], k: int) -> list[tuple[int, float]]:
         """Rows and BM25 scores of the best `k` passages that share a term with the query."""
-        if self.bm25 is None or not terms:
+        if self.bm25 is None or not terms or k <= 0:
             return []
-        ids = self.bm25.get_tokens_ids(list(terms))
-        if not ids:
-            return []
-        scores = self.bm25.get_scores_from_ids(ids)
+        scores = self.term_scores(terms)
         k = min(k, len(scores))
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
@@ -126,9 +175,11 @@ class LexicalIndex:
         try:
             if self.bm25 is not None:
                 self.bm25.save(str(staging / "bm25"), show_progress=False)
+            if self.subword is not None:
+                self.subword.save(staging / "subword")
             with (staging / "passages.jsonl").open("w", encoding="utf-8") as out:
                 for record in self.records:
-                    out.write(json.dumps(asdict(record), ensure_ascii=False) + "\n")
+                    out.write(json.dumps(vars(record), ensure_ascii=False) + "\n")
             meta = {
                 "format": SNAPSHOT_FORMAT,
                 "generation": self.generation,
@@ -174,11 +225,19 @@ class LexicalIndex:
         if len(records) != meta["passages"]:
             raise ValueError("passage count does not match the snapshot's metadata")
         bm25 = None
+        subword = None
         if records:
             bm25 = bm25s.BM25.load(str(directory / "bm25"), show_progress=False)
-            if int(bm25.scores["num_docs"]) != len(records):
+            subword = SubwordIndex.load(directory / "subword")
+            if int(bm25.scores["num_docs"]) != len(records) or len(subword) != len(records):
                 raise ValueError("BM25 index size does not match the passages")
-        return cls(records, bm25, generation=meta["generation"], embedding=meta["embedding"])
+        return cls(
+            records,
+            bm25,
+            subword=subword,
+            generation=meta["generation"],
+            embedding=meta["embedding"],
+        )
 
 
 def _replace_text(path: Path, text: str) -> None:

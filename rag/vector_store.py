@@ -29,12 +29,16 @@ if TYPE_CHECKING:
 
     from rag.settings import Settings
 
-ADD_BATCH = 1000
+# Passages per add, bounded by the client's own maximum batch size.
+ADD_BATCH = 5000
 GET_BATCH = 5000
+# A smaller HNSW build beam than Chroma's default 100 makes adding vectors several
+# times faster (benchmarks/scale.py); searches keep the default beam.
+HNSW_EF_CONSTRUCTION = 32
 EMBEDDING_KEY = "newsbot_embedding"
 # Passage fields kept in Chroma beside llama-index's own keys, so that a process that only
 # shares the Chroma server can rebuild the lexical index from it.
-RECORD_KEYS = ("article_id", "path", "doc_hash", "terms")
+RECORD_KEYS = ("article_id", "path", "doc_hash", "terms", "words")
 
 log = logging.getLogger(__name__)
 
@@ -227,6 +231,7 @@ def record_from_chroma(passage_id: str, text: str, metadata: dict[str, Any]) -> 
         end=int(metadata["end"]),
         text=text,
         terms=str(metadata["terms"]),
+        words=str(metadata["words"]),
     )
 
 
@@ -253,11 +258,13 @@ class VectorIndex:
             raise _error_for(exc, self.where, writing=writing) from exc
 
     def _open_collection(self) -> None:
+        from chromadb.api.collection_configuration import CreateHNSWConfiguration
+
+        hnsw: CreateHNSWConfiguration = {"space": "cosine", "ef_construction": HNSW_EF_CONSTRUCTION}
         self._collection: Collection = self.client.get_or_create_collection(
-            self._collection_name,
-            embedding_function=None,
-            configuration={"hnsw": {"space": "cosine"}},
+            self._collection_name, embedding_function=None, configuration={"hnsw": hnsw}
         )
+        self._batch = max(1, min(ADD_BATCH, int(self.client.get_max_batch_size())))
 
     @property
     def store(self) -> ChromaVectorStore:
@@ -318,12 +325,12 @@ class VectorIndex:
     def add(
         self,
         records: Sequence[PassageRecord],
-        embed: Callable[[list[str]], list[list[float]]],
+        embed: Callable[[list[str]], np.ndarray | list[list[float]]],
         progress: Callable[[int], None] | None = None,
     ) -> None:
         """Embed and store passages in batches, replacing any stored under the same ids."""
-        for offset in range(0, len(records), ADD_BATCH):
-            batch = records[offset : offset + ADD_BATCH]
+        for offset in range(0, len(records), self._batch):
+            batch = records[offset : offset + self._batch]
             vectors = embed([record.text for record in batch])
             with self.calling(writing=True):
                 self._collection.upsert(
@@ -337,8 +344,8 @@ class VectorIndex:
 
     def delete(self, passage_ids: Sequence[str]) -> None:
         with self.calling(writing=True):
-            for offset in range(0, len(passage_ids), ADD_BATCH):
-                self._collection.delete(ids=list(passage_ids[offset : offset + ADD_BATCH]))
+            for offset in range(0, len(passage_ids), self._batch):
+                self._collection.delete(ids=list(passage_ids[offset : offset + self._batch]))
 
     def query(self, vector: list[float], k: int) -> list[tuple[str, float]]:
         """Passage ids and similarities of the `k` nearest passages."""

@@ -64,6 +64,11 @@ class TestArabicStemming:
     def test_stopwords_are_dropped(self) -> None:
         assert terms("في من على", "ar") == []
 
+    def test_question_words_written_joined_are_stopwords(self) -> None:
+        # "ما هي" and "ما هو" are often written as one word in questions.
+        assert terms("ماهي عاصمة العراق؟", "ar") == terms("عاصمة العراق", "ar")
+        assert terms("ماهو الحزب", "ar") == terms("الحزب", "ar")
+
 
 class TestFrench:
     @pytest.mark.parametrize("apostrophe", ["’", "'"])
@@ -89,6 +94,16 @@ class TestFrench:
     def test_question_words_are_stopwords(self) -> None:
         assert terms("Pourquoi et comment ?", "fr") == []
 
+    def test_function_words_missing_from_nltk_are_stopwords(self) -> None:
+        assert terms("À quoi servent-elles lors de cette saison ?", "fr") == terms(
+            "servent saison", "fr"
+        )
+
+    @pytest.mark.parametrize(("ligature", "letters"), [("œuvre", "oeuvre"), ("Œdipe", "Oedipe")])
+    def test_ligatures_are_spelled_out(self, ligature: str, letters: str) -> None:
+        assert terms(ligature, "fr") == terms(letters, "fr")
+        assert normalize("ex æquo") == "ex aequo"
+
 
 class TestEnglish:
     def test_stemming(self) -> None:
@@ -105,6 +120,23 @@ class TestEnglish:
         assert terms("MICROSOFT", "en") == terms("microsoft", "en")
 
 
+@pytest.mark.parametrize(
+    ("question", "content", "language"),
+    [
+        ("What is the name of the band?", "band", "en"),
+        ("What type of engine is it called?", "engine", "en"),
+        ("Quel type de moteur ? Comment s’appelle-t-il ?", "moteur", "fr"),
+        ("ما اسم الفرقة؟", "الفرقة", "ar"),
+        ("ما عدد السكان؟", "السكان", "ar"),
+    ],
+)
+def test_words_that_phrase_a_question_are_stopwords(
+    question: str, content: str, language: str
+) -> None:
+    assert terms(question, language) == terms(content, language)
+    assert Analyzer(language, question_words=False).terms(question) != terms(content, language)
+
+
 def test_mixed_script_query_keeps_both_scripts() -> None:
     found = terms("TikTok تيك توك", "ar")
     assert "tiktok" in found and "تيك" in found
@@ -116,3 +148,18 @@ def test_content_tokens_drop_every_languages_stopwords() -> None:
 
 def test_nfkc_folds_arabic_presentation_forms() -> None:
     assert normalize("\ufefb") == normalize("لا")
+
+
+def test_words_and_terms_line_up() -> None:
+    words, stems = Analyzer("fr").words_and_terms("Les négociations d’achat de TikTok")
+    assert words == ["negociations", "achat", "tiktok"]
+    assert stems == terms("négociation achat TikTok", "fr") and len(stems) == len(words)
+
+
+def test_undecodable_command_line_bytes_do_not_break_normalisation() -> None:
+    # Python keeps bytes that are not UTF-8 in argv as lone surrogates.
+    assert normalize("tiktok \udcff") == "tiktok \udcff"
+
+
+def test_backtick_is_an_apostrophe() -> None:
+    assert normalize("l`application") == normalize("l'application")

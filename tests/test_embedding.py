@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from pydantic import SecretStr
 
-from rag.embedding import hashed_ngram_vector, make_embedding
+from rag.embedding import hashed_ngram_vector, hashed_ngram_vectors, make_embedding
 from rag.engine import Engine
 from rag.errors import BackendError, ConfigError, IndexUnavailableError
 from rag.settings import Settings
@@ -67,6 +67,21 @@ def test_factory_builds_a_llama_index_embedding() -> None:
     assert len(vector) == 128
     assert embedding.get_query_embedding("TikTok") == vector
     assert len(embedding.get_text_embedding_batch(["a b c", "d e f"])) == 2
+
+
+def test_a_batch_embeds_each_text_as_alone() -> None:
+    texts = ["Microsoft will buy TikTok", "", "a", "تيك توك TikTok", "ab", "x " * 300]
+    batch = hashed_ngram_vectors(texts, 256)
+    assert batch.shape == (len(texts), 256)
+    for text, vector in zip(texts, batch, strict=True):
+        assert np.array_equal(vector, hashed_ngram_vector(text, 256))
+
+
+def test_the_ingest_fast_path_matches_llama_index_batches() -> None:
+    embedding = make_embedding(Settings(embedding_dim=128))
+    texts = [f"passage {n} about TikTok" for n in range(700)]
+    fast = embedding.vectors(texts)  # type: ignore[attr-defined]
+    assert np.allclose(fast, np.array(embedding.get_text_embedding_batch(texts)))
 
 
 # -- the other backends ---------------------------------------------------------------
@@ -225,8 +240,10 @@ def test_huggingface_model_from_a_local_directory(
     near = engine.index.embedding.get_text_embedding("Microsoft wants to acquire TikTok")
     far = engine.index.embedding.get_text_embedding("The weather is sunny in Paris today")
     assert np.dot(vector, near) > np.dot(vector, far)
-    engine.settings.lexical_weight = 0.0  # rank by the model alone
-    engine.retriever.lexical_weight = 0.0
+    # Rank by the model alone (the default weights leave the vector ranking out).
+    engine.retriever.lexical_weight = engine.retriever.subword_weight = 0.0
+    engine.retriever.coverage_weight = engine.retriever.proximity_weight = 0.0
+    engine.retriever.vector_weight = 1.0
     _, passages = engine.ask_traced("What did Microsoft promise about data storage?", top_k=3)
     assert ENGLISH_SEED in {p.source for p in passages}
 

@@ -11,6 +11,7 @@ import pytest
 from rag.engine import Engine, clean_question
 from rag.errors import BadInputError, IndexUnavailableError, IngestBusyError
 from rag.index import LOCK_FILE
+from rag.lexical import LexicalIndex
 from tests.conftest import ARABIC_SEED, ENGLISH_SEED, FRENCH_SEED, make_settings
 
 
@@ -90,6 +91,14 @@ class TestAsk:
         answer = seeded_engine.ask("Why did Wells Fargo ban TikTok?", top_k=1)
         assert len(answer.citations) <= 1
 
+    def test_search_ranks_passages_without_answering(self, seeded_engine: Engine) -> None:
+        passages = seeded_engine.search("Pourquoi Amazon a-t-il interdit TikTok ?", top_k=3)
+        assert 1 <= len(passages) <= 3
+        assert [p.score for p in passages] == sorted((p.score for p in passages), reverse=True)
+        assert ARABIC_SEED in {p.source for p in seeded_engine.search("حظر أمازون تيك توك")}
+        with pytest.raises(BadInputError):
+            seeded_engine.search("  ")
+
     def test_json_contract(self, seeded_engine: Engine) -> None:
         data = json.loads(seeded_engine.ask("Who wants to buy TikTok?").model_dump_json())
         assert {"question", "answer", "abstained", "citations"} <= set(data)
@@ -119,9 +128,11 @@ class TestIngest:
         first = engine.ingest()
         assert (first.articles, first.added) == (5, 5)
         generation = engine.index.snapshot().generation
+        published = LexicalIndex.current_name(settings.lexical_dir())
         again = engine.ingest()
         assert (again.added, again.updated, again.removed, again.unchanged) == (0, 0, 0, 5)
         assert engine.index.snapshot().generation == generation
+        assert LexicalIndex.current_name(settings.lexical_dir()) == published, "not rewritten"
         assert engine.index.vector.count() == first.passages
 
     def test_changed_and_deleted_files(self, settings, corpus: Path) -> None:  # type: ignore[no-untyped-def]

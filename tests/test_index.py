@@ -176,6 +176,9 @@ class TestServerMode:
             expected = embedded.ask(question).model_dump()
             assert server.ask(question).model_dump() == expected
             assert reader.ask(question).model_dump() == expected
+        # Rebuilt from the server's records: the same passages, words and terms, so the same
+        # term and n-gram indexes.
+        assert reader.index.snapshot().records == embedded.index.snapshot().records
 
     def test_passages_missing_from_the_server_say_rebuild(
         self, server_store: Store, corpus: Path

@@ -51,6 +51,7 @@ class TestReadArticle:
             ("empty.txt", b"", "empty"),
             ("blank.txt", b"  \n\t\n", "empty"),
             ("binary.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00", "binary"),
+            ("controls.txt", b"data\x01\x02\x03\x1a\x1b\x7f" * 40, "binary"),
             ("latin1.txt", "Sécurité nationale".encode("latin-1"), "not UTF-8"),
             ("photo.jpg", b"whatever", "not a .txt or .md"),
         ],
@@ -61,6 +62,15 @@ class TestReadArticle:
         path = write(tmp_path / name, data)
         with pytest.raises(SkippedFile, match=reason):
             read_article(path, **SIZES)
+
+    def test_control_characters_used_as_bullets_are_text(self, tmp_path: Path) -> None:
+        # As in a SaudiNewsNet article: paragraphs opened by two SUB characters.
+        paragraph = (
+            "أيها الموت القادم من السماء لا تفتح بوابة القلب للريح التي تنثر الأكفان البيضاء"
+        )
+        body = "".join(f"\x1a\x1a {paragraph} ({n}).\n" for n in range(15))
+        path = write(tmp_path / "obituary.txt", "غادرت من غير وداع\n\n" + body)
+        assert read_article(path, **SIZES).language == "ar"
 
     def test_huge_file_is_refused(self, tmp_path: Path) -> None:
         path = write(tmp_path / "huge.txt", b"word " * 1_200_000)

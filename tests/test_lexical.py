@@ -8,7 +8,7 @@ import pytest
 from rag.lexical import POINTER, LexicalIndex, PassageRecord
 
 
-def record(i: int, terms: str, text: str | None = None) -> PassageRecord:
+def record(i: int, terms: str, text: str | None = None, words: str = "") -> PassageRecord:
     return PassageRecord(
         passage_id=f"p{i}",
         article_id=f"a{i}",
@@ -21,6 +21,7 @@ def record(i: int, terms: str, text: str | None = None) -> PassageRecord:
         end=len(text or terms),
         text=text or terms,
         terms=terms,
+        words=words or terms,
     )
 
 
@@ -69,6 +70,26 @@ def test_scores_match_the_reference(query: list[str]) -> None:
     assert ranked == sorted(ranked, key=lambda r: -expected[r])
 
 
+def test_coverage_is_the_weight_of_the_query_terms_present() -> None:
+    index = LexicalIndex.build([record(i, t) for i, t in enumerate(CORPUS)], embedding="e")
+    coverage = index.coverage({"tiktok": 2.0, "ban": 1.0, "unknown": 5.0})
+    assert coverage.tolist() == [2.0, 3.0, 3.0, 0.0, 2.0]
+
+
+def test_term_scores_cover_every_passage() -> None:
+    index = LexicalIndex.build([record(i, t) for i, t in enumerate(CORPUS)], embedding="e")
+    scores = index.term_scores(["data", "data", "nothing"])
+    expected = reference_bm25([t.split() for t in CORPUS], ["data"])
+    assert scores.tolist() == pytest.approx(expected, rel=1e-4)
+
+
+def test_subword_index_is_built_from_the_words() -> None:
+    records = [record(0, "achat", words="achats"), record(1, "vente", words="ventes")]
+    index = LexicalIndex.build(records, embedding="e")
+    scores = index.subword_scores("achat")
+    assert scores[0] > 0 and scores[1] == 0
+
+
 def test_save_load_round_trip(tmp_path: Path) -> None:
     index = LexicalIndex.build([record(i, t) for i, t in enumerate(CORPUS)], embedding="e")
     index.save(tmp_path)
@@ -77,6 +98,7 @@ def test_save_load_round_trip(tmp_path: Path) -> None:
     assert loaded.records == index.records
     assert loaded.generation == index.generation
     assert loaded.search(["ban"], 5) == index.search(["ban"], 5)
+    assert loaded.subword_scores("tiktok").tolist() == index.subword_scores("tiktok").tolist()
 
 
 def test_save_publishes_atomically_and_removes_old_snapshots(tmp_path: Path) -> None:

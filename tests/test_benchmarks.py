@@ -1,0 +1,45 @@
+"""The benchmark scripts say clearly when the public sets are missing (as in a fresh clone)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PROJECT_ROOT
+
+
+@pytest.mark.parametrize("script", ["retrieval.py", "scale.py", "tune.py", "make_fixture.py"])
+def test_missing_benchmark_folder_is_one_clear_line(script: str, tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "benchmarks" / script), "--data", str(tmp_path / "x")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"benchmarks: no benchmark folder at {tmp_path / 'x'} (the public sets are read from "
+        "../shared/benchmarks beside the project checkout, or --data DIR)"
+    ]
+
+
+def test_incomplete_benchmark_folder_names_what_is_missing(tmp_path: Path) -> None:
+    (tmp_path / "xquad").mkdir()
+    (tmp_path / "xquad" / "xquad.en.json").write_text("{}", encoding="utf-8")
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(PROJECT_ROOT / "benchmarks" / "retrieval.py"),
+            "--data",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "lacks xquad/xquad.ar.json, arcd/arcd.json" in result.stderr
+    assert "xquad/xquad.en.json," not in result.stderr
