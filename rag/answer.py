@@ -107,22 +107,10 @@ class ExtractiveAnswerer:
             n = number_of.setdefault(candidate.passage, len(number_of) + 1)
             highlights.setdefault(candidate.passage, []).append((candidate.start, candidate.end))
             parts.append(f"{candidate.text} [{n}]")
-        citations = []
-        for position, n in number_of.items():
-            passage = passages[position]
-            citations.append(
-                Citation(
-                    n=n,
-                    source=passage.source,
-                    title=passage.title,
-                    language=passage.language,
-                    text=passage.text,
-                    passage_id=passage.passage_id,
-                    start=passage.start,
-                    end=passage.end,
-                    highlights=sorted(highlights[position]),
-                )
-            )
+        citations = [
+            Citation.of(n, passages[position], sorted(highlights[position]))
+            for position, n in number_of.items()
+        ]
         return Answer(
             question=question,
             answer=" ".join(parts),
