@@ -217,7 +217,10 @@ class LexicalIndex:
         directory = root / name
         meta = json.loads((directory / "meta.json").read_text(encoding="utf-8"))
         if meta.get("format") != SNAPSHOT_FORMAT:
-            raise ValueError(f"snapshot format {meta.get('format')} is not {SNAPSHOT_FORMAT}")
+            raise ValueError(
+                f"it was written by another version of newsbot (snapshot format "
+                f"{meta.get('format')}; this version reads format {SNAPSHOT_FORMAT})"
+            )
         records: list[PassageRecord] = []
         with (directory / "passages.jsonl").open(encoding="utf-8") as lines:
             for line in lines:

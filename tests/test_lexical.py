@@ -131,3 +131,11 @@ def test_idf_is_highest_for_unseen_terms() -> None:
     index = LexicalIndex.build([record(i, t) for i, t in enumerate(CORPUS)], embedding="e")
     assert index.idf("zzz") > index.idf("bytedanc") > index.idf("tiktok")
     assert index.document_frequency("tiktok") == 4
+
+
+def test_snapshot_of_another_version_says_so(tmp_path: Path) -> None:
+    LexicalIndex.build([record(0, "a b")], embedding="e").save(tmp_path)
+    meta = tmp_path / (tmp_path / POINTER).read_text() / "meta.json"
+    meta.write_text(meta.read_text().replace('"format": 2', '"format": 1'))
+    with pytest.raises(ValueError, match="another version of newsbot"):
+        LexicalIndex.load(tmp_path)

@@ -162,14 +162,17 @@ def fixture_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[
     }
 
 
-FLOORS = {"xquad-en": 0.95, "xquad-ar": 0.95, "arcd": 0.85, "piaf": 0.83, "all": 0.90}
+# The default setup measured 1.0, 0.987, 0.895, 0.868 and 0.941; the setup before the
+# n-gram index and score fusion measured 0.987, 0.957, 0.864, 0.841 and 0.916.
+FLOORS = {"xquad-en": 0.98, "xquad-ar": 0.97, "arcd": 0.88, "piaf": 0.85, "all": 0.93}
 
 
 class TestQualityOnTheFixture:
     """Paragraphs of XQuAD-en/ar, ARCD and PIAF (tests/fixtures/retrieval) and their questions.
 
-    The floors are a little under what the default setup measured when they were
-    set; a change that lowers quality fails here instead of silently in production.
+    The floors sit one or two questions under what the default setup measured, and
+    above the setup before; a change that lowers quality fails here instead of
+    silently in production.
     """
 
     @pytest.mark.parametrize("name", list(FLOORS))
