@@ -6,7 +6,6 @@ import datetime
 import os
 import platform
 import re
-import subprocess
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -14,7 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from benchmark_data import PROJECT_ROOT, Question
+from _machine import commit, cpu_name, memory_gib
+from benchmark_data import Question
 
 if TYPE_CHECKING:
     from rag.engine import Engine
@@ -115,46 +115,16 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 def machine_description() -> str:
     """Date, commit, CPU, cores and memory of this run, in one line."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    memory = ""
-    try:
-        pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-        memory = f", {pages / 2**30:.0f} GB RAM"
-    except (ValueError, OSError):
-        pass
+    memory = memory_gib()
+    shown = f", {memory:.0f} GB RAM" if memory else ""
     load = ""
     if hasattr(os, "getloadavg"):
         load = f", load average {os.getloadavg()[0]:.1f} at the start"
     date = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     return (
-        f"{date}; commit {commit()}; {cpu}, {os.cpu_count()} cores{memory}{load}; "
+        f"{date}; commit {commit()}; {cpu_name()}, {os.cpu_count()} cores{shown}{load}; "
         f"Python {platform.python_version()} on {platform.system()}"
     )
-
-
-def commit() -> str:
-    """The checked-out commit, and whether tracked files differ from it."""
-    try:
-        head = _git("rev-parse", "--short", "HEAD")
-        # Markdown (results, README) is what the benchmarks write or explain, not what they run.
-        dirty = _git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!*.md")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return head + (" (with uncommitted changes)" if dirty else "")
-
-
-def _git(*args: str) -> str:
-    result = subprocess.run(
-        ["git", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
-    )
-    return result.stdout.strip()
 
 
 def record(path: Path, section: str, text: str) -> None:
