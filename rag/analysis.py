@@ -187,6 +187,12 @@ class Analyzer:
             return None
         if len(token) == 1 and not token.isdigit():
             return None
+        if self._latin_language == "fr" and token.endswith(("ee", "ees")) and len(token) > 4:
+            # Accents are folded before stemming, so "calculée" reaches Snowball as
+            # "calculee", which it would stem to "calcule", apart from "calculé" and
+            # "calculer" ("calcul"). Stemming before folding would instead part
+            # "sécurité" from "securite", as readers often type it.
+            return token, self._latin_stemmer(token[: token.rindex("e")])
         return token, self._latin_stemmer(token)
 
     def words_and_terms(self, text: str) -> tuple[list[str], list[str]]:

@@ -86,6 +86,12 @@ class TestFrench:
         assert terms("données", "fr") == terms("donnée", "fr")
         assert terms("transférées", "fr") == terms("transférée", "fr")
 
+    def test_feminine_participles_meet_the_other_forms(self) -> None:
+        # Folded, "calculée" is "calculee", which Snowball alone stems to "calcule".
+        assert terms("calculée", "fr") == terms("calculé", "fr") == terms("calculer", "fr")
+        assert terms("créées", "fr") == terms("créé", "fr") == terms("créer", "fr")
+        assert terms("rattachée", "fr") == terms("rattaché", "fr")
+
     def test_guillemets_are_not_words(self) -> None:
         assert terms("«pourraient interdire TikTok»", "fr") == terms(
             "pourraient interdire tiktok", "fr"
