@@ -11,7 +11,9 @@ import pytest
 from tests.conftest import PROJECT_ROOT
 
 
-@pytest.mark.parametrize("script", ["retrieval.py", "scale.py", "tune.py", "make_fixture.py"])
+@pytest.mark.parametrize(
+    "script", ["retrieval.py", "misses.py", "scale.py", "tune.py", "make_fixture.py"]
+)
 def test_missing_benchmark_folder_is_one_clear_line(script: str, tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, str(PROJECT_ROOT / "benchmarks" / script), "--data", str(tmp_path / "x")],
