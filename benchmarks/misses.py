@@ -5,10 +5,11 @@ asks every reported question through `Engine.search`, and sorts the questions wh
 paragraph is not ranked first by what is ranked first instead: another paragraph of
 the same Wikipedia article, a paragraph of another article, a news article, or
 nothing. It then splits the questions by whether their gold paragraph holds the
-question's rarest term (its highest-IDF term, or a near form of it): a paragraph
-that lacks it usually names the subject only through the article's title, which the
-pool leaves out ("Dans quel pays a étudié Yoweri Museveni ?", asked of a paragraph
-that says "il part faire des études ... en Tanzanie"). The last column is the MRR@10
+question's rarest term (its highest-IDF term, or a near form of it). A paragraph
+that lacks it names the subject another way: only through the Wikipedia article's
+title, which the pool leaves out ("Dans quel pays a étudié Yoweri Museveni ?", asked
+of a paragraph that says "il part faire des études ... en Tanzanie"), by a synonym or
+a pronoun, or the question misspells it. The last column is the MRR@10
 the questions whose paragraph does hold that term would need for the set to reach
 its target, the others staying as they are.
 
@@ -191,8 +192,9 @@ def main() -> None:
             f"newsbot: {summary}. The questions of each set whose paragraph newsbot does not "
             "rank first, by what it ranks first instead; then all questions split by whether "
             "their paragraph holds the question's rarest term (or a near form). A paragraph "
-            "that lacks it mostly names its subject only in the Wikipedia article's title, "
-            "which the pool leaves out. The last column is the MRR@10 the questions whose "
+            "that lacks it names its subject another way: only in the Wikipedia article's "
+            "title, which the pool leaves out, by a synonym or a pronoun, or the question "
+            "misspells it. The last column is the MRR@10 the questions whose "
             "paragraph holds the term would need for the set to reach its target, the others "
             f"unchanged.{settings_note()}",
             "",

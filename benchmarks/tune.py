@@ -104,6 +104,7 @@ def term_bm25_reciprocal_ranks(
 ) -> np.ndarray:
     """Per question, 1/rank@10 of bm25s over the terms an analyser choice gives."""
     import bm25s
+    import Stemmer
 
     from rag.analysis import Analyzer
     from rag.language import detect_language
@@ -112,6 +113,10 @@ def term_bm25_reciprocal_ranks(
         return word
 
     analysers: dict[str, Analyzer] = {}
+    latin_stemmers: dict[str, Callable[[str], str]] = {
+        "none": identity,
+        "Snowball alone": Stemmer.Stemmer("french").stemWord,
+    }
 
     def analyser(language: str) -> Analyzer:
         if language not in analysers:
@@ -120,7 +125,9 @@ def term_bm25_reciprocal_ranks(
                 remove_stopwords=choice.stopwords,
                 question_words=choice.question_words,
                 arabic_stemmer=stemmers[choice.arabic],
-                latin_stemmer=identity if choice.latin == "none" else None,
+                latin_stemmer=latin_stemmers.get(choice.latin)
+                if choice.latin == "none" or language == "fr"
+                else None,
             )
         return analysers[language]
 
@@ -181,6 +188,7 @@ def tune_analysers(benchmark: Benchmark, tuning: dict[str, list[Question]]) -> s
     stemmers = arabic_stemmers()
     choices = [AnalyserChoice(f"Arabic: {name}", arabic=name) for name in stemmers]
     choices += [
+        AnalyserChoice("French: Snowball alone (calculée → calcule)", latin="Snowball alone"),
         AnalyserChoice("French and English: no stemming", latin="none"),
         AnalyserChoice("NLTK stopwords only (no question words)", question_words=False),
         AnalyserChoice("no stopwords", stopwords=False),

@@ -13,7 +13,7 @@ import re
 import sys
 import unicodedata
 from collections.abc import Callable
-from functools import cache, lru_cache
+from functools import cache, lru_cache, partial
 from pathlib import Path
 
 import numpy as np
@@ -187,12 +187,6 @@ class Analyzer:
             return None
         if len(token) == 1 and not token.isdigit():
             return None
-        if self._latin_language == "fr" and token.endswith(("ee", "ees")) and len(token) > 4:
-            # Accents are folded before stemming, so "calculée" reaches Snowball as
-            # "calculee", which it would stem to "calcule", apart from "calculé" and
-            # "calculer" ("calcul"). Stemming before folding would instead part
-            # "sécurité" from "securite", as readers often type it.
-            return token, self._latin_stemmer(token[: token.rindex("e")])
         return token, self._latin_stemmer(token)
 
     def words_and_terms(self, text: str) -> tuple[list[str], list[str]]:
@@ -228,7 +222,22 @@ def _stopwords(language: str, question_words: bool = True) -> frozenset[str]:
 @cache
 def _snowball(language: str) -> Callable[[str], str]:
     stemmer = Stemmer.Stemmer({"fr": "french", "en": "english"}[language])
+    if language == "fr":
+        return partial(french_stem, stemmer.stemWord)
     return stemmer.stemWord
+
+
+def french_stem(snowball: Callable[[str], str], word: str) -> str:
+    """Snowball's French stem of a word whose accents are already folded.
+
+    Folded, "calculée" reaches Snowball as "calculee", which it would stem to
+    "calcule", apart from "calculé" and "calculer" ("calcul"); so "-ee" and "-ees"
+    lose their last "e" first. Stemming before folding would instead part "sécurité"
+    from "securite", as readers often type it.
+    """
+    if len(word) > 4 and word.endswith(("ee", "ees")):
+        word = word[: word.rindex("e")]
+    return snowball(word)
 
 
 @lru_cache(maxsize=16)
