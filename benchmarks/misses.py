@@ -33,7 +33,6 @@ from benchmark_data import (
     add_data_option,
     load_benchmark,
     reported_sets,
-    saudinewsnet_articles,
 )
 from evaluation import (
     ARTICLES_RANKED,
@@ -44,7 +43,7 @@ from evaluation import (
     newsbot_ranker,
     record,
 )
-from retrieval import RESULTS, TARGETS, build_engine, settings_note
+from retrieval import RESULTS, TARGETS, build_engine, distractor_documents, settings_note
 
 if TYPE_CHECKING:
     from rag.engine import Engine
@@ -170,10 +169,7 @@ def main() -> None:
         parser.error("--distractors must be 0 or more")
     benchmark = load_benchmark(args.data)
     documents = [(p.source, p.text) for p in benchmark.paragraphs]
-    if args.distractors:
-        documents += [
-            (a.source, a.text) for a in saudinewsnet_articles(benchmark.root, args.distractors)
-        ]
+    documents += distractor_documents(benchmark, args.distractors)
     with tempfile.TemporaryDirectory(prefix="newsbot-misses-") as temporary:
         engine, summary = build_engine(Path(temporary), documents)
         rows = []

@@ -137,11 +137,7 @@ def distractor_documents(benchmark: Benchmark, count: int) -> list[tuple[str, st
 def run_pool(benchmark: Benchmark, distractors: int) -> tuple[str, str]:
     """The main comparison; returns the section name and its Markdown."""
     documents = [(p.source, p.text) for p in benchmark.paragraphs]
-    news = (
-        [(a.source, a.text) for a in saudinewsnet_articles(benchmark.root, distractors)]
-        if distractors
-        else []
-    )
+    news = distractor_documents(benchmark, distractors)
     if len(news) < distractors:
         print(f"only {len(news):,} SaudiNewsNet articles are available", flush=True)
     documents += news
@@ -207,11 +203,7 @@ def run_cross(benchmark: Benchmark, distractors: int) -> tuple[str, str]:
     """XQuAD-en questions against the Arabic paragraphs only (their parallel paragraphs)."""
     arabic = [p for p in benchmark.paragraphs if p.dataset in ("XQuAD-ar", "ARCD")]
     documents = [(p.source, p.text) for p in arabic]
-    documents += (
-        [(a.source, a.text) for a in saudinewsnet_articles(benchmark.root, distractors)]
-        if distractors
-        else []
-    )
+    documents += distractor_documents(benchmark, distractors)
     questions = [
         Question(q.id, q.text, q.gold.replace("XQuAD-en-", "XQuAD-ar-"), "XQuAD-en→ar")
         for q in benchmark.questions["XQuAD-en"]
