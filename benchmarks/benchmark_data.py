@@ -162,3 +162,19 @@ def add_data_option(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help=f"folder of the public benchmark sets (default: {BENCHMARKS_DIR})",
     )
+
+
+def add_distractors_option(parser: argparse.ArgumentParser) -> None:
+    def count(text: str) -> int:
+        value = int(text)
+        if value < 0:
+            raise argparse.ArgumentTypeError("must be 0 or more")
+        return value
+
+    parser.add_argument(
+        "--distractors",
+        type=count,
+        default=0,
+        metavar="N",
+        help="add the first N non-empty SaudiNewsNet articles (Arabic news) to the pool",
+    )

@@ -31,6 +31,7 @@ from benchmark_data import (
     Paragraph,
     Question,
     add_data_option,
+    add_distractors_option,
     load_benchmark,
     reported_sets,
 )
@@ -156,17 +157,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description="Sort the benchmark questions newsbot does not rank first, and say why."
     )
-    parser.add_argument(
-        "--distractors",
-        type=int,
-        default=0,
-        metavar="N",
-        help="add the first N non-empty SaudiNewsNet articles (Arabic news) to the pool",
-    )
+    add_distractors_option(parser)
     add_data_option(parser)
     args = parser.parse_args()
-    if args.distractors < 0:
-        parser.error("--distractors must be 0 or more")
     benchmark = load_benchmark(args.data)
     documents = [(p.source, p.text) for p in benchmark.paragraphs]
     documents += distractor_documents(benchmark, args.distractors)

@@ -29,6 +29,7 @@ from benchmark_data import (
     Benchmark,
     Question,
     add_data_option,
+    add_distractors_option,
     load_benchmark,
     reported_sets,
     saudinewsnet_articles,
@@ -246,13 +247,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description="Compare newsbot's retrieval with stock llama-index on public benchmarks."
     )
-    parser.add_argument(
-        "--distractors",
-        type=int,
-        default=0,
-        metavar="N",
-        help="add the first N non-empty SaudiNewsNet articles (Arabic news) to the pool",
-    )
+    add_distractors_option(parser)
     parser.add_argument(
         "--cross",
         action="store_true",
@@ -260,8 +255,6 @@ def main() -> None:
     )
     add_data_option(parser)
     args = parser.parse_args()
-    if args.distractors < 0:
-        parser.error("--distractors must be 0 or more")
     benchmark = load_benchmark(args.data)
     if args.cross:
         section, text = run_cross(benchmark, args.distractors)
