@@ -6,6 +6,7 @@ import functools
 import json
 import logging
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 PROGRESS_BAR_MIN_FILES = 50
+PROGRESS_BAR_AFTER_SECONDS = 1.0
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -72,9 +74,15 @@ class _Progress:
         self._bar: Any = None
         self._task: Any = None
         self._stage = ""
+        self._timed_stage = ""
+        self._stage_started = time.monotonic()
 
     def __call__(self, stage: str, done: int, total: int) -> None:
-        if total < PROGRESS_BAR_MIN_FILES:
+        if stage != self._timed_stage:
+            self._timed_stage, self._stage_started = stage, time.monotonic()
+        # Embedding with the bundled model takes seconds even for a few dozen passages.
+        slow = time.monotonic() - self._stage_started > PROGRESS_BAR_AFTER_SECONDS
+        if total < PROGRESS_BAR_MIN_FILES and not slow:
             return
         if self._bar is None:
             from rich.console import Console

@@ -150,6 +150,8 @@ class ReplSession:
         """Load the index, so that even the first answer comes warm, and say what it holds."""
         self.busy("Loading the index…", self.engine.warm_up, background=False)
         self.output.banner(self.engine.stats())
+        for warning in self.engine.warnings:
+            self.output.error(warning)
 
     def ask(self, question: str) -> None:
         # The engine adds this turn to the copy; a cancelled question leaves no turn behind.
@@ -170,7 +172,9 @@ class ReplSession:
             return
         hint = bool(answer.citations) and not self._hinted_show
         self._hinted_show |= hint
-        self.output.answer(answer, hint=hint)
+        # Said once at start, not under every answer.
+        notices = [n for n in answer.notices if n not in self.engine.warnings]
+        self.output.answer(answer.model_copy(update={"notices": notices}), hint=hint)
 
     def _ask_streaming(
         self, question: str, conversation: Conversation, stream_to: StreamView

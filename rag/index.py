@@ -38,7 +38,14 @@ from rag.locks import (
     vectors_write_lock,
 )
 from rag.models import ArticleInfo, IngestReport
-from rag.vector_store import NoVectors, VectorIndex, connect, forget_clients, location_of
+from rag.vector_store import (
+    MODEL_EMBED_BATCH,
+    NoVectors,
+    VectorIndex,
+    connect,
+    forget_clients,
+    location_of,
+)
 
 if TYPE_CHECKING:
     from llama_index.core.base.embeddings.base import BaseEmbedding
@@ -55,7 +62,12 @@ log = logging.getLogger(__name__)
 class NewsIndex:
     """Chroma (embedded or on a server) and the lexical snapshot, kept in step."""
 
-    def __init__(self, settings: Settings, embedding: BaseEmbedding, embedding_name: str) -> None:
+    def __init__(
+        self, settings: Settings, embedding: BaseEmbedding | None, embedding_name: str
+    ) -> None:
+        """`embedding` None: the configured model cannot be loaded here. Questions are then
+        answered from the lexical indexes, and an ingest stores passages without vectors;
+        the next ingest with the model embeds them."""
         self.settings = settings
         self.embedding = embedding
         self.embedding_name = embedding_name
@@ -278,8 +290,16 @@ class NewsIndex:
                 if progress:
                     progress("embed", done, len(to_add))
 
+            if self.embedding is None:
+                if self.where.server:
+                    raise IndexUnavailableError(
+                        "the embedding model cannot be loaded, and a Chroma server needs "
+                        "every passage's vector; nothing was changed"
+                    )
+                log.info("no embedding model: %d passages stored without vectors", len(to_add))
+                to_add = []
             vectors.set_embedding_model(self.embedding_name)
-            vectors.add(to_add, self._embed, advance)
+            vectors.add(to_add, self._embed, advance, embed_batch=self._embed_batch())
             current = None if rebuild else self.snapshot()
             unchanged = (
                 current is not None
@@ -336,9 +356,17 @@ class NewsIndex:
             self._snapshot, self._snapshot_token = snapshot, token
             self._vector, self._vector_stale = vectors, False
 
+    def _embed_batch(self) -> int | None:
+        """Passages embedded per step: few for a model, so that progress and resumption
+        are fine-grained; the client's maximum for the hashing embedding, which is cheap."""
+        if self.embedding is None or self.embedding.class_name() == "NewsbotHashingEmbedding":
+            return None
+        return MODEL_EMBED_BATCH
+
     def _embed(self, texts: list[str]) -> np.ndarray:
-        # The offline embedding computes a whole batch in one go; others go through
-        # llama-index's batching.
+        # The bundled and hashing embeddings compute a whole batch in one go; others go
+        # through llama-index's batching.
+        assert self.embedding is not None, "ingest stores no vectors without a model"
         vectors = getattr(self.embedding, "vectors", None)
         if callable(vectors):
             return np.asarray(vectors(texts), dtype=np.float32)

@@ -9,6 +9,8 @@ so a reader never sees a half-written one.
 
 from __future__ import annotations
 
+import collections
+import functools
 import hashlib
 import json
 import logging
@@ -104,6 +106,17 @@ class LexicalIndex:
 
     def __len__(self) -> int:
         return len(self.records)
+
+    @functools.cached_property
+    def language_codes(self) -> np.ndarray:
+        """The language of each row."""
+        return np.array([record.language for record in self.records])
+
+    @functools.cached_property
+    def languages(self) -> list[str]:
+        """The languages of the passages, most passages first."""
+        counts = collections.Counter(record.language for record in self.records)
+        return [language for language, _ in counts.most_common()]
 
     def _term_ids(self, terms: Iterable[str]) -> tuple[list[int], list[str]]:
         """Ids of the indexed terms among `terms`, and those terms."""

@@ -74,7 +74,20 @@ class RetrievedPassage(BaseModel):
     end: int
     score: float
     evidence: float = Field(
+        default=0.0,
+        description="How well the passage covers the question, 0 to 1: the larger of the "
+        "share of its weighted terms found in the passage and the calibrated similarity.",
+    )
+    lexical_evidence: float = Field(
         default=0.0, description="Share of the question's weighted terms found in the passage."
+    )
+    similarity: float | None = Field(
+        default=None, description="Cosine similarity to the question, if among the nearest."
+    )
+    adjusted_similarity: float | None = Field(
+        default=None,
+        description="The similarity with the model's preference for the question's language "
+        "taken out.",
     )
 
 

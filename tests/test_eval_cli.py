@@ -51,18 +51,18 @@ def test_seed_questions_with_every_output(tmp_path: Path) -> None:
     out, err = result.stdout.decode(), result.stderr.decode()
     assert result.returncode == 0, err
     assert "indexing" in err and "wrote" in err
-    assert "67 questions from seeds/questions.jsonl" in out
+    assert "76 questions from seeds/questions.jsonl" in out
     assert row(out, "figure") == GROUPS
-    assert row(out, "questions") == ["questions", "67", "23", "21", "23", "25", "27"]
+    assert row(out, "questions") == ["questions", "76", "26", "24", "26", "25", "27"]
     assert "Missed" in out
 
     run = json.loads(Path(f"{report}.json").read_text(encoding="utf-8"))
-    assert len(run["results"]) == 67 and run["errors"] == []
+    assert len(run["results"]) == 76 and run["errors"] == []
     first = run["results"][0]
     assert first["id"] == "q01" and first["question"].startswith("What did Microsoft")
     assert first["answer"] and first["citations"][0]["source"] == ENGLISH_SEED
     assert first["scores"]["hit_at_1"] is True and first["scores"]["citation_valid"] is True
-    assert run["figures"]["all"]["questions"] == 67
+    assert run["figures"]["all"]["questions"] == 76
     assert float(row(out, "hit@5")[1]) == pytest.approx(
         run["figures"]["all"]["values"]["hit@5"], abs=0.005
     )
@@ -175,7 +175,7 @@ def test_progress_bar_on_a_terminal(tmp_path: Path) -> None:
         dimensions=(40, 120),
     )
     child.expect("Asking questions")
-    child.expect("67/67")
+    child.expect("76/76")
     child.expect("Missed")
     child.expect(pexpect.EOF)
     child.close()

