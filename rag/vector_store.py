@@ -334,20 +334,35 @@ class VectorIndex:
         embed_batch: int | None = None,
     ) -> None:
         """Embed and store passages in batches of `embed_batch` (default: as many as the
-        client takes), replacing any stored under the same ids."""
+        client takes), replacing any stored under the same ids.
+
+        The next batch is embedded in a worker thread while this one is written to Chroma
+        (the model's C engine runs without the GIL), so that writing costs the ingest
+        almost nothing beside embedding. An interruption loses at most the batch being
+        embedded: what was written stays, and the next ingest skips it.
+        """
+        from concurrent.futures import ThreadPoolExecutor
+
         size = min(self._batch, embed_batch or self._batch)
-        for offset in range(0, len(records), size):
-            batch = records[offset : offset + size]
-            vectors = embed([record.text for record in batch])
-            with self.calling(writing=True):
-                self._collection.upsert(
-                    ids=[record.passage_id for record in batch],
-                    embeddings=np.asarray(vectors, dtype=np.float32),
-                    documents=[record.text for record in batch],
-                    metadatas=[record_metadata(record) for record in batch],
-                )
-            if progress:
-                progress(len(batch))
+        batches = [records[offset : offset + size] for offset in range(0, len(records), size)]
+        if not batches:
+            return
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsbot-embed") as worker:
+            pending = worker.submit(embed, [record.text for record in batches[0]])
+            for number, batch in enumerate(batches):
+                vectors = pending.result()
+                if number + 1 < len(batches):
+                    following = [record.text for record in batches[number + 1]]
+                    pending = worker.submit(embed, following)
+                with self.calling(writing=True):
+                    self._collection.upsert(
+                        ids=[record.passage_id for record in batch],
+                        embeddings=np.asarray(vectors, dtype=np.float32),
+                        documents=[record.text for record in batch],
+                        metadatas=[record_metadata(record) for record in batch],
+                    )
+                if progress:
+                    progress(len(batch))
 
     def delete(self, passage_ids: Sequence[str]) -> None:
         with self.calling(writing=True):
