@@ -9,11 +9,20 @@ them through its ordinary ingest.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import sqlite3
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from rag.engine import Engine
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS_DIR = PROJECT_ROOT.parent / "shared" / "benchmarks"
@@ -178,3 +187,134 @@ def add_distractors_option(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="add the first N non-empty SaudiNewsNet articles (Arabic news) to the pool",
     )
+
+
+WORK_DIR = PROJECT_ROOT / "benchmarks" / ".work"
+
+
+class CachedEmbedding:
+    """The engine's embedding with every vector kept in benchmarks/.work/embeddings.sqlite,
+    by text: the pool and the pool with distractors share their paragraphs' vectors, and
+    a question is embedded once across runs. Only for benchmarks of quality: timings of
+    ingest and of questions are measured without it (benchmarks/ingest_speed.py,
+    cli_latency.py)."""
+
+    def __init__(self, inner: Any, path: Path = WORK_DIR / "embeddings.sqlite") -> None:
+        self.inner = inner
+        self.model_name = inner.model_name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, check_same_thread=False)
+        self._db.execute("CREATE TABLE IF NOT EXISTS v (key TEXT PRIMARY KEY, vector BLOB)")
+        self._prefix = f"{inner.class_name()}:{inner.model_name}:"
+
+    def class_name(self) -> str:
+        return str(self.inner.class_name())
+
+    def _key(self, kind: str, text: str) -> str:
+        return self._prefix + kind + hashlib.sha256(text.encode()).hexdigest()
+
+    def _lookup(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        for start in range(0, len(keys), 500):
+            part = list(keys[start : start + 500])
+            marks = ",".join("?" * len(part))
+            for key, blob in self._db.execute(
+                f"SELECT key, vector FROM v WHERE key IN ({marks})", part
+            ):
+                found[key] = np.frombuffer(blob, dtype=np.float32)
+        return found
+
+    def _store(self, pairs: Sequence[tuple[str, np.ndarray]]) -> None:
+        self._db.executemany(
+            "INSERT OR REPLACE INTO v VALUES (?, ?)",
+            [(key, np.asarray(vector, np.float32).tobytes()) for key, vector in pairs],
+        )
+        self._db.commit()
+
+    def vectors(self, texts: Sequence[str]) -> np.ndarray:
+        keys = [self._key("p:", text) for text in texts]
+        found = self._lookup(keys)
+        missing = [i for i, key in enumerate(keys) if key not in found]
+        if missing:
+            computed = self.inner.vectors([texts[i] for i in missing])
+            self._store([(keys[i], computed[j]) for j, i in enumerate(missing)])
+            found.update({keys[i]: computed[j] for j, i in enumerate(missing)})
+        return np.stack([found[key] for key in keys]) if keys else np.zeros((0, 384), np.float32)
+
+    def get_query_embedding(self, text: str) -> list[float]:
+        key = self._key("q:", text)
+        found = self._lookup([key])
+        if key not in found:
+            vector = np.asarray(self.inner.get_query_embedding(text), np.float32)
+            self._store([(key, vector)])
+            return list(vector.tolist())
+        return list(found[key].tolist())
+
+    def remember_stored(self, engine: Engine) -> None:
+        """Put the vectors an index already holds into the cache."""
+        vectors = engine.index.vector
+        collection = getattr(vectors, "_collection", None)
+        if collection is None:
+            return
+        offset = 0
+        while True:
+            page = collection.get(include=["documents", "embeddings"], limit=2000, offset=offset)
+            if not page["ids"]:
+                return
+            keys = [self._key("p:", text) for text in page["documents"]]
+            self._store(list(zip(keys, page["embeddings"], strict=True)))
+            offset += len(page["ids"])
+
+
+def work_engine(
+    name: str, documents: Sequence[tuple[str, str]], *, cached: bool = True, **settings: object
+) -> Engine:
+    """An engine over `documents` (file name, text), indexed by `Engine.ingest` in
+    benchmarks/.work/NAME and kept there: a rerun over the same documents and embedding
+    finds them indexed and embeds nothing. `cached`: embeddings go through
+    `CachedEmbedding`. `settings` override the defaults."""
+    from rag.engine import Engine
+    from rag.settings import load_settings
+
+    root = WORK_DIR / name
+    corpus = root / "articles"
+    wanted = {source for source, _ in documents}
+    if corpus.is_dir():
+        for stale in [path for path in corpus.iterdir() if path.name not in wanted]:
+            stale.unlink()
+    for source, text in documents:
+        path = corpus / source
+        if not path.is_file() or path.read_text(encoding="utf-8") != text:
+            corpus.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+    config = load_settings(corpus_dir=corpus, data_dir=root, **settings)
+    engine = Engine(
+        config.model_copy(update={"data_dir": root / f"data-{config.embedding_provider}"})
+    )
+    cache = None
+    if cached and engine.index.embedding is not None:
+        cache = CachedEmbedding(engine.index.embedding)
+        engine.index.embedding = cache  # type: ignore[assignment]
+    started = time.perf_counter()
+    report = engine.ingest()
+    print(f"{name}: {report.summary()} ({time.perf_counter() - started:.0f} s)", flush=True)
+    if cache is not None and not report.added and not report.updated:
+        cache.remember_stored(engine)
+    return engine
+
+
+def xquad_halves(
+    benchmark: Benchmark,
+) -> tuple[dict[str, list[Question]], dict[str, list[Question]]]:
+    """XQuAD's questions on the first half of its articles (tuned on) and on the rest."""
+    article_of = {p.source: p.article for p in benchmark.paragraphs}
+    articles = max(article_of[q.gold] for q in benchmark.questions["XQuAD-en"]) + 1
+    tune: dict[str, list[Question]] = {}
+    report: dict[str, list[Question]] = {}
+    for name in ("XQuAD-en", "XQuAD-ar"):
+        questions = benchmark.questions[name]
+        tune[f"{name}-first-half"] = [q for q in questions if article_of[q.gold] < articles // 2]
+        report[f"{name}-second-half"] = [
+            q for q in questions if article_of[q.gold] >= articles // 2
+        ]
+    return tune, report

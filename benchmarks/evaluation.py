@@ -144,6 +144,23 @@ RESULTS_HEADERS = {
     "RESULTS.md": "# Benchmark results\n\n"
     "Each section is written by the command it names; rerun a command to refresh its section.\n",
     "TUNING.md": "# Tuning newsbot's retrieval defaults\n\n"
-    "Written by `uv run python benchmarks/tune.py`; each part is a section that "
-    "`--part` reruns.\n",
+    "Written by `uv run python benchmarks/tune.py` (the lexical setup) and "
+    "`uv run python benchmarks/tune_model.py` (the bundled model); each part is a section "
+    "that `--part` reruns.\n",
 }
+
+
+def model_alone_ranker(engine: Engine) -> Ranker:
+    """Article sources of the embedding's nearest passages by cosine similarity in Chroma,
+    each source once: the model alone, without newsbot's fusion."""
+
+    def rank(question: str) -> list[str]:
+        vector = engine.index.embedding.get_query_embedding(question)  # type: ignore[union-attr]
+        snapshot = engine.index.snapshot()
+        hits = engine.index.vector.query(list(vector), PASSAGES_RANKED)
+        sources = [
+            snapshot.records[snapshot.row_of[i]].source for i, _ in hits if i in snapshot.row_of
+        ]
+        return list(dict.fromkeys(sources))
+
+    return rank

@@ -20,10 +20,8 @@ its target, the others staying as they are.
 from __future__ import annotations
 
 import argparse
-import tempfile
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from benchmark_data import (
@@ -34,6 +32,7 @@ from benchmark_data import (
     add_distractors_option,
     load_benchmark,
     reported_sets,
+    work_engine,
 )
 from evaluation import (
     ARTICLES_RANKED,
@@ -44,7 +43,7 @@ from evaluation import (
     newsbot_ranker,
     record,
 )
-from retrieval import RESULTS, TARGETS, build_engine, distractor_documents, settings_note
+from retrieval import RESULTS, TARGETS, distractor_documents, settings_note
 
 if TYPE_CHECKING:
     from rag.engine import Engine
@@ -163,12 +162,17 @@ def main() -> None:
     benchmark = load_benchmark(args.data)
     documents = [(p.source, p.text) for p in benchmark.paragraphs]
     documents += distractor_documents(benchmark, args.distractors)
-    with tempfile.TemporaryDirectory(prefix="newsbot-misses-") as temporary:
-        engine, summary = build_engine(Path(temporary), documents)
-        rows = []
-        for name, questions in reported_sets(benchmark).items():
-            rows.append(row(name, misses(engine, benchmark, questions)))
-            print(markdown_table(HEADER, rows[-1:]), flush=True)
+    name = (
+        "pool"
+        if not args.distractors
+        else f"pool-distractors-{len(documents) - len(benchmark.paragraphs)}"
+    )
+    engine = work_engine(name, documents)
+    summary = f"{len(engine.articles()):,} articles, {len(engine.index.snapshot()):,} passages"
+    rows = []
+    for set_name, questions in reported_sets(benchmark).items():
+        rows.append(row(set_name, misses(engine, benchmark, questions)))
+        print(markdown_table(HEADER, rows[-1:]), flush=True)
     command = "uv run python benchmarks/misses.py" + (
         f" --distractors {args.distractors}" if args.distractors else ""
     )

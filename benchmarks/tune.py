@@ -270,7 +270,10 @@ def pool_engine(root: Path, paragraphs: Sequence[Paragraph], name: str) -> Engin
 
     corpus = root / f"{name}-articles"
     write_articles(corpus, ((p.source, p.text) for p in paragraphs))
-    engine = Engine(Settings(data_dir=root / f"{name}-data", corpus_dir=corpus))
+    # The lexical parts were tuned without a model (benchmarks/tune_model.py has the rest).
+    engine = Engine(
+        Settings(data_dir=root / f"{name}-data", corpus_dir=corpus, embedding_provider="hashing")
+    )
     started = time.perf_counter()
     report = engine.ingest()
     print(f"{name}: indexed {report.summary()} ({time.perf_counter() - started:.0f} s)", flush=True)
@@ -431,7 +434,12 @@ def tune_embedding(root: Path, benchmark: Benchmark, tuning: dict[str, list[Ques
     rows = []
     for dim in (256, 768, 2048):
         engine = Engine(
-            load_settings(data_dir=root / f"embedding-{dim}", corpus_dir=corpus, embedding_dim=dim)
+            load_settings(
+                data_dir=root / f"embedding-{dim}",
+                corpus_dir=corpus,
+                embedding_dim=dim,
+                embedding_provider="hashing",
+            )
         )
         engine.ingest()
         default = current_config(engine)

@@ -12,7 +12,16 @@ from tests.conftest import PROJECT_ROOT
 
 
 @pytest.mark.parametrize(
-    "script", ["retrieval.py", "misses.py", "scale.py", "tune.py", "make_fixture.py"]
+    "script",
+    [
+        "retrieval.py",
+        "misses.py",
+        "scale.py",
+        "tune.py",
+        "tune_model.py",
+        "ingest_speed.py",
+        "make_fixture.py",
+    ],
 )
 def test_missing_benchmark_folder_is_one_clear_line(script: str, tmp_path: Path) -> None:
     result = subprocess.run(
