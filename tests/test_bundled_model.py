@@ -16,7 +16,7 @@ import pytest
 from rag.embedding import make_embedding
 from rag.engine import Engine
 from rag.settings import Settings
-from tests.conftest import cli_env, run_newsbot
+from tests.conftest import ARABIC_SEED, SEEDS_DIR, cli_env, run_newsbot
 
 FIXTURES = Path(__file__).parent / "fixtures" / "crosslingual"
 
@@ -181,3 +181,14 @@ def test_the_cli_says_when_the_model_is_missing(tmp_path: Path, corpus: Path) ->
     engine = Engine(model_settings(tmp_path, corpus))
     assert engine.index.vector.count() == len(engine.index.snapshot())
     shutil.rmtree(tmp_path / "blocker")
+
+
+def test_the_readme_example_cites_the_arabic_article(tmp_path: Path) -> None:
+    """README's first example, on the project's seeds with the default settings."""
+    engine = Engine(model_settings(tmp_path, SEEDS_DIR))
+    engine.ingest()
+    answer = engine.ask("Why did Amazon back down on banning TikTok?")
+    assert not answer.abstained
+    assert answer.citations[0].source == ARABIC_SEED
+    assert answer.answer.startswith("From the Arabic article “تيك توك يحرج أمازون في معركة الحظر”:")
+    assert "تتراجع عن القرار" in answer.answer
