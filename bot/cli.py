@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -250,10 +251,14 @@ def _stdin_lines() -> Iterator[tuple[int, str, str | None]]:
 def ingest(paths: tuple[Path, ...], rebuild: bool) -> None:
     """Index articles from PATHS (files or folders; default: the corpus directory).
 
-    Reads .txt and .md files as UTF-8. Unchanged articles are left alone, changed
-    ones are re-indexed, and articles whose files vanished from an ingested folder
-    are dropped. Unreadable files are skipped with a warning.
+    Reads .txt and .md files as UTF-8 (or UTF-16 with a BOM). Unchanged articles are
+    left alone, changed ones are re-indexed, and articles whose files vanished from an
+    ingested folder are dropped. Unreadable files, devices, pipes and files over 5 MB
+    are skipped with a warning; a PATH that does not exist stops the ingest.
     """
+    missing = [str(path) for path in paths if not os.path.lexists(path)]
+    if missing:
+        raise BadInputError(f"no such file or folder: {', '.join(missing)}; nothing was indexed")
     engine = open_engine()
     report = run_ingest(engine, list(paths) or None, rebuild)
     click.echo(report.summary())

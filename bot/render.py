@@ -9,9 +9,24 @@ from rag.models import Answer, ArticleInfo, Citation
 LANGUAGE_NAMES = {"ar": "Arabic", "fr": "French", "en": "English", "und": "unknown"}
 
 
+def printable(text: str) -> str:
+    """`text` with control characters (C0 but newline, DEL, C1) made spaces, keeping every
+    offset where it was: an article must not clear the screen, retitle the window or write
+    the clipboard (OSC 52) of whoever reads it in a terminal."""
+    return "".join(
+        char if char == "\n" or (char >= " " and not "\x7f" <= char <= "\x9f") else " "
+        for char in text
+    )
+
+
+def one_line(text: str) -> str:
+    """`printable`, on one line: for titles and file names."""
+    return printable(text).replace("\n", " ")
+
+
 def render_answer(answer: Answer, *, width: int = 88) -> str:
     """The answer, then its numbered sources with their passages."""
-    return "\n".join([answer.answer, *_after_text(answer, width)])
+    return "\n".join([printable(answer.answer), *_after_text(answer, width)])
 
 
 def render_after_stream(answer: Answer, *, width: int = 88) -> str:
@@ -22,15 +37,16 @@ def render_after_stream(answer: Answer, *, width: int = 88) -> str:
 def _after_text(answer: Answer, width: int) -> list[str]:
     lines = []
     for notice in answer.notices:
-        lines.append(f"(note: {notice})")
+        lines.append(f"(note: {one_line(notice)})")
     if answer.citations:
         lines.append("")
         lines.append("Sources")
         for citation in answer.citations:
             language = LANGUAGE_NAMES.get(citation.language, citation.language)
-            lines.append(f"[{citation.n}] {citation.title}")
+            lines.append(f"[{citation.n}] {one_line(citation.title)}")
             lines.append(
-                f"    {citation.source} · {language} · characters {citation.start}-{citation.end}"
+                f"    {one_line(citation.source)} · {language} · "
+                f"characters {citation.start}-{citation.end}"
             )
             lines.extend(_indented(citation.text, width))
     return lines
@@ -41,8 +57,8 @@ def render_passage(citation: Citation, place: tuple[int, int] | None, *, width: 
     language = LANGUAGE_NAMES.get(citation.language, citation.language)
     where = f"passage {place[0]} of {place[1]}, " if place else ""
     lines = [
-        f"[{citation.n}] {citation.title}",
-        f"    {citation.source} · {language} · {where}characters "
+        f"[{citation.n}] {one_line(citation.title)}",
+        f"    {one_line(citation.source)} · {language} · {where}characters "
         f"{citation.start}-{citation.end} of the article",
         *_indented(citation.text, width),
     ]
@@ -51,7 +67,7 @@ def render_passage(citation: Citation, place: tuple[int, int] | None, *, width: 
 
 def _indented(text: str, width: int) -> list[str]:
     lines: list[str] = []
-    for paragraph in text.split("\n"):
+    for paragraph in printable(text).split("\n"):
         if paragraph.strip():
             lines.extend(
                 textwrap.wrap(
@@ -68,7 +84,10 @@ def _indented(text: str, width: int) -> list[str]:
 def render_articles(articles: list[ArticleInfo]) -> str:
     if not articles:
         return "No articles are indexed yet; run `newsbot ingest`."
-    rows = [f"{a.source}  {a.language}  {a.passages:>3} passages  {a.title}" for a in articles]
+    rows = [
+        f"{one_line(a.source)}  {a.language}  {a.passages:>3} passages  {one_line(a.title)}"
+        for a in articles
+    ]
     total = sum(a.passages for a in articles)
     rows.append(f"{len(articles)} articles, {total} passages")
     return "\n".join(rows)

@@ -17,7 +17,7 @@ from rich.spinner import Spinner
 from rich.text import Text
 
 from bot.bidi_reorder import has_rtl, is_rtl_paragraph, visual_line
-from bot.render import LANGUAGE_NAMES
+from bot.render import LANGUAGE_NAMES, printable
 from rag.models import Answer, ArticleInfo, Citation
 
 BidiMode = Literal["terminal", "reorder"]
@@ -35,14 +35,6 @@ ABSTAIN_STYLE = "italic"
 INDENT = 4
 MIN_WIDTH = 24
 MODE_NAMES = {"extractive": "extractive answers (offline)"}
-
-
-def printable(text: str) -> str:
-    """`text` with control characters made harmless, keeping every offset where it was."""
-    return "".join(
-        char if char == "\n" or (char >= " " and not "\x7f" <= char <= "\x9f") else " "
-        for char in text
-    )
 
 
 def excerpt(

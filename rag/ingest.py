@@ -6,9 +6,11 @@ catalogue of indexed passages and says which passages the index should hold next
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import os
 import re
+import stat
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,22 +72,49 @@ def _title_of(text: str) -> str:
     return ""
 
 
+def read_regular_file(path: Path, limit: int) -> bytes:
+    """The bytes of a regular file, at most `limit` of them.
+
+    A device, pipe or socket is never read: `/dev/zero` never ends and a pipe blocks until
+    someone writes. The file is opened without blocking and checked once open, so that a
+    link swapped in between cannot slip through; the limit counts the bytes actually read,
+    not what `stat` claims.
+    """
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(descriptor, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise SkippedFile("not a regular file (a device, pipe or socket)")
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise SkippedFile(f"too large (over {limit / 1e6:.0f} MB, the limit)")
+    return data
+
+
+def decode_article(data: bytes) -> str:
+    """The text of an article file: UTF-8, with or without a BOM, or UTF-16 with a BOM (as
+    Windows tools write it). Raises SkippedFile for binary or undecodable content."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            text = data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise SkippedFile(f"not UTF-16 text (invalid bytes at offset {exc.start})") from None
+        if "\x00" in text:
+            raise SkippedFile("binary content (NUL characters)")
+        return text
+    if b"\x00" in data:
+        raise SkippedFile("binary content (NUL bytes)")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SkippedFile(f"not UTF-8 text (invalid byte at offset {exc.start})") from None
+
+
 def read_article(path: Path, *, chunk_size: int, chunk_overlap: int) -> Article:
     """Read one article file, or raise SkippedFile saying why it cannot be used."""
     if path.suffix.lower() not in SUPPORTED_SUFFIXES:
         raise SkippedFile("not a .txt or .md file")
-    size = path.stat().st_size
-    if size > MAX_ARTICLE_BYTES:
-        raise SkippedFile(
-            f"too large ({size / 1e6:.1f} MB; the limit is {MAX_ARTICLE_BYTES / 1e6:.0f} MB)"
-        )
-    data = path.read_bytes()
-    if b"\x00" in data:
-        raise SkippedFile("binary content (NUL bytes)")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise SkippedFile(f"not UTF-8 text (invalid byte at offset {exc.start})") from None
+    data = read_regular_file(path, MAX_ARTICLE_BYTES)
+    text = decode_article(data)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
         raise SkippedFile("empty")

@@ -235,3 +235,36 @@ def test_changed_embedding_says_to_rebuild(ingested_data: dict[str, str]) -> Non
     assert err.startswith("newsbot: error: the index in ") and err.count("\n") == 1
     assert "hashing-ngram-3-5-v1/768" in err and "hashing-ngram-3-5-v1/256" in err
     assert "run `newsbot ingest --rebuild`" in err
+
+
+def test_ingest_of_a_path_that_does_not_exist_exits_2(ingested_data: dict[str, str]) -> None:
+    before = run_newsbot("sources", "--json", env=ingested_data).stdout
+    result = run_newsbot("ingest", "/nonexistent-newsbot-path", env=ingested_data)
+    assert result.returncode == 2
+    err = result.stderr.decode().strip()
+    assert err == (
+        "newsbot: error: no such file or folder: /nonexistent-newsbot-path; nothing was indexed"
+    )
+    assert run_newsbot("sources", "--json", env=ingested_data).stdout == before
+
+
+def test_article_text_never_reaches_the_terminal_with_control_characters(
+    tmp_path: Path,
+) -> None:
+    corpus = tmp_path / "hostile"
+    corpus.mkdir()
+    title = "Breaking\x1b]0;HACKED\x07 news\x1b]52;c;ZWNobyBwd25lZA==\x07"
+    body = "The council approved the budget on Monday.\x1b[2J\x1b[5m It will take effect in May."
+    (corpus / "hostile.txt").write_text(f"{title}\n\n{body}\n", encoding="utf-8")
+    env = cli_env(tmp_path, corpus)
+    assert run_newsbot("ingest", env=env).returncode == 0
+    listing = run_newsbot("sources", env=env)
+    answer = run_newsbot("ask", "When did the council approve the budget?", env=env)
+    for result in (listing, answer):
+        assert result.returncode == 0, result.stderr.decode()
+        assert not re.search(rb"[\x00-\x08\x0b-\x1f\x7f]", result.stdout), result.stdout
+    assert b"Breaking ]0;HACKED  news" in listing.stdout
+    exact = json.loads(
+        run_newsbot("ask", "--json", "When was the budget approved?", env=env).stdout
+    )
+    assert "\x1b[2J" in exact["citations"][0]["text"]  # JSON keeps the article's text exact

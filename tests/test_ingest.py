@@ -1,15 +1,18 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from rag.ingest import (
+    MAX_ARTICLE_BYTES,
     SkippedFile,
     discover,
     passages_of,
     plan_ingest,
     read_article,
+    read_regular_file,
 )
 from tests.conftest import ENGLISH_SEED, FRENCH_SEED, SEEDS_DIR
 
@@ -77,6 +80,33 @@ class TestReadArticle:
         with pytest.raises(SkippedFile, match="too large"):
             read_article(path, **SIZES)
 
+    @pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+    def test_utf16_with_a_bom_as_windows_writes_it(self, tmp_path: Path, encoding: str) -> None:
+        text = "\ufeffTikTok a pris le contrôle d’Internet\r\nتيك توك يحرج أمازون\r\n"
+        path = write(tmp_path / "windows.txt", text.encode(encoding))
+        article = read_article(path, **SIZES)
+        assert article.title == "TikTok a pris le contrôle d’Internet"
+        assert article.text == "TikTok a pris le contrôle d’Internet\nتيك توك يحرج أمازون\n"
+
+    def test_a_pipe_is_skipped_without_blocking(self, tmp_path: Path) -> None:
+        fifo = tmp_path / "fifo.txt"
+        os.mkfifo(fifo)
+        with pytest.raises(SkippedFile, match="not a regular file"):
+            read_article(fifo, **SIZES)
+
+    def test_a_link_to_a_device_is_skipped_without_reading_it(self, tmp_path: Path) -> None:
+        zero = tmp_path / "zero.txt"
+        zero.symlink_to("/dev/zero")  # stat says 0 bytes; reading never ends
+        with pytest.raises(SkippedFile, match="not a regular file"):
+            read_article(zero, **SIZES)
+
+    def test_the_size_limit_counts_bytes_read(self, tmp_path: Path) -> None:
+        path = write(tmp_path / "edge.txt", b"a" * MAX_ARTICLE_BYTES)
+        assert len(read_regular_file(path, MAX_ARTICLE_BYTES)) == MAX_ARTICLE_BYTES
+        write(path, b"a" * (MAX_ARTICLE_BYTES + 1))
+        with pytest.raises(SkippedFile, match="too large"):
+            read_regular_file(path, MAX_ARTICLE_BYTES)
+
 
 class TestPassages:
     def test_passages_keep_spans_and_metadata(self) -> None:
@@ -106,7 +136,7 @@ class TestPassages:
 class TestPlan:
     def test_skips_bad_files_and_keeps_going(self, corpus: Path) -> None:
         write(corpus / "empty.txt", b"")
-        write(corpus / "bad.txt", b"\xff\xfe\xfa")
+        write(corpus / "bad.txt", b"\xfa\xfb\xfc")
         plan = plan_ingest([corpus], [], **SIZES)
         assert plan.added == 5 and plan.articles == 5
         assert any("empty.txt" in w and "empty" in w for w in plan.skipped)
@@ -136,6 +166,19 @@ class TestPlan:
         plan = plan_ingest([tmp_path / "nope"], [], **SIZES)
         assert plan.articles == 0
         assert "no such file or folder" in plan.skipped[0]
+
+    def test_devices_and_pipes_in_a_folder_are_skipped_and_named(self, tmp_path: Path) -> None:
+        folder = tmp_path / "news"
+        folder.mkdir()
+        write(folder / "story.txt", "Title\n\nA real article about TikTok.")
+        os.mkfifo(folder / "fifo.txt")
+        (folder / "zero.txt").symlink_to("/dev/zero")
+        plan = plan_ingest([folder], [], **SIZES)
+        assert plan.articles == 1
+        assert sorted(plan.skipped) == [
+            f"{folder / 'fifo.txt'}: skipped: not a regular file (a device, pipe or socket)",
+            f"{folder / 'zero.txt'}: skipped: not a regular file (a device, pipe or socket)",
+        ]
 
     def test_hidden_files_are_ignored(self, tmp_path: Path) -> None:
         write(tmp_path / ".hidden.txt", "Secret\nstuff")
