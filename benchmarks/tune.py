@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 from benchmark_data import (
@@ -304,6 +304,43 @@ def tuning_mrr(
     return [evaluate(name, ranker, questions).mrr for name, questions in tuning.items()]
 
 
+Config = TypeVar("Config", bound="FusionConfig")
+
+
+def coordinate_ascent(
+    score: Callable[[Config], float],
+    best: Config,
+    fields: Sequence[str],
+    steps: Sequence[float],
+) -> tuple[Config, float]:
+    """Move one weight at a time by each step, up or down, while the score improves."""
+    best_score = score(best)
+    for step in steps:
+        improved = True
+        while improved:
+            improved = False
+            for field in fields:
+                for delta in (step, -step):
+                    value = round(max(0.0, getattr(best, field) + delta), 3)
+                    candidate = replace(best, **{field: value})
+                    if score(candidate) > best_score + 1e-4:
+                        best, best_score, improved = candidate, score(candidate), True
+    return best, best_score
+
+
+def best_rows(
+    seen: dict[Config, list[float]], references: Sequence[Config], limit: int
+) -> list[list[str]]:
+    """Table rows: the references, then the best `limit` others, with each set's MRR@10."""
+    others = sorted(
+        (c for c in seen if c not in references), key=lambda c: -float(np.mean(seen[c]))
+    )
+    return [
+        [c.label(), *(f"{m:.3f}" for m in seen[c]), f"{np.mean(seen[c]):.4f}"]
+        for c in [*references, *others[:limit]]
+    ]
+
+
 def tune_fusion(engine: Engine, tuning: dict[str, list[Question]]) -> tuple[str, FusionConfig]:
     seen: dict[FusionConfig, list[float]] = {}
 
@@ -321,19 +358,13 @@ def tune_fusion(engine: Engine, tuning: dict[str, list[Question]]) -> tuple[str,
     ]
     for config in references:
         score(config)
-    best = current_config(engine)
-    best_score = score(best)
     # The subword weight is the scale the others are measured against.
-    for step in (0.4, 0.2, 0.1):
-        improved = True
-        while improved:
-            improved = False
-            for field in ("lexical", "vector", "coverage", "proximity"):
-                for delta in (step, -step):
-                    value = round(max(0.0, getattr(best, field) + delta), 3)
-                    candidate = replace(best, **{field: value})
-                    if score(candidate) > best_score + 1e-4:
-                        best, best_score, improved = candidate, score(candidate), True
+    best, best_score = coordinate_ascent(
+        score,
+        current_config(engine),
+        ("lexical", "vector", "coverage", "proximity"),
+        (0.4, 0.2, 0.1),
+    )
     for window in (5, 10, 20, 40):
         candidate = replace(best, window=window)
         if score(candidate) > best_score + 1e-4:
@@ -343,13 +374,7 @@ def tune_fusion(engine: Engine, tuning: dict[str, list[Question]]) -> tuple[str,
         if score(candidate) > best_score + 1e-4:
             best, best_score = candidate, score(candidate)
 
-    shown = (
-        references
-        + sorted((c for c in seen if c not in references), key=lambda c: -float(np.mean(seen[c])))[
-            :15
-        ]
-    )
-    rows = [[c.label(), *(f"{m:.3f}" for m in seen[c]), f"{np.mean(seen[c]):.4f}"] for c in shown]
+    rows = best_rows(seen, references, 15)
     text = (
         "MRR@10 of newsbot's retriever over an index built by `Engine.ingest`.\n\n"
         "The four RRF rows are references (the first is the configuration before this "

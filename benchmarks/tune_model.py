@@ -43,7 +43,7 @@ from evaluation import (
     newsbot_ranker,
     record,
 )
-from tune import OUTPUT, FusionConfig
+from tune import OUTPUT, FusionConfig, best_rows, coordinate_ascent
 
 if TYPE_CHECKING:
     from rag.engine import Engine
@@ -190,30 +190,15 @@ def tune_model_fusion(sets: TuningSets) -> tuple[str, ModelConfig]:
     references = [lexical_default, replace(lexical_default, vector=0.5)]
     for config in references:
         score(config)
-    best = replace(lexical_default, vector=1.0, confidence=0.5, coverage=0.4)
-    best_score = score(best)
-    for step in (1.0, 0.5):
-        improved = True
-        while improved:
-            improved = False
-            for field in ("confidence", "vector", "coverage"):
-                for delta in (step, -step):
-                    value = round(max(0.0, getattr(best, field) + delta), 3)
-                    candidate = replace(best, **{field: value})
-                    if score(candidate) > best_score + 1e-4:
-                        best, best_score, improved = candidate, score(candidate), True
-    shown = (
-        references
-        + sorted((c for c in seen if c not in references), key=lambda c: -float(np.mean(seen[c])))[
-            :12
-        ]
-    )
-    rows = [[c.label(), *(f"{m:.3f}" for m in seen[c]), f"{np.mean(seen[c]):.4f}"] for c in shown]
+    start = replace(lexical_default, vector=1.0, confidence=0.5, coverage=0.4)
+    best, _ = coordinate_ascent(score, start, ("confidence", "vector", "coverage"), (1.0, 0.5))
+    rows = best_rows(seen, references, 12)
     text = (
         "MRR@10 of newsbot's retriever, with the vector ranking of the bundled model "
-        "(each language's nearest passages, less the language's mean similarity, spread "
-        "over the candidates). The first row is the lexical-only default, the second the "
-        "old untuned model weight; then the best of the "
+        "(the nearest passages of each language, passages in another language than the "
+        "question given back the language offset, spread over the candidates). The first "
+        "row is the lexical-only default, the second the old untuned model weight; then the "
+        "best of the "
         f"{len(seen)} configurations tried by coordinate ascent.\n\n"
         + markdown_table(["configuration", *sets, "mean"], rows)
         + f"\n\nChosen: {best.label()}.\n"
