@@ -57,9 +57,11 @@ def reports_errors(command: F) -> F:
 
 def open_engine() -> Engine:
     from rag.engine import Engine
-    from rag.settings import load_settings
+    from rag.settings import load_settings, unknown_setting_warnings
 
     settings = load_settings()
+    for warning in unknown_setting_warnings(os.environ):
+        click.echo(f"newsbot: warning: {warning}", err=True)
     logging.basicConfig(
         level=settings.log_level,
         stream=sys.stderr,

@@ -49,6 +49,11 @@ def clean_question(question: str, max_chars: int) -> tuple[str, list[str]]:
         raise BadInputError(
             'the question is empty; ask something, e.g. newsbot ask "Who wants to buy TikTok?"'
         )
+    # Bytes that are not UTF-8 reach Python's argv as lone surrogates.
+    if any("\ud800" <= char <= "\udfff" for char in text):
+        raise BadInputError(
+            "the question is not valid UTF-8 text; check the terminal's or the script's encoding"
+        )
     if len(text) > max_chars:
         cut = text.rfind(" ", 0, max_chars)
         text = text[: cut if cut > max_chars // 2 else max_chars]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -310,6 +312,35 @@ def _describe(error: dict[str, object], secret_fields: set[str]) -> str:
     if field == "chroma_url" and isinstance(value, str):
         shown = ""  # a malformed URL may hold credentials
     return f"{variable}: {message}{shown}"
+
+
+def unknown_setting_warnings(
+    environ: Mapping[str, str], env_file: Path = Path(".env")
+) -> list[str]:
+    """One line per NEWSBOT_* name, in the environment or in `env_file`, that is no
+    setting (a typo is otherwise silently ignored), with the closest known name."""
+    names = [name for name in environ if name.startswith(ENV_PREFIX)]
+    origin = {name: "the environment" for name in names}
+    if env_file.is_file():
+        from dotenv import dotenv_values
+
+        try:
+            in_file = list(dotenv_values(env_file))
+        except (OSError, UnicodeDecodeError, ValueError):
+            in_file = []  # what load_settings could read of it is all that counts
+        for name in in_file:
+            if name.startswith(ENV_PREFIX) and name not in origin:
+                origin[name] = str(env_file)
+    known = [field.upper() for field in Settings.model_fields]
+    warnings = []
+    for name, where in origin.items():
+        suffix = name[len(ENV_PREFIX) :].upper()
+        if suffix in known:
+            continue
+        close = difflib.get_close_matches(suffix, known, n=1, cutoff=0.6)
+        hint = f"; did you mean {ENV_PREFIX}{close[0]}?" if close else " (see .env.example)"
+        warnings.append(f"{name} in {where} is not a setting and is ignored{hint}")
+    return warnings
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -268,3 +268,28 @@ def test_article_text_never_reaches_the_terminal_with_control_characters(
         run_newsbot("ask", "--json", "When was the budget approved?", env=env).stdout
     )
     assert "\x1b[2J" in exact["citations"][0]["text"]  # JSON keeps the article's text exact
+
+
+def test_a_misspelt_setting_is_named_with_the_right_one(ingested_data: dict[str, str]) -> None:
+    result = run_newsbot("ask", QUESTION, env={**ingested_data, "NEWSBOT_TOPK": "3"})
+    assert result.returncode == 0
+    assert result.stderr.decode().splitlines()[0] == (
+        "newsbot: warning: NEWSBOT_TOPK in the environment is not a setting and is ignored; "
+        "did you mean NEWSBOT_TOP_K?"
+    )
+
+
+def test_a_question_that_is_not_utf8_exits_2(ingested_data: dict[str, str]) -> None:
+    script = Path(sys.executable).with_name("newsbot")
+    result = subprocess.run(
+        [str(script), "ask", "--json", b"\xff\xfe TikTok"],
+        env=ingested_data,
+        capture_output=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stderr.decode().strip() == (
+        "newsbot: error: the question is not valid UTF-8 text; "
+        "check the terminal's or the script's encoding"
+    )
+    assert result.stdout == b""

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from rag.errors import ConfigError
-from rag.settings import Settings, load_settings
+from rag.settings import Settings, load_settings, unknown_setting_warnings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -188,3 +188,19 @@ def test_chroma_token_is_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NEWSBOT_CHROMA_AUTH_TOKEN", "tok-SECRET")
     settings = load_settings()
     assert "SECRET" not in repr(settings) and "SECRET" not in str(settings.model_dump())
+
+
+def test_an_unknown_variable_gets_the_closest_name(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("NEWSBOT_EMBEDING_PROVIDER=hashing\nNEWSBOT_TOP_K=4\n", encoding="utf-8")
+    environ = {"NEWSBOT_TOPK": "3", "NEWSBOT_DATA_DIR": "data", "PATH": "/bin"}
+    assert unknown_setting_warnings(environ, env_file) == [
+        "NEWSBOT_TOPK in the environment is not a setting and is ignored; "
+        "did you mean NEWSBOT_TOP_K?",
+        f"NEWSBOT_EMBEDING_PROVIDER in {env_file} is not a setting and is ignored; "
+        "did you mean NEWSBOT_EMBEDDING_PROVIDER?",
+    ]
+    assert unknown_setting_warnings({"NEWSBOT_XYZZY": "1"}, tmp_path / "none") == [
+        "NEWSBOT_XYZZY in the environment is not a setting and is ignored (see .env.example)"
+    ]
+    assert unknown_setting_warnings({"NEWSBOT_TOP_K": "3"}, tmp_path / "none") == []
