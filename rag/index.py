@@ -161,7 +161,7 @@ class NewsIndex:
                 break
             except NewsbotError:
                 raise
-            except (CatalogueChanged, OSError, ValueError, KeyError, TypeError) as exc:
+            except (CatalogueChanged, OSError, ValueError, KeyError, TypeError, EOFError) as exc:
                 newer = catalogue.current()
                 if newer == token:  # not replaced while we read it: broken
                     raise IndexUnavailableError(

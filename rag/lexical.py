@@ -24,6 +24,7 @@ from pathlib import Path
 import bm25s
 import numpy as np
 
+from rag.errors import IndexUnavailableError
 from rag.subword import SubwordIndex, sum_postings
 
 # bm25s sets its own logger to DEBUG on import; let the application's level decide.
@@ -212,10 +213,27 @@ class LexicalIndex:
 
     @classmethod
     def current_name(cls, root: Path) -> str | None:
+        """The published snapshot's name; None only when no pointer file exists.
+
+        A pointer that is there but empty or garbled is damage, never "nothing indexed
+        yet": taking it for that would index the corpus dir over the user's index.
+        """
+        pointer = root / POINTER
         try:
-            return (root / POINTER).read_text(encoding="utf-8").strip() or None
+            name = pointer.read_bytes().decode("utf-8").strip()
         except (FileNotFoundError, NotADirectoryError):
             return None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise IndexUnavailableError(
+                f"the index pointer {pointer} cannot be read ({type(exc).__name__}); "
+                "run `newsbot ingest --rebuild`"
+            ) from None
+        if not name or "/" in name or "\\" in name or name.startswith("."):
+            raise IndexUnavailableError(
+                f"the index pointer {pointer} is damaged (it names no snapshot); "
+                "run `newsbot ingest --rebuild`"
+            )
+        return name
 
     @classmethod
     def load(cls, root: Path, name: str | None = None) -> LexicalIndex | None:

@@ -293,3 +293,17 @@ def test_a_question_that_is_not_utf8_exits_2(ingested_data: dict[str, str]) -> N
         "check the terminal's or the script's encoding"
     )
     assert result.stdout == b""
+
+
+def test_an_empty_index_pointer_is_reported_not_reindexed(ingested_data: dict[str, str]) -> None:
+    pointer = Path(ingested_data["NEWSBOT_DATA_DIR"]) / "lexical" / "CURRENT"
+    pointer.write_bytes(b"")
+    result = run_newsbot("ask", QUESTION, env=ingested_data)
+    assert result.returncode == 1
+    err = result.stderr.decode()
+    assert "for the first time" not in err
+    assert err.strip().splitlines() == [
+        f"newsbot: error: the index pointer {pointer} is damaged (it names no snapshot); "
+        "run `newsbot ingest --rebuild`"
+    ]
+    assert pointer.read_bytes() == b""  # nothing was indexed over it

@@ -193,6 +193,31 @@ class TestIngest:
         Engine(settings).ingest(rebuild=True)
         assert not Engine(settings).ask("Who wants to buy TikTok?").abstained
 
+    @pytest.mark.parametrize("pointer", [b"", b"\n", b"\xff\xfe\xfa", b"../elsewhere"])
+    def test_a_damaged_pointer_is_damage_not_a_fresh_start(  # type: ignore[no-untyped-def]
+        self, settings, pointer: bytes
+    ) -> None:
+        Engine(settings).ingest()
+        lexical = settings.lexical_dir()
+        snapshots = sorted(p.name for p in lexical.iterdir() if p.is_dir())
+        (lexical / "CURRENT").write_bytes(pointer)
+        engine = Engine(settings)
+        with pytest.raises(IndexUnavailableError, match=r"run `newsbot ingest --rebuild`$"):
+            engine.has_index()  # never "nothing indexed yet", which would index over it
+        with pytest.raises(IndexUnavailableError, match="ingest --rebuild"):
+            engine.ask("Who wants to buy TikTok?")
+        assert sorted(p.name for p in lexical.iterdir() if p.is_dir()) == snapshots
+        engine.ingest(rebuild=True)
+        assert not Engine(settings).ask("Who wants to buy TikTok?").abstained
+
+    def test_a_truncated_index_file_says_rebuild(self, settings) -> None:  # type: ignore[no-untyped-def]
+        Engine(settings).ingest()
+        lexical = settings.lexical_dir()
+        rows = lexical / (lexical / "CURRENT").read_text() / "subword" / "rows.npy"
+        rows.write_bytes(rows.read_bytes()[: len(rows.read_bytes()) // 2])
+        with pytest.raises(IndexUnavailableError, match="ingest --rebuild"):
+            Engine(settings).ask("Who wants to buy TikTok?")
+
     def test_no_index_yet(self, settings) -> None:  # type: ignore[no-untyped-def]
         engine = Engine(settings)
         assert not engine.has_index()
