@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
-from rag.models import Answer, ArticleInfo, Citation
+from rag.models import Answer, ArticleInfo, Citation, escaped_name
 
 LANGUAGE_NAMES = {"ar": "Arabic", "fr": "French", "en": "English", "und": "unknown"}
 
@@ -45,7 +45,7 @@ def _after_text(answer: Answer, width: int) -> list[str]:
             language = LANGUAGE_NAMES.get(citation.language, citation.language)
             lines.append(f"[{citation.n}] {one_line(citation.title)}")
             lines.append(
-                f"    {one_line(citation.source)} · {language} · "
+                f"    {escaped_name(citation.source)} · {language} · "
                 f"characters {citation.start}-{citation.end}"
             )
             lines.extend(_indented(citation.text, width))
@@ -58,7 +58,7 @@ def render_passage(citation: Citation, place: tuple[int, int] | None, *, width: 
     where = f"passage {place[0]} of {place[1]}, " if place else ""
     lines = [
         f"[{citation.n}] {one_line(citation.title)}",
-        f"    {one_line(citation.source)} · {language} · {where}characters "
+        f"    {escaped_name(citation.source)} · {language} · {where}characters "
         f"{citation.start}-{citation.end} of the article",
         *_indented(citation.text, width),
     ]
@@ -85,7 +85,7 @@ def render_articles(articles: list[ArticleInfo]) -> str:
     if not articles:
         return "No articles are indexed yet; run `newsbot ingest`."
     rows = [
-        f"{one_line(a.source)}  {a.language}  {a.passages:>3} passages  {one_line(a.title)}"
+        f"{escaped_name(a.source)}  {a.language}  {a.passages:>3} passages  {one_line(a.title)}"
         for a in articles
     ]
     total = sum(a.passages for a in articles)

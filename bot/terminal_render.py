@@ -18,7 +18,7 @@ from rich.text import Text
 
 from bot.bidi_reorder import has_rtl, is_rtl_paragraph, visual_line
 from bot.render import LANGUAGE_NAMES, printable
-from rag.models import Answer, ArticleInfo, Citation
+from rag.models import Answer, ArticleInfo, Citation, escaped_name
 
 BidiMode = Literal["terminal", "reorder"]
 
@@ -212,11 +212,11 @@ class TerminalRenderer:
         if not articles:
             self.info("No articles are indexed yet; /ingest PATH indexes some.")
             return
-        source_width = max(len(article.source) for article in articles)
+        source_width = max(len(escaped_name(article.source)) for article in articles)
         language_width = max(len(LANGUAGE_NAMES.get(a.language, a.language)) for a in articles)
         for article in articles:
             language = LANGUAGE_NAMES.get(article.language, article.language)
-            line = Text(f"{article.source:<{source_width}}  ", style=META_STYLE)
+            line = Text(f"{escaped_name(article.source):<{source_width}}  ", style=META_STYLE)
             line.append(f"{language:<{language_width}}  {article.passages:>4} passages  ")
             title = Text(printable(article.title).replace("\n", " "), style=TITLE_STYLE)
             title.truncate(max(8, self.console.width - line.cell_len), overflow="ellipsis")
@@ -244,7 +244,7 @@ class TerminalRenderer:
     def _meta(self, citation: Citation, where: str) -> None:
         language = LANGUAGE_NAMES.get(citation.language, citation.language)
         self.write(
-            Text(f"{citation.source} · {language} · {where}", style=META_STYLE),
+            Text(f"{escaped_name(citation.source)} · {language} · {where}", style=META_STYLE),
             indent=INDENT,
             rtl=False,
         )

@@ -270,6 +270,7 @@ class NewsIndex:
                 indexed,
                 chunk_size=self.settings.chunk_size,
                 chunk_overlap=self.settings.chunk_overlap,
+                outside_links=self.settings.ingest_outside_links,
                 progress=(lambda done, total: progress("read", done, total)) if progress else None,
             )
             if rebuild and vectors.embedding_model() not in (None, self.embedding_name):

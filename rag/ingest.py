@@ -7,6 +7,7 @@ catalogue of indexed passages and says which passages the index should hold next
 from __future__ import annotations
 
 import codecs
+import errno
 import hashlib
 import os
 import re
@@ -19,6 +20,7 @@ from rag.analysis import analyzer_for
 from rag.chunking import chunk_spans
 from rag.language import detect_language
 from rag.lexical import PassageRecord
+from rag.models import escaped_name
 
 SUPPORTED_SUFFIXES = frozenset({".txt", ".md"})
 MAX_ARTICLE_BYTES = 5_000_000
@@ -72,15 +74,17 @@ def _title_of(text: str) -> str:
     return ""
 
 
-def read_regular_file(path: Path, limit: int) -> bytes:
+def read_regular_file(path: Path, limit: int, *, follow_links: bool = True) -> bytes:
     """The bytes of a regular file, at most `limit` of them.
 
     A device, pipe or socket is never read: `/dev/zero` never ends and a pipe blocks until
     someone writes. The file is opened without blocking and checked once open, so that a
     link swapped in between cannot slip through; the limit counts the bytes actually read,
-    not what `stat` claims.
+    not what `stat` claims. Without `follow_links`, a link at `path` itself is refused, so
+    a path checked once resolved cannot be swapped for a link before it is read.
     """
-    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    follow = 0 if follow_links else os.O_NOFOLLOW
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | follow)
     with os.fdopen(descriptor, "rb") as handle:
         if not stat.S_ISREG(os.fstat(descriptor).st_mode):
             raise SkippedFile("not a regular file (a device, pipe or socket)")
@@ -109,11 +113,27 @@ def decode_article(data: bytes) -> str:
         raise SkippedFile(f"not UTF-8 text (invalid byte at offset {exc.start})") from None
 
 
-def read_article(path: Path, *, chunk_size: int, chunk_overlap: int) -> Article:
-    """Read one article file, or raise SkippedFile saying why it cannot be used."""
+def read_article(
+    path: Path,
+    *,
+    chunk_size: int,
+    chunk_overlap: int,
+    source: str | None = None,
+    resolved: Path | None = None,
+) -> Article:
+    """Read one article file, or raise SkippedFile saying why it cannot be used.
+
+    `source` is the name shown to readers (by default the file's name); `resolved`, the
+    file's real path once its links were checked, is read without following links again.
+    """
     if path.suffix.lower() not in SUPPORTED_SUFFIXES:
         raise SkippedFile("not a .txt or .md file")
-    data = read_regular_file(path, MAX_ARTICLE_BYTES)
+    if resolved is None:
+        resolved = path.resolve()
+        data = read_regular_file(path, MAX_ARTICLE_BYTES)
+    else:
+        data = read_regular_file(resolved, MAX_ARTICLE_BYTES, follow_links=False)
+    source = source or path.name
     text = decode_article(data)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
@@ -124,10 +144,11 @@ def read_article(path: Path, *, chunk_size: int, chunk_overlap: int) -> Article:
     if controls > 20 and controls > CONTROL_SHARE_OF_BINARY * len(head):
         raise SkippedFile("binary content (control characters)")
     digest = hashlib.sha256(data)
-    digest.update(f"|{chunk_size}|{chunk_overlap}|{PIPELINE_VERSION}".encode())
+    # The name is part of what is indexed: ingesting the folder above renames its articles.
+    digest.update(f"|{chunk_size}|{chunk_overlap}|{PIPELINE_VERSION}|{source}".encode())
     return Article(
-        path=str(path.resolve()),
-        source=path.name,
+        path=str(resolved),
+        source=source,
         text=text,
         title=_title_of(text) or path.stem,
         language=detect_language(text[:20000]),
@@ -166,23 +187,52 @@ def passages_of(article: Article, *, chunk_size: int, chunk_overlap: int) -> lis
     return records
 
 
-def discover(paths: Sequence[Path]) -> tuple[list[Path], list[Path], list[str]]:
-    """Files to read, folders whose vanished files should be dropped, and warnings."""
-    files: list[Path] = []
+@dataclass(frozen=True)
+class FoundFile:
+    """A file to read: where it was found, its real path and the name readers see."""
+
+    path: Path
+    source: str
+    resolved: Path | None = None
+
+
+def discover(
+    paths: Sequence[Path], *, outside_links: bool = False
+) -> tuple[list[FoundFile], list[Path], list[str]]:
+    """Files to read, folders whose vanished files should be dropped, and warnings.
+
+    A file in a folder is named by its path relative to that folder, so that two
+    `story.txt` in different folders differ. A link in a folder is followed only to a file
+    inside that folder, unless `outside_links`: ingesting a folder must not publish
+    whatever its links point at. A file named on its own is read wherever it is.
+    """
+    files: list[FoundFile] = []
     folders: list[Path] = []
     warnings: list[str] = []
     for path in paths:
         if path.is_dir():
-            folders.append(path.resolve())
-            for root, dirnames, filenames in os.walk(path):
+            root = path.resolve()
+            folders.append(root)
+            for walked, dirnames, filenames in os.walk(path):
                 dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
                 for name in sorted(filenames):
-                    if not name.startswith("."):
-                        files.append(Path(root) / name)
+                    if name.startswith("."):
+                        continue
+                    file = Path(walked) / name
+                    resolved = file.resolve()
+                    if not outside_links and not resolved.is_relative_to(root):
+                        warnings.append(
+                            f"{escaped_name(str(file))}: skipped: a link to a file outside "
+                            f"{escaped_name(str(path))} (NEWSBOT_INGEST_OUTSIDE_LINKS=true "
+                            "follows it)"
+                        )
+                        continue
+                    source = file.relative_to(path).as_posix()
+                    files.append(FoundFile(file, source, resolved))
         elif path.is_file():
-            files.append(path)
+            files.append(FoundFile(path, path.name))
         else:
-            warnings.append(f"{path}: skipped: no such file or folder")
+            warnings.append(f"{escaped_name(str(path))}: skipped: no such file or folder")
     return files, folders, warnings
 
 
@@ -192,6 +242,7 @@ def plan_ingest(
     *,
     chunk_size: int,
     chunk_overlap: int,
+    outside_links: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> IngestPlan:
     """Compare the files under `paths` with the indexed passages."""
@@ -199,19 +250,28 @@ def plan_ingest(
     for record in indexed:
         by_path.setdefault(record.path, []).append(record)
 
-    files, folders, warnings = discover(paths)
+    files, folders, warnings = discover(paths, outside_links=outside_links)
     plan = IngestPlan(records=[], articles=0, skipped=warnings)
     seen: set[str] = set()
-    for done, file in enumerate(files, 1):
+    for done, found in enumerate(files, 1):
         if progress:
             progress(done, len(files))
         try:
-            article = read_article(file, chunk_size=chunk_size, chunk_overlap=chunk_overlap)
+            article = read_article(
+                found.path,
+                chunk_size=chunk_size,
+                chunk_overlap=chunk_overlap,
+                source=found.source,
+                resolved=found.resolved,
+            )
         except SkippedFile as exc:
-            plan.skipped.append(f"{file}: skipped: {exc}")
+            plan.skipped.append(f"{escaped_name(str(found.path))}: skipped: {exc}")
             continue
         except OSError as exc:
-            plan.skipped.append(f"{file}: skipped: {exc.strerror or exc}")
+            reason = "changed into a link while being read" if exc.errno == errno.ELOOP else None
+            plan.skipped.append(
+                f"{escaped_name(str(found.path))}: skipped: {reason or exc.strerror or exc}"
+            )
             continue
         if article.path in seen:
             continue

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import re
+
 from pydantic import BaseModel, Field
+
+_NAME_CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def escaped_name(name: str) -> str:
+    """A file name fit for one line of a terminal or a chat: control characters (a newline,
+    an escape) are written as Python escapes, so the name stays recognisable."""
+    return _NAME_CONTROL_RE.sub(lambda match: repr(match.group())[1:-1], name)
 
 
 class Citation(BaseModel):
     """A numbered passage that the answer rests on."""
 
     n: int = Field(description="The number used in the answer's [n] markers.")
-    source: str = Field(description="Article file name, the article's id.")
+    source: str = Field(
+        description="Article file, by its path relative to the folder ingested; its id."
+    )
     title: str
     language: str
     text: str = Field(description="The whole passage.")

@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(
         default=150, ge=0, le=5000, description="Characters of trailing sentences repeated."
     )
+    ingest_outside_links: bool = Field(
+        default=False,
+        description="Follow links in an ingested folder to files outside it; off: such "
+        "links are skipped with a warning.",
+    )
     max_question_chars: int = Field(
         default=2000, ge=50, le=100000, description="Longer questions are truncated."
     )
@@ -135,13 +140,21 @@ class Settings(BaseSettings):
         description="Bot API base URL; the token is appended to it.",
     )
     telegram_allowed_users: Annotated[frozenset[int], NoDecode] = Field(
-        default=frozenset(), description="User ids allowed to use the bot; empty: everyone."
+        default=frozenset(), description="User ids allowed to use the bot in any chat."
     )
     telegram_allowed_chats: Annotated[frozenset[int], NoDecode] = Field(
         default=frozenset(), description="Chat ids where anyone may use the bot."
     )
+    telegram_public: bool = Field(
+        default=False,
+        description="Let anyone on Telegram use the bot; required when both allowlists are "
+        "empty (the bot refuses to start otherwise).",
+    )
     telegram_rate_limit: int = Field(
-        default=10, ge=0, le=1000, description="Questions per user per minute; 0: no limit."
+        default=10,
+        ge=0,
+        le=1000,
+        description="Questions, commands and button presses per user per minute; 0: no limit.",
     )
     telegram_workers: int = Field(
         default=4, ge=1, le=64, description="Threads answering questions for the bot."
@@ -151,6 +164,13 @@ class Settings(BaseSettings):
         ge=0.0,
         le=60.0,
         description="Seconds at least between edits of an answer as a language model writes it.",
+    )
+    telegram_max_answer_messages: int = Field(
+        default=3,
+        ge=1,
+        le=20,
+        description="Telegram messages one answer may take at most; a longer answer is "
+        "shortened, with a note saying so.",
     )
     telegram_webhook_url: str | None = Field(
         default=None, description="Public HTTPS URL for Telegram to post updates to."

@@ -307,3 +307,23 @@ def test_an_empty_index_pointer_is_reported_not_reindexed(ingested_data: dict[st
         "run `newsbot ingest --rebuild`"
     ]
     assert pointer.read_bytes() == b""  # nothing was indexed over it
+
+
+def test_sources_tell_same_named_files_apart_and_escape_odd_names(tmp_path: Path) -> None:
+    corpus = tmp_path / "news"
+    for region in ("world", "tech"):
+        (corpus / region).mkdir(parents=True)
+        (corpus / region / "story.txt").write_text(
+            f"{region.title()} story\n\nAn article about TikTok in {region}.", encoding="utf-8"
+        )
+    (corpus / "two\nlines.txt").write_text("Odd name\n\nAn article about Amazon.", "utf-8")
+    env = cli_env(tmp_path, corpus)
+    assert run_newsbot("ingest", env=env).returncode == 0
+    listing = run_newsbot("sources", env=env).stdout.decode().splitlines()
+    assert [line.split()[0] for line in listing[:-1]] == [
+        "tech/story.txt",
+        "two\\nlines.txt",
+        "world/story.txt",
+    ]
+    answer = run_newsbot("ask", "What about TikTok in tech?", env=env).stdout.decode()
+    assert "    tech/story.txt · English" in answer

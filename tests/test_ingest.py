@@ -173,12 +173,52 @@ class TestPlan:
         write(folder / "story.txt", "Title\n\nA real article about TikTok.")
         os.mkfifo(folder / "fifo.txt")
         (folder / "zero.txt").symlink_to("/dev/zero")
-        plan = plan_ingest([folder], [], **SIZES)
+        plan = plan_ingest([folder], [], outside_links=True, **SIZES)
         assert plan.articles == 1
         assert sorted(plan.skipped) == [
             f"{folder / 'fifo.txt'}: skipped: not a regular file (a device, pipe or socket)",
             f"{folder / 'zero.txt'}: skipped: not a regular file (a device, pipe or socket)",
         ]
+
+    def test_links_to_files_outside_the_folder_are_skipped_and_named(self, tmp_path: Path) -> None:
+        folder = tmp_path / "news"
+        (folder / "world").mkdir(parents=True)
+        secret = write(tmp_path / "secret.txt", "Private\n\nMy bank password is hunter2.")
+        write(folder / "story.txt", "Title\n\nA real article about TikTok.")
+        (folder / "passwords.txt").symlink_to(secret)
+        (folder / "world" / "same-story.txt").symlink_to(folder / "story.txt")
+        plan = plan_ingest([folder], [], **SIZES)
+        assert plan.skipped == [
+            f"{folder / 'passwords.txt'}: skipped: a link to a file outside {folder} "
+            "(NEWSBOT_INGEST_OUTSIDE_LINKS=true follows it)"
+        ]
+        assert "hunter2" not in " ".join(record.text for record in plan.records)
+        # A link inside the folder is followed, and the file it points at is indexed once.
+        assert plan.articles == 1
+
+        allowed = plan_ingest([folder], [], outside_links=True, **SIZES)
+        assert allowed.skipped == [] and allowed.articles == 2
+        assert {r.source for r in allowed.records} == {"passwords.txt", "story.txt"}
+
+    def test_a_file_named_on_its_own_is_read_through_its_link(self, tmp_path: Path) -> None:
+        target = write(tmp_path / "elsewhere.txt", "Elsewhere\n\nAn article about Amazon.")
+        link = tmp_path / "link.txt"
+        link.symlink_to(target)
+        plan = plan_ingest([link], [], **SIZES)
+        assert plan.articles == 1 and plan.skipped == []
+
+    def test_same_named_files_are_told_apart_by_their_folder(self, tmp_path: Path) -> None:
+        folder = tmp_path / "news"
+        for region in ("world", "tech"):
+            (folder / region).mkdir(parents=True)
+            write(folder / region / "story.txt", f"{region} news\n\nAn article about TikTok.")
+        plan = plan_ingest([folder], [], **SIZES)
+        assert {r.source for r in plan.records} == {"tech/story.txt", "world/story.txt"}
+
+    def test_names_with_control_characters_are_escaped_in_warnings(self, tmp_path: Path) -> None:
+        write(tmp_path / "bad\x1b]0;HACKED\x07\n.txt", b"")
+        plan = plan_ingest([tmp_path], [], **SIZES)
+        assert plan.skipped == [f"{tmp_path}/bad\\x1b]0;HACKED\\x07\\n.txt: skipped: empty"]
 
     def test_hidden_files_are_ignored(self, tmp_path: Path) -> None:
         write(tmp_path / ".hidden.txt", "Secret\nstuff")
