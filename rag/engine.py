@@ -294,6 +294,8 @@ class Engine:
             search_language = turn.language
         queries = [(turn.search_text, search_language)]
         queries += [(translated, code) for code, translated in translations.items()]
+        if self.retriever.vector_weight > 0 and (gap := self.index.vector_gap()):
+            turn.notices.append(f"{gap[0].upper()}{gap[1:]}.")
         k = top_k or self.settings.top_k
         if len(queries) == 1:
             turn.passages, query = self._retrieve(turn, turn.search_text, search_language, k)

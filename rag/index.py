@@ -81,6 +81,9 @@ class NewsIndex:
         self._snapshot_token: str | None = None
         self._lock = threading.Lock()
         self._loading = threading.Lock()
+        # (vector view, snapshot) the last vector gap was counted for, and what it was.
+        self._gap_checked: tuple[int, str | None] | None = None
+        self._gap: str | None = None
 
     # -- connections -------------------------------------------------------------
 
@@ -129,6 +132,35 @@ class NewsIndex:
                         log.info("an ingest is writing the vector store: lexical ranking only")
                         return NoVectors()
             return self._vector
+
+    def vector_gap(self) -> str | None:
+        """What is wrong, if the vector store lacks vectors for the indexed passages: a store
+        deleted, emptied or left behind by an ingest without the model. Counted once per
+        store view and snapshot; None while an ingest holds the store (lexical ranking only
+        for that while)."""
+        snapshot = self.snapshot()
+        vectors = self.vector
+        if not isinstance(vectors, VectorIndex) or not len(snapshot):
+            return None
+        key = (id(vectors), self._snapshot_token)
+        if key == self._gap_checked:
+            return self._gap
+        stored = vectors.count()
+        gap = None
+        if stored == 0:
+            gap = (
+                f"{self.where.description} holds no vectors for the {len(snapshot):,} indexed "
+                "passages (deleted or emptied?), so questions are matched by their words only; "
+                "run `newsbot ingest --rebuild`"
+            )
+        elif stored < len(snapshot):
+            gap = (
+                f"{self.where.description} holds vectors for {stored:,} of the "
+                f"{len(snapshot):,} indexed passages; the others are matched by their words "
+                "only; run `newsbot ingest` to embed them"
+            )
+        self._gap_checked, self._gap = key, gap
+        return gap
 
     # -- reading -----------------------------------------------------------------
 

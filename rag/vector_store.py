@@ -20,6 +20,7 @@ import numpy as np
 
 from rag.errors import BackendError, IndexUnavailableError, NewsbotError
 from rag.lexical import PassageRecord
+from rag.models import escaped_name
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
@@ -30,6 +31,10 @@ if TYPE_CHECKING:
 
 # Passages per add, bounded by the client's own maximum batch size.
 ADD_BATCH = 5000
+# Bytes of JSON per request to a Chroma server, well under its default limit (40 MiB,
+# `max_payload_size_bytes`). A server configured lower refuses a batch as "Payload too
+# large"; it is then split.
+REQUEST_BUDGET_BYTES = 8_000_000
 # Passages a model embeds before they are stored: an interrupted ingest loses at most
 # this many embeddings (the next one skips what is stored), and progress moves every few
 # seconds even on two cores.
@@ -105,6 +110,37 @@ WRITE_ADVICE = (
     "nothing was published and the previous index is unchanged; free some space or make "
     "the store writable, then run the ingest again"
 )
+SERVER_WRITE_ADVICE = (
+    "nothing was published and the previous index is unchanged; run the ingest again "
+    "once the server answers (passages already stored are kept)"
+)
+
+
+class PayloadTooLarge(BackendError):
+    """One passage alone is more than the Chroma server accepts in a request."""
+
+
+def is_payload_too_large(exc: BaseException) -> bool:
+    """Whether a Chroma server refused a request for its size (HTTP 413)."""
+    import httpx
+
+    if isinstance(exc, httpx.HTTPStatusError):
+        return exc.response.status_code == 413
+    return "payload too large" in str(exc).lower()
+
+
+def request_bytes(record: PassageRecord, metadata: dict[str, Any], vector: Sequence[float]) -> int:
+    """About how many bytes of JSON one passage adds to an upsert request (Chroma's client
+    sends UTF-8 JSON; a float32 takes at most ~24 characters)."""
+    import json
+
+    return (
+        len(json.dumps(record.text, ensure_ascii=False).encode())
+        + len(json.dumps(metadata, ensure_ascii=False).encode())
+        + 24 * len(vector)
+        + len(record.passage_id)
+        + 16
+    )
 
 
 def _error_for(exc: Exception, where: ChromaLocation, *, writing: bool) -> NewsbotError:
@@ -119,7 +155,7 @@ def _error_for(exc: Exception, where: ChromaLocation, *, writing: bool) -> Newsb
             )
         else:
             message = f"{where.description} failed ({where.describe(exc)})"
-        return BackendError(message + (f"; {WRITE_ADVICE}" if writing else ""))
+        return BackendError(message + (f"; {SERVER_WRITE_ADVICE}" if writing else ""))
     advice = WRITE_ADVICE if writing else "if this persists, run `newsbot ingest --rebuild`"
     return IndexUnavailableError(f"{where.description} failed ({where.describe(exc)}); {advice}")
 
@@ -268,6 +304,7 @@ class VectorIndex:
             self._collection_name, embedding_function=None, configuration={"hnsw": hnsw}
         )
         self._batch = max(1, min(ADD_BATCH, int(self.client.get_max_batch_size())))
+        self._request_budget = REQUEST_BUDGET_BYTES if self.where.server else None
 
     @property
     def store(self) -> ChromaVectorStore:
@@ -354,15 +391,82 @@ class VectorIndex:
                 if number + 1 < len(batches):
                     following = [record.text for record in batches[number + 1]]
                     pending = worker.submit(embed, following)
-                with self.calling(writing=True):
-                    self._collection.upsert(
-                        ids=[record.passage_id for record in batch],
-                        embeddings=np.asarray(vectors, dtype=np.float32),
-                        documents=[record.text for record in batch],
-                        metadatas=[record_metadata(record) for record in batch],
-                    )
+                self._upsert(batch, np.asarray(vectors, dtype=np.float32))
                 if progress:
                     progress(len(batch))
+
+    def _upsert(self, records: Sequence[PassageRecord], vectors: np.ndarray) -> None:
+        """Write passages, in requests a Chroma server accepts.
+
+        Requests are cut to the byte budget; one the server still refuses for its size is
+        split in half and sent again, and the budget shrinks to what was refused, so that
+        the rest of the ingest doesn't pay for the refusal again.
+        """
+        metadatas: list[Any] = [record_metadata(record) for record in records]
+        if self._request_budget is None:
+            self._upsert_request(records, vectors, metadatas)
+            return
+        sizes = [
+            request_bytes(record, metadata, vector)
+            for record, metadata, vector in zip(records, metadatas, vectors, strict=True)
+        ]
+        start = 0
+        while start < len(records):
+            end, total = start, 0
+            while end < len(records) and (
+                end == start or total + sizes[end] <= self._request_budget
+            ):
+                total += sizes[end]
+                end += 1
+            self._upsert_splitting(
+                records[start:end], vectors[start:end], metadatas[start:end], total
+            )
+            start = end
+
+    def _upsert_splitting(
+        self,
+        records: Sequence[PassageRecord],
+        vectors: np.ndarray,
+        metadatas: list[Any],
+        size: int,
+    ) -> None:
+        try:
+            self._upsert_request(records, vectors, metadatas)
+        except PayloadTooLarge:
+            if len(records) == 1:
+                raise
+            self._request_budget = max(1, min(self._request_budget or size, size // 2))
+            log.info("the Chroma server refused %d bytes; sending halves", size)
+            half = len(records) // 2
+            self._upsert_splitting(records[:half], vectors[:half], metadatas[:half], size // 2)
+            self._upsert_splitting(records[half:], vectors[half:], metadatas[half:], size // 2)
+
+    def _upsert_request(
+        self,
+        records: Sequence[PassageRecord],
+        vectors: np.ndarray,
+        metadatas: list[Any],
+    ) -> None:
+        try:
+            self._collection.upsert(
+                ids=[record.passage_id for record in records],
+                embeddings=vectors,
+                documents=[record.text for record in records],
+                metadatas=metadatas,
+            )
+        except Exception as exc:
+            if self.where.server and is_payload_too_large(exc):
+                if len(records) > 1:
+                    raise PayloadTooLarge("refused for its size") from exc
+                self.failed = True
+                raise PayloadTooLarge(
+                    f"{self.where.description} refuses even one passage "
+                    f"({escaped_name(records[0].source)}, {len(records[0].text)} characters) "
+                    "as too large; raise `max_payload_size_bytes` in the server's config or "
+                    f"lower NEWSBOT_CHUNK_SIZE; {SERVER_WRITE_ADVICE}"
+                ) from exc
+            self.failed = True
+            raise _error_for(exc, self.where, writing=True) from exc
 
     def delete(self, passage_ids: Sequence[str]) -> None:
         with self.calling(writing=True):

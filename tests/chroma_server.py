@@ -9,6 +9,7 @@ once its heartbeat answers; stopped by its pid (SIGTERM, then SIGKILL).
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -32,9 +33,13 @@ def free_port() -> int:
 class ChromaServer:
     """One `chroma run --path PATH --host 127.0.0.1 --port PORT` process."""
 
-    def __init__(self, path: Path, port: int | None = None) -> None:
+    def __init__(
+        self, path: Path, port: int | None = None, *, max_payload_bytes: int | None = None
+    ) -> None:
         self.path = path
         self.port = port or free_port()
+        # The server's request size limit (its default is 40 MiB), set through a config file.
+        self.max_payload_bytes = max_payload_bytes
         self.process: subprocess.Popen[bytes] | None = None
         self.log = path.parent / f"{path.name}-server.log"
 
@@ -47,21 +52,25 @@ class ChromaServer:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                [
-                    str(CHROMA),
-                    "run",
-                    "--path",
-                    str(self.path),
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(self.port),
-                ],
+                [str(CHROMA), "run", *self._arguments()],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=env,
             )
         self._wait_ready()
+
+    def _arguments(self) -> list[str]:
+        if self.max_payload_bytes is None:
+            return ["--path", str(self.path), "--host", "127.0.0.1", "--port", str(self.port)]
+        config = self.path.parent / f"{self.path.name}-config.yaml"
+        config.write_text(
+            f"persist_path: {json.dumps(str(self.path))}\n"
+            "listen_address: 127.0.0.1\n"
+            f"port: {self.port}\n"
+            f"max_payload_size_bytes: {self.max_payload_bytes}\n",
+            encoding="utf-8",
+        )
+        return [str(config)]
 
     def _wait_ready(self) -> None:
         assert self.process is not None

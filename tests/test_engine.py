@@ -241,3 +241,49 @@ def test_warm_up_touches_nothing_without_an_index(settings) -> None:  # type: ig
     engine.ingest()
     engine.warm_up()
     assert not engine.ask("Who wants to buy TikTok?").abstained
+
+
+class TestVectorStoreGap:
+    """A vector ranking that is weighted but has nothing to rank is never silent."""
+
+    QUESTION = "What did Microsoft promise about data storage?"
+
+    @pytest.fixture
+    def weighted(self, tmp_path: Path, corpus: Path) -> Engine:
+        engine = Engine(make_settings(tmp_path, corpus, vector_weight=1.0))
+        engine.ingest()
+        assert not any("vectors" in n for n in engine.ask(self.QUESTION).notices)
+        return engine
+
+    def test_a_deleted_store_is_named_in_every_answer(self, weighted: Engine) -> None:
+        import shutil
+
+        shutil.rmtree(weighted.settings.chroma_dir())
+        reader = Engine(weighted.settings)
+        for _ in range(2):
+            notices = reader.ask(self.QUESTION).notices
+            assert any(
+                "holds no vectors" in n and "run `newsbot ingest --rebuild`" in n for n in notices
+            ), notices
+
+    def test_a_zeroed_store_is_named(self, weighted: Engine) -> None:
+        (weighted.settings.chroma_dir() / "chroma.sqlite3").write_bytes(b"")
+        notices = Engine(weighted.settings).ask(self.QUESTION).notices
+        assert any("holds no vectors" in n for n in notices), notices
+
+    def test_passages_stored_without_vectors_are_counted(self, weighted: Engine) -> None:
+        from rag.vector_store import VectorIndex
+
+        vectors = weighted.index.vector
+        assert isinstance(vectors, VectorIndex)
+        vectors.delete(sorted(vectors.ids())[:3])
+        notices = Engine(weighted.settings).ask(self.QUESTION).notices
+        assert any("run `newsbot ingest` to embed them" in n for n in notices), notices
+
+    def test_the_rebuild_it_advises_clears_the_notice(self, weighted: Engine) -> None:
+        import shutil
+
+        shutil.rmtree(weighted.settings.chroma_dir())
+        reader = Engine(weighted.settings)
+        reader.ingest(rebuild=True)
+        assert not any("vectors" in n for n in reader.ask(self.QUESTION).notices)

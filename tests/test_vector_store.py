@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import http.server
 import json
 import threading
@@ -153,3 +154,35 @@ def test_ids_and_records_are_read_in_pages(
     found = index.records(wanted)
     assert set(found) == set(wanted[:-1])
     assert all(found[r.passage_id] == r for r in records if r.passage_id in found)
+
+
+def test_batches_fit_a_server_with_a_small_request_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches are cut by bytes; a batch the server still refuses is split and sent again;
+    one passage alone too large is named with what to change."""
+    records = seed_records(Settings(data_dir=tmp_path))
+    with ChromaServer(tmp_path / "small", max_payload_bytes=60_000) as server:
+        settings = make_settings(tmp_path, SEEDS_DIR, chroma_url=server.url)
+        index = VectorIndex(connect(settings), settings.collection, location_of(settings))
+        requests: list[int] = []
+        upsert = index._upsert_request
+
+        def counted(batch, vectors, metadatas):  # type: ignore[no-untyped-def]
+            requests.append(len(batch))
+            upsert(batch, vectors, metadatas)
+
+        monkeypatch.setattr(index, "_upsert_request", counted)
+        # A budget far over the server's limit: every first request is refused.
+        index._request_budget = 10_000_000
+        index.add(records, lambda texts: [[1.0, float(len(text))] for text in texts])
+        assert index.ids() == {record.passage_id for record in records}
+        assert requests[0] == len(records)  # refused, then split
+        assert index._request_budget is not None and index._request_budget < 1_000_000
+
+        huge = dataclasses.replace(records[0], passage_id="huge", text="ت" * 40_000)
+        with pytest.raises(BackendError) as refused:
+            index.add([huge], lambda texts: [[1.0, 2.0] for _ in texts])
+        message = str(refused.value)
+        assert "refuses even one passage" in message and "max_payload_size_bytes" in message
+        assert "free some space" not in message
