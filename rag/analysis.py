@@ -64,10 +64,11 @@ def normalize(text: str) -> str:
     text = unicodedata.normalize("NFKC", text)
     if text.isascii():
         return text.lower().replace("`", "'")
-    for ligature, letters in _LIGATURES.items():
-        if ligature in text:
-            text = text.replace(ligature, letters)
     decomposed = unicodedata.normalize("NFD", text.casefold())
+    # After decomposition, which splits "ǣ" into "æ" and a macron.
+    for ligature, letters in _LIGATURES.items():
+        if ligature in decomposed:
+            decomposed = decomposed.replace(ligature, letters)
     # One table lookup per character: far faster than str.translate on non-ASCII text.
     codes = np.frombuffer(decomposed.encode("utf-32-le", "surrogatepass"), np.uint32)
     folded = _fold_table()[codes]

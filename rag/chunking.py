@@ -107,9 +107,12 @@ def chunk_spans(text: str, size: int, overlap: int) -> list[Span]:
         if last + 1 >= len(sentences):
             break
         next_first = last + 1
+        # Repeat no more than leaves room for the next sentence: a passage of repeated
+        # sentences only would add nothing.
         while (
             next_first - 1 > first
             and sentences[last].end - sentences[next_first - 1].start <= overlap
+            and sentences[last + 1].end - sentences[next_first - 1].start <= size
         ):
             next_first -= 1
         first = next_first

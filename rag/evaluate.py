@@ -159,6 +159,8 @@ def parse_question_set(data: bytes) -> QuestionSet:
                     json.loads(text)
                 except json.JSONDecodeError as decode_error:
                     problem = f"not valid JSON ({decode_error.msg} at column {decode_error.colno})"
+                except RecursionError:
+                    problem = "not valid JSON (nested too deeply)"
             else:
                 problem = _describe_validation_error(exc)
             errors.append(LineError(line=number, error=problem))

@@ -26,7 +26,7 @@ SUPPORTED_SUFFIXES = frozenset({".txt", ".md"})
 MAX_ARTICLE_BYTES = 5_000_000
 TITLE_MAX_CHARS = 160
 # Bump when chunking or analysis changes, so that re-ingesting re-processes every article.
-PIPELINE_VERSION = "3"
+PIPELINE_VERSION = "4"
 CONTROL_SHARE_OF_BINARY = 0.05
 # Control characters (Unicode category Cc) other than tab and line breaks.
 _CONTROL_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
