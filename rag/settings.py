@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import difflib
+import io
+import logging
 import os
 import re
 from collections.abc import Mapping
@@ -341,18 +343,24 @@ def unknown_setting_warnings(
     setting (a typo is otherwise silently ignored), with the closest known name."""
     names = [name for name in environ if name.startswith(ENV_PREFIX)]
     origin = {name: "the environment" for name in names}
+    warnings = []
     if env_file.is_file():
-        from dotenv import dotenv_values
+        from dotenv.parser import parse_stream
 
         try:
-            in_file = list(dotenv_values(env_file))
-        except (OSError, UnicodeDecodeError, ValueError):
-            in_file = []  # what load_settings could read of it is all that counts
-        for name in in_file:
-            if name.startswith(ENV_PREFIX) and name not in origin:
-                origin[name] = str(env_file)
+            text = env_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            text = ""  # load_settings has said what is wrong with it
+        for binding in parse_stream(io.StringIO(text)):
+            if binding.error:
+                # The line itself is not shown: it may hold a secret.
+                warnings.append(
+                    f"{env_file} line {binding.original.line} is not NAME=value (a quote "
+                    "left open?) and is ignored"
+                )
+            elif binding.key and binding.key.startswith(ENV_PREFIX):
+                origin.setdefault(binding.key, str(env_file))
     known = [field.upper() for field in Settings.model_fields]
-    warnings = []
     for name, where in origin.items():
         suffix = name[len(ENV_PREFIX) :].upper()
         if suffix in known:
@@ -365,8 +373,23 @@ def unknown_setting_warnings(
 
 def load_settings(**overrides: object) -> Settings:
     """Read the settings, turning validation errors into one ConfigError line."""
+    env_file = Path(str(Settings.model_config.get("env_file") or ".env"))
+    # python-dotenv logs its own line for a malformed .env, without the file's name;
+    # unknown_setting_warnings says it with the name.
+    logging.getLogger("dotenv.main").setLevel(logging.ERROR)
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
+    except UnicodeDecodeError:
+        data = env_file.read_bytes() if env_file.is_file() else b""
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = data[: exc.start].count(b"\n") + 1
+            raise ConfigError(
+                f"{env_file} is not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}); "
+                "save it as UTF-8"
+            ) from None
+        raise
     except ValidationError as exc:
         secret_fields = {
             name

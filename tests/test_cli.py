@@ -327,3 +327,31 @@ def test_sources_tell_same_named_files_apart_and_escape_odd_names(tmp_path: Path
     ]
     answer = run_newsbot("ask", "What about TikTok in tech?", env=env).stdout.decode()
     assert "    tech/story.txt · English" in answer
+
+
+def test_a_malformed_env_file_is_named_with_its_line(
+    ingested_data: dict[str, str], tmp_path: Path
+) -> None:
+    (tmp_path / ".env").write_text(
+        'NEWSBOT_TOP_K=3\nNEWSBOT_LLM_API_KEY="sk-secret-value\nNEWSBOT_TOPK=4\n', "utf-8"
+    )
+    result = run_newsbot("ask", QUESTION, env=ingested_data, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr.decode()
+    err = result.stderr.decode()
+    assert err.splitlines()[:2] == [
+        "newsbot: warning: .env line 2 is not NAME=value (a quote left open?) and is ignored",
+        "newsbot: warning: NEWSBOT_TOPK in .env is not a setting and is ignored; "
+        "did you mean NEWSBOT_TOP_K?",
+    ]
+    assert "python-dotenv" not in err and "sk-secret" not in err
+
+
+def test_an_env_file_that_is_not_utf8_is_one_line(
+    ingested_data: dict[str, str], tmp_path: Path
+) -> None:
+    (tmp_path / ".env").write_bytes(b"NEWSBOT_TOP_K=3\n# caf\xe9 in Latin-1\n")
+    result = run_newsbot("ask", QUESTION, env=ingested_data, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.decode().strip() == (
+        "newsbot: error: .env is not UTF-8 text (byte 0xe9 on line 2); save it as UTF-8"
+    )
