@@ -83,7 +83,7 @@ def eval_command(
       newsbot eval seeds/questions.jsonl --json new.json --compare old.json
       newsbot eval seeds/questions.jsonl --fail-under hit@5=0.6,abstention_accuracy=0.8
     """
-    from rag.eval_report import comparison_report, terminal_report, without_control_characters
+    from rag.eval_report import comparison_report, terminal_report
     from rag.evaluate import (
         below_floors,
         build_run,
@@ -94,6 +94,7 @@ def eval_command(
         run_question_set,
         unindexed_sources,
     )
+    from rag.safe_text import one_line
 
     floors = parse_floors(floors_spec) if floors_spec is not None else {}
     for output in (json_path, markdown_path, plot_path):
@@ -106,22 +107,24 @@ def eval_command(
     old_run = load_run(compare_path) if compare_path is not None else None
     question_set = load_question_set(questions_file)
     for error in question_set.errors:
-        click.echo(f"newsbot: error: {questions_file} line {error.line}: {error.error}", err=True)
+        click.echo(
+            one_line(f"newsbot: error: {questions_file} line {error.line}: {error.error}"), err=True
+        )
     if not question_set.questions:
         raise BadInputError(f"{questions_file} holds no question that can be run")
 
     engine = open_engine()
     ensure_index(engine)
     for warning in unindexed_sources(question_set.questions, (a.source for a in engine.articles())):
-        click.echo(
-            without_control_characters(f"newsbot: warning: {questions_file} {warning}"), err=True
-        )
+        click.echo(one_line(f"newsbot: warning: {questions_file} {warning}"), err=True)
     with _ProgressBar(len(question_set.questions)) as progress:
         results, refused = run_question_set(
             engine, question_set.questions, top_k=top_k, progress=progress
         )
     for error in refused:
-        click.echo(f"newsbot: error: {questions_file} line {error.line}: {error.error}", err=True)
+        click.echo(
+            one_line(f"newsbot: error: {questions_file} line {error.line}: {error.error}"), err=True
+        )
     run = build_run(
         results,
         sorted([*question_set.errors, *refused], key=lambda e: e.line),

@@ -4,24 +4,12 @@ from __future__ import annotations
 
 import textwrap
 
-from rag.models import Answer, ArticleInfo, Citation, escaped_name
+from rag.models import Answer, ArticleInfo, Citation
+from rag.safe_text import escaped_name, one_line, printable
+
+__all__ = ["escaped_name", "one_line", "printable"]
 
 LANGUAGE_NAMES = {"ar": "Arabic", "fr": "French", "en": "English", "und": "unknown"}
-
-
-def printable(text: str) -> str:
-    """`text` with control characters (C0 but newline, DEL, C1) made spaces, keeping every
-    offset where it was: an article must not clear the screen, retitle the window or write
-    the clipboard (OSC 52) of whoever reads it in a terminal."""
-    return "".join(
-        char if char == "\n" or (char >= " " and not "\x7f" <= char <= "\x9f") else " "
-        for char in text
-    )
-
-
-def one_line(text: str) -> str:
-    """`printable`, on one line: for titles and file names."""
-    return printable(text).replace("\n", " ")
 
 
 def render_answer(answer: Answer, *, width: int = 88) -> str:

@@ -18,7 +18,8 @@ from rich.text import Text
 
 from bot.bidi_reorder import has_rtl, is_rtl_paragraph, visual_line
 from bot.render import LANGUAGE_NAMES, printable
-from rag.models import Answer, ArticleInfo, Citation, escaped_name
+from rag.models import Answer, ArticleInfo, Citation
+from rag.safe_text import escaped_name
 
 BidiMode = Literal["terminal", "reorder"]
 

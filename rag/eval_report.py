@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from rag.evaluate import (
     QuestionResult,
     miss_reasons,
 )
+from rag.safe_text import printable
 
 PLOTTED_METRICS = (
     "hit@1",
@@ -109,12 +109,7 @@ def terminal_report(run: EvalRun) -> str:
     if run.errors:
         lines += ["", f"{len(run.errors)} line(s) not run:"]
         lines += [f"  line {e.line}: {e.error}" for e in run.errors]
-    return without_control_characters("\n".join(lines))
-
-
-def without_control_characters(text: str) -> str:
-    """Text safe to print to a terminal: control characters (escape sequences) become "?"."""
-    return "".join("?" if unicodedata.category(ch) == "Cc" and ch != "\n" else ch for ch in text)
+    return printable("\n".join(lines))
 
 
 def comparison_report(comparison: Comparison, old_label: str) -> str:
@@ -137,7 +132,7 @@ def comparison_report(comparison: Comparison, old_label: str) -> str:
     lines = [f"Change against {old_label}:", text_table(rows)]
     lines.append("Newly missed: " + (", ".join(comparison.newly_missed) or "none"))
     lines.append("Newly passing: " + (", ".join(comparison.newly_passing) or "none"))
-    return "\n".join(lines)
+    return printable("\n".join(lines))
 
 
 # Markdown

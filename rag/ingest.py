@@ -20,7 +20,7 @@ from rag.analysis import analyzer_for
 from rag.chunking import chunk_spans
 from rag.language import detect_language
 from rag.lexical import PassageRecord
-from rag.models import escaped_name
+from rag.safe_text import escaped_name
 
 SUPPORTED_SUFFIXES = frozenset({".txt", ".md"})
 MAX_ARTICLE_BYTES = 5_000_000

@@ -2,17 +2,7 @@
 
 from __future__ import annotations
 
-import re
-
 from pydantic import BaseModel, Field
-
-_NAME_CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f]")
-
-
-def escaped_name(name: str) -> str:
-    """A file name fit for one line of a terminal or a chat: control characters (a newline,
-    an escape) are written as Python escapes, so the name stays recognisable."""
-    return _NAME_CONTROL_RE.sub(lambda match: repr(match.group())[1:-1], name)
 
 
 class Citation(BaseModel):

@@ -20,7 +20,7 @@ import numpy as np
 
 from rag.errors import BackendError, IndexUnavailableError, NewsbotError
 from rag.lexical import PassageRecord
-from rag.models import escaped_name
+from rag.safe_text import escaped_name
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI

@@ -224,3 +224,24 @@ def test_generated_answers_are_evaluated(
         assert len(record["citations"]) == 1 and record["scores"]["citation_valid"] is True
     assert "answer" in openai_standin.kinds()
     assert API_KEY not in result.stdout.decode() + result.stderr.decode()
+
+
+def test_nothing_from_the_question_file_reaches_the_terminal_with_control_characters(
+    tmp_path: Path,
+) -> None:
+    questions = tmp_path / "questions.jsonl"
+    lines = [
+        {
+            "id": "clear\u001b[2J\u001b]0;HACKED\u0007",
+            "question": "What did Microsoft promise about data storage?",
+            "expected_sources": ["no-such\u001b[5m.txt"],
+        },
+        {"id": "bad\u009b31m", "question": "Who won?", "expected_source": ["x\u001b[2J"]},
+    ]
+    questions.write_text("\n".join(json.dumps(line) for line in lines), encoding="utf-8")
+    result = run_newsbot("eval", str(questions), env=cli_env(tmp_path))
+    assert result.returncode == 2
+    for stream in (result.stdout, result.stderr):
+        text = stream.decode()
+        assert not [c for c in text if c != "\n" and (c < " " or "\x7f" <= c <= "\x9f")], text
+    assert "clear [2J ]0;HACKED " in result.stdout.decode()

@@ -1,0 +1,32 @@
+"""The one sanitiser for text that reaches a terminal or a chat from articles or files.
+
+An article must not clear the screen, retitle the window or write the clipboard (OSC 52)
+of whoever reads it: C0 controls other than newline, DEL and C1 controls never get
+through. `--json` output keeps the exact text; JSON escapes it.
+"""
+
+from __future__ import annotations
+
+import re
+
+_NAME_CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """`text` with control characters (C0 but newline, DEL, C1) made spaces, keeping every
+    offset where it was."""
+    return "".join(
+        char if char == "\n" or (char >= " " and not "\x7f" <= char <= "\x9f") else " "
+        for char in text
+    )
+
+
+def one_line(text: str) -> str:
+    """`printable`, on one line: for titles."""
+    return printable(text).replace("\n", " ")
+
+
+def escaped_name(name: str) -> str:
+    """A file name fit for one line of a terminal or a chat: control characters (a newline,
+    an escape) are written as Python escapes, so the name stays recognisable."""
+    return _NAME_CONTROL_RE.sub(lambda match: repr(match.group())[1:-1], name)
