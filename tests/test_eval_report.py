@@ -66,7 +66,7 @@ def test_terminal_report_prints_no_escape_sequence() -> None:
     sneaky = make_result(id="q\x1b[2J", expected_keywords=[["\x1b]0;title\x07"]])
     report = terminal_report(build_run([sneaky], [], questions_file="q", started="now"))
     assert "\x1b" not in report and "\x07" not in report
-    assert "q?[2J (en, same-language): missing keywords: ?]0;title?" in report
+    assert "q [2J (en, same-language): missing keywords:  ]0;title " in report
 
 
 def test_markdown_escapes_what_it_quotes() -> None:
