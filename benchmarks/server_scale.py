@@ -67,6 +67,7 @@ def main() -> None:
     add_data_option(parser)
     args = parser.parse_args()
 
+    described = machine_description()  # the load before the run
     articles = list(saudinewsnet_articles(benchmarks_dir(args.data), args.articles))
     questions = [a.text.split("\n", 1)[0] for a in articles[:: max(1, len(articles) // 20)]][:20]
     with tempfile.TemporaryDirectory(prefix="newsbot-server-scale-") as temporary:
@@ -143,7 +144,7 @@ def main() -> None:
         [
             f"## Server mode at scale: `chroma run`, {args.embedding} embedding",
             "",
-            f"`{command}` — {machine_description()}.",
+            f"`{command}` — {described}.",
             "",
             "SaudiNewsNet articles written as files and ingested by `newsbot ingest` with "
             "NEWSBOT_CHROMA_URL pointing at a `chroma run` server on 127.0.0.1; then a second "
