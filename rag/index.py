@@ -165,8 +165,23 @@ class NewsIndex:
     # -- reading -----------------------------------------------------------------
 
     def exists(self) -> bool:
-        """Whether anything was ever indexed here."""
-        return self.catalogue().current() is not None
+        """Whether anything was ever indexed here.
+
+        Nothing is indexed only when no index file is left: a lexical index gone while
+        the Chroma store still holds vectors is damage, and indexing the corpus dir then
+        would delete the user's vectors.
+        """
+        if self.catalogue().current() is not None:
+            return True
+        store = self.settings.chroma_dir() / "chroma.sqlite3"
+        if not self.where.server and store.is_file() and store.stat().st_size > 0:
+            stored = self.vector.count()
+            if stored:
+                raise IndexUnavailableError(
+                    f"the lexical index in {self.settings.lexical_dir()} is missing, but the "
+                    f"Chroma store holds {stored:,} passages; run `newsbot ingest --rebuild`"
+                )
+        return False
 
     def snapshot(self) -> LexicalIndex:
         """The newest published snapshot; reloaded when an ingest published a new one."""

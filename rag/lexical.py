@@ -17,6 +17,7 @@ import logging
 import os
 import shutil
 import tempfile
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -199,6 +200,7 @@ class LexicalIndex:
                 "generation": self.generation,
                 "embedding": self.embedding,
                 "passages": len(self.records),
+                "checksums": _checksums(staging),
             }
             (staging / "meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
             _fsync_tree(staging)
@@ -222,6 +224,11 @@ class LexicalIndex:
         try:
             name = pointer.read_bytes().decode("utf-8").strip()
         except (FileNotFoundError, NotADirectoryError):
+            if root.is_dir() and any(path.name.startswith("gen-") for path in root.iterdir()):
+                raise IndexUnavailableError(
+                    f"the index pointer {pointer} is missing, but snapshots are there; "
+                    "run `newsbot ingest --rebuild`"
+                ) from None
             return None
         except (OSError, UnicodeDecodeError) as exc:
             raise IndexUnavailableError(
@@ -252,6 +259,15 @@ class LexicalIndex:
                 f"it was written by another version of newsbot (snapshot format "
                 f"{meta.get('format')}; this version reads format {SNAPSHOT_FORMAT})"
             )
+        # Snapshots from before checksums were kept have none to compare.
+        expected = meta.get("checksums")
+        if expected is not None:
+            found = _checksums(directory)
+            for file in sorted(set(expected) | set(found)):
+                if file not in found:
+                    raise ValueError(f"{file} is missing")
+                if expected.get(file) != found[file]:
+                    raise ValueError(f"{file} is damaged (its checksum changed)")
         records: list[PassageRecord] = []
         with (directory / "passages.jsonl").open(encoding="utf-8") as lines:
             for line in lines:
@@ -272,6 +288,21 @@ class LexicalIndex:
             generation=meta["generation"],
             embedding=meta["embedding"],
         )
+
+
+def _checksums(directory: Path) -> dict[str, int]:
+    """CRC-32 of every file of a snapshot but its metadata, by relative path: a flipped
+    byte in an array would otherwise be read as a valid index."""
+    sums: dict[str, int] = {}
+    for path in sorted(directory.rglob("*")):
+        relative = path.relative_to(directory).as_posix()
+        if path.is_file() and relative != "meta.json":
+            checksum = 0
+            with path.open("rb") as handle:
+                while block := handle.read(1 << 20):
+                    checksum = zlib.crc32(block, checksum)
+            sums[relative] = checksum
+    return sums
 
 
 def _replace_text(path: Path, text: str) -> None:

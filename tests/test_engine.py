@@ -12,7 +12,7 @@ from rag.engine import Engine, clean_question
 from rag.errors import BadInputError, IndexUnavailableError, IngestBusyError
 from rag.index import LOCK_FILE
 from rag.lexical import LexicalIndex
-from tests.conftest import ARABIC_SEED, ENGLISH_SEED, FRENCH_SEED, make_settings
+from tests.conftest import ARABIC_SEED, ENGLISH_SEED, FRENCH_SEED, SEEDS_DIR, make_settings
 
 
 def cited_sources(answer) -> set[str]:  # type: ignore[no-untyped-def]
@@ -287,3 +287,80 @@ class TestVectorStoreGap:
         reader = Engine(weighted.settings)
         reader.ingest(rebuild=True)
         assert not any("vectors" in n for n in reader.ask(self.QUESTION).notices)
+
+
+SNAPSHOT_FILES = [
+    "meta.json",
+    "passages.jsonl",
+    "bm25/data.csc.index.npy",
+    "bm25/indices.csc.index.npy",
+    "bm25/indptr.csc.index.npy",
+    "bm25/params.index.json",
+    "bm25/vocab.index.json",
+    "subword/grams.npy",
+    "subword/indptr.npy",
+    "subword/meta.json",
+    "subword/rows.npy",
+    "subword/weights.npy",
+]
+
+
+@pytest.fixture(scope="module")
+def indexed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data dir with the seeds indexed, for tests to copy and damage."""
+    root = tmp_path_factory.mktemp("damage")
+    Engine(make_settings(root, SEEDS_DIR)).ingest()
+    return root
+
+
+class TestDamage:
+    """Every damaged or missing index file is one line that says to rebuild, and is never
+    taken for "nothing indexed yet"."""
+
+    QUESTION = "Who wants to buy TikTok?"
+
+    def damaged_engine(self, indexed: Path, tmp_path: Path) -> tuple[Engine, Path]:
+        import shutil
+
+        shutil.copytree(indexed, tmp_path / "copy")
+        engine = Engine(make_settings(tmp_path / "copy", tmp_path / "no-corpus"))
+        return engine, engine.settings.lexical_dir()
+
+    def assert_says_rebuild(self, engine: Engine) -> None:
+        with pytest.raises(IndexUnavailableError) as failure:
+            engine.has_index() and engine.ask(self.QUESTION)
+        message = str(failure.value)
+        assert "\n" not in message and message.endswith("run `newsbot ingest --rebuild`")
+
+    @pytest.mark.parametrize("damage", ["empty", "garbled", "deleted"])
+    @pytest.mark.parametrize("name", SNAPSHOT_FILES)
+    def test_a_damaged_snapshot_file(
+        self, indexed: Path, tmp_path: Path, name: str, damage: str
+    ) -> None:
+        engine, lexical = self.damaged_engine(indexed, tmp_path)
+        path = lexical / LexicalIndex.current_name(lexical) / name  # type: ignore[operator]
+        data = bytearray(path.read_bytes())
+        if damage == "empty":
+            path.write_bytes(b"")
+        elif damage == "garbled":
+            middle = len(data) // 2
+            data[middle : middle + 8] = bytes(b ^ 0x5A for b in data[middle : middle + 8])
+            path.write_bytes(bytes(data))
+        else:
+            path.unlink()
+        self.assert_says_rebuild(engine)
+
+    def test_a_deleted_pointer_is_not_a_first_run(self, indexed: Path, tmp_path: Path) -> None:
+        engine, lexical = self.damaged_engine(indexed, tmp_path)
+        (lexical / "CURRENT").unlink()
+        self.assert_says_rebuild(engine)
+
+    def test_a_deleted_lexical_index_is_not_a_first_run(
+        self, indexed: Path, tmp_path: Path
+    ) -> None:
+        import shutil
+
+        engine, lexical = self.damaged_engine(indexed, tmp_path)
+        shutil.rmtree(lexical)
+        self.assert_says_rebuild(engine)
+        assert engine.index.vector.count() > 0  # the user's vectors were not touched
