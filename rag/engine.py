@@ -151,7 +151,11 @@ class Engine:
             ),
         )
         self.model = make_chat_model(self.settings)
-        self.generator = CitedGenerator(self.model) if self.model else None
+        self.generator = (
+            CitedGenerator(self.model, max_chars=self.settings.llm_max_answer_chars)
+            if self.model
+            else None
+        )
         self.rewriter = (
             QueryRewriter(self.model, max_chars=self.settings.max_question_chars)
             if self.model
@@ -330,7 +334,7 @@ class Engine:
             return self.rewriter.translate(turn.search_text, targets)
         except ModelCallError as exc:
             turn.model_failed = True
-            turn.notices.append(failure_notice(exc.reason))
+            turn.notices.append(failure_notice(exc))
             return {}
 
     def _retrieve(

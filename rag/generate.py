@@ -4,11 +4,16 @@ The model gets the numbered passages and is asked to cite [n] after each claim. 
 text then goes through `CitationStream`, piece by piece: markers to passages that
 were not given are dropped, the others renumbered in order of first use, so what a
 front end shows while the answer streams is already the final text. An answer left
-without a valid citation falls back to the extractive one, with a notice.
+without a valid citation falls back to the extractive one, with a notice; a sentence
+whose only citations were dropped stays (it was shown already), and a notice says so.
+
+`AnswerLimit` then holds the answer to NEWSBOT_LLM_MAX_ANSWER_CHARS: past it the model's
+reply is closed and the answer cut at a sentence, again without taking back what was shown.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterator, Sequence
 
@@ -29,6 +34,16 @@ _MARKER = re.compile(rf"\[\s*({_NUMBER}(?:{_SEPARATOR}{_NUMBER})*)\s*\]")
 _MARKER_PREFIX = re.compile(r"\[[\s0-9,،;\-–andetو]*$")  # after _DIGITS
 _MAX_MARKER_CHARS = 40
 _MIN_SHARED_TERMS = 2
+_SENTENCE_STOPS = frozenset(".!?؟。…")
+_CLOSERS = frozenset("\"'”’»)")
+# The end of a sentence in the shown text: its stop, closing quotes and the markers after
+# them, before a space; or a line break.
+_SENTENCE_END = re.compile(r"[.!?؟。…]+[\"'”’»)]*+(?:\s*\[[0-9]+\])*+(?=\s)|(?=\n)")
+_SHOWN_NUMBER = re.compile(r"\[([0-9]+)\]")
+DEFAULT_MAX_ANSWER_CHARS = 4000
+# The reply may hold more than the answer (a <think> block, dropped markers); past this
+# many times the answer's limit, it is closed whatever it holds.
+RAW_REPLY_FACTOR = 8
 
 
 def _passage_numbers(group: str) -> list[int]:
@@ -51,6 +66,10 @@ class CitationStream:
     now; `finish` returns the rest. Text that might still become a marker ("[1" ...)
     and trailing whitespace are held back until the next piece settles them, so a
     dropped marker takes the space before it along ("claim [7]." becomes "claim.").
+
+    `uncited` has one entry per sentence all of whose citations were dropped: where in
+    `text` its first dropped marker was. Markers after a sentence's stop ("claim. [2]")
+    count as its own; a sentence ends at its stop and the space after it, or a line break.
     """
 
     def __init__(self, passage_count: int) -> None:
@@ -58,6 +77,12 @@ class CitationStream:
         self.cited: list[int] = []  # passage positions (0-based), in order of first use
         self.no_answer = False
         self.dropped = 0
+        self.uncited: list[int] = []
+        self._length = 0  # of `text`
+        self._sentence_cited = False
+        self._sentence_dropped: int | None = None  # where its first dropped marker was
+        self._stopped = False  # after a sentence's stop (and closing quotes)
+        self._between = False  # ... and a space: the next word starts the next sentence
         self._emitted: list[str] = []
         self._head = ""  # the reply's opening, until it can't be NO_ANSWER or a <think> block
         self._gating = True
@@ -89,6 +114,7 @@ class CitationStream:
         else:
             shown = self._process(self._pending, final=True)
         self._space = ""
+        self._end_sentence()
         return shown
 
     @staticmethod
@@ -117,7 +143,10 @@ class CitationStream:
         for number in _passage_numbers(group):
             if not 1 <= number <= self.passage_count:
                 self.dropped += 1
+                if self._sentence_dropped is None:
+                    self._sentence_dropped = self._length
                 continue
+            self._sentence_cited = True
             if number - 1 not in self.cited:
                 self.cited.append(number - 1)
             shown.add(self.cited.index(number - 1) + 1)
@@ -126,9 +155,30 @@ class CitationStream:
     def _show(self, out: list[str], text: str) -> None:
         if self._started:
             out.append(self._space)
+            self._length += len(self._space)
         self._space = ""
         self._started = True
         out.append(text)
+        self._length += len(text)
+
+    def _end_sentence(self) -> None:
+        if self._sentence_dropped is not None and not self._sentence_cited:
+            self.uncited.append(self._sentence_dropped)
+        self._sentence_cited, self._sentence_dropped = False, None
+        self._stopped = self._between = False
+
+    def _follow_sentence(self, ch: str) -> None:
+        """Keep track of where sentences end, for `uncited`, with the next character shown."""
+        if ch.isspace():
+            self._stopped |= ch == "\n"
+            self._between |= self._stopped
+            return
+        if self._between:
+            self._end_sentence()
+        if ch in _SENTENCE_STOPS:
+            self._stopped = True
+        elif ch not in _CLOSERS:
+            self._stopped = False
 
     def _process(self, text: str, *, final: bool) -> str:
         out: list[str] = []
@@ -154,6 +204,7 @@ class CitationStream:
                 ):
                     self._pending = rest
                     break
+            self._follow_sentence(ch)
             if ch.isspace():
                 self._space += ch
             else:
@@ -215,11 +266,126 @@ def claim_highlights(
     return sorted(spans)
 
 
+class AnswerLimit:
+    """Holds a generated answer to `max_chars` characters, cutting it at a sentence's end.
+
+    `feed` takes the answer's next text (as CitationStream shows it) and returns what can
+    be shown now; once the answer has run past `max_chars`, `full` says to stop the model.
+    `finish` returns the rest, and `answer` is then the whole answer: what was shown, and
+    after a cut the text up to the last sentence end within the limit (else the last word,
+    with "…"). Near the limit, text is held back until its sentence ends, so that the cut
+    never takes back what was shown and still falls between sentences.
+    """
+
+    def __init__(self, max_chars: int) -> None:
+        self.max_chars = max_chars
+        # Before this, text is shown as it comes; after it, a sentence at a time.
+        self.free = max_chars - min(max_chars // 5, 1000)
+        self.answer = ""
+        self.cut = False
+        self._text = ""  # at most max_chars + 1 characters: the one after the limit tells
+        self._shown = 0
+
+    @property
+    def full(self) -> bool:
+        return len(self._text) > self.max_chars
+
+    def feed(self, text: str) -> str:
+        if self.full or not text:
+            return ""
+        self._text = (self._text + text)[: self.max_chars + 1]
+        if self.full:
+            return ""
+        end = len(self._text)
+        if end > self.free:
+            # What was shown never ends with a space, so a cut after it takes none back.
+            free_end = len(self._text[: self.free].rstrip())
+            end = max(self._shown, free_end, *self._sentence_ends())
+        return self._release(end)
+
+    def finish(self) -> str:
+        if not self.full:
+            self.answer = self._text
+            return self._release(len(self._text))
+        self.cut = True
+        ends = [end for end in self._sentence_ends() if self._shown <= end <= self.max_chars]
+        if ends:
+            answer = self._text[: ends[-1]]
+        else:
+            space = next(
+                (i for i in range(self.max_chars, self._shown - 1, -1) if self._text[i].isspace()),
+                None,
+            )
+            answer = self._text[: self.max_chars if space is None else space].rstrip()
+            bracket = answer.rfind("[", self._shown)
+            if space is None and bracket >= 0 and "]" not in answer[bracket:]:
+                answer = answer[:bracket]  # cut inside a word, but not inside a marker
+            answer = self._text[: self._shown] + answer[self._shown :] + "…"
+        self.answer = answer
+        rest = answer[self._shown :]
+        self._shown = len(answer)
+        return rest
+
+    def _sentence_ends(self) -> list[int]:
+        """Where sentences end in the last stretch before the limit."""
+        return [match.end() for match in _SENTENCE_END.finditer(self._text, self.free)]
+
+    def _release(self, end: int) -> str:
+        shown, self._shown = self._text[self._shown : end], max(self._shown, end)
+        return shown
+
+
+class _Reply:
+    """A model's reply on its way to an answer: citations checked, length held."""
+
+    def __init__(self, passage_count: int, max_chars: int) -> None:
+        self.citations = CitationStream(passage_count)
+        self.limit = AnswerLimit(max_chars)
+        self.max_reply_chars = RAW_REPLY_FACTOR * max_chars
+        self.received = 0
+
+    @property
+    def overlong(self) -> bool:
+        return self.received > self.max_reply_chars
+
+    @property
+    def enough(self) -> bool:
+        """Whether the rest of the model's reply can only be dropped: stop it."""
+        return self.limit.full or self.overlong
+
+    def feed(self, piece: str) -> str:
+        self.received += len(piece)
+        return self.limit.feed(self.citations.feed(piece))
+
+    def finish(self) -> str:
+        shown = "" if self.limit.full else self.limit.feed(self.citations.finish())
+        return shown + self.limit.finish()
+
+    @property
+    def text(self) -> str:
+        return self.limit.answer
+
+    @property
+    def cited(self) -> list[int]:
+        """Positions of the passages cited in `text`, in the order of their numbers."""
+        if not self.limit.cut:
+            return self.citations.cited
+        # Numbered in order of first use: what a cut leaves is cited [1] to [n].
+        numbers = [int(n) for n in _SHOWN_NUMBER.findall(self.text)]
+        return self.citations.cited[: max(numbers, default=0)]
+
+    @property
+    def uncited(self) -> int:
+        """Sentences of `text` whose only citations were dropped."""
+        return sum(1 for at in self.citations.uncited if at <= len(self.text))
+
+
 class CitedGenerator:
     """Asks the model for a cited answer and validates it; falls back when it must."""
 
-    def __init__(self, model: ChatModel) -> None:
+    def __init__(self, model: ChatModel, *, max_chars: int = DEFAULT_MAX_ANSWER_CHARS) -> None:
         self.model = model
+        self.max_chars = max_chars
 
     def stream(
         self,
@@ -230,19 +396,23 @@ class CitedGenerator:
     ) -> Iterator[AnswerEvent]:
         """AnswerDelta pieces as the model writes, then the validated Answer."""
         system, user = answer_prompt(question, language, passages)
-        citations = CitationStream(len(passages))
+        reply = _Reply(len(passages), self.max_chars)
         try:
-            for piece in self.model.stream(system, user):
-                shown = citations.feed(piece)
-                if shown:
-                    yield AnswerDelta(text=shown)
+            # Leaving the loop early closes the model's stream, and its connection.
+            with contextlib.closing(self.model.stream(system, user)) as pieces:
+                for piece in pieces:
+                    shown = reply.feed(piece)
+                    if shown:
+                        yield AnswerDelta(text=shown)
+                    if reply.enough:
+                        break
         except ModelCallError as exc:
-            yield with_notice(fallback, failure_notice(exc.reason))
+            yield with_notice(fallback, failure_notice(exc))
             return
-        tail = citations.finish()
+        tail = reply.finish()
         if tail:
             yield AnswerDelta(text=tail)
-        yield self._answer(citations, question, language, passages, fallback)
+        yield self._answer(reply, question, language, passages, fallback)
 
     def generate(
         self,
@@ -254,30 +424,38 @@ class CitedGenerator:
         """The validated answer, from one non-streaming request."""
         system, user = answer_prompt(question, language, passages)
         try:
-            reply = self.model.complete(system, user)
+            text = self.model.complete(system, user)
         except ModelCallError as exc:
-            return with_notice(fallback, failure_notice(exc.reason))
-        citations = CitationStream(len(passages))
-        citations.feed(reply)
-        citations.finish()
-        return self._answer(citations, question, language, passages, fallback)
+            return with_notice(fallback, failure_notice(exc))
+        reply = _Reply(len(passages), self.max_chars)
+        for start in range(0, len(text), _PIECE_CHARS):
+            reply.feed(text[start : start + _PIECE_CHARS])
+            if reply.enough:
+                break
+        reply.finish()
+        return self._answer(reply, question, language, passages, fallback)
 
     def _answer(
         self,
-        citations: CitationStream,
+        reply: _Reply,
         question: str,
         language: str,
         passages: Sequence[RetrievedPassage],
         fallback: Answer,
     ) -> Answer:
-        if citations.no_answer:
+        if reply.citations.no_answer:
             return abstention(question, language, fallback.notices).model_copy(
                 update={"mode": "generated"}
             )
-        text = citations.text
+        text = reply.text
         if not text.strip():
-            return with_notice(fallback, failure_notice("empty reply"))
-        if not citations.cited:
+            reason = (
+                f"no answer in its first {reply.max_reply_chars:,} characters"
+                if reply.overlong
+                else "empty reply"
+            )
+            return with_notice(fallback, failure_notice(reason))
+        if not reply.cited:
             return with_notice(
                 fallback,
                 "The language model's answer cited no passage; this is the extractive "
@@ -287,8 +465,13 @@ class CitedGenerator:
             Citation.of(
                 n, passages[position], claim_highlights(text, n, passages[position], language)
             )
-            for n, position in enumerate(citations.cited, 1)
+            for n, position in enumerate(reply.cited, 1)
         ]
+        notices = list(fallback.notices)
+        if reply.uncited:
+            notices.append(uncited_notice(reply.uncited))
+        if reply.limit.cut:
+            notices.append(shortened_notice(self.max_chars))
         return Answer(
             question=question,
             answer=text,
@@ -296,12 +479,43 @@ class CitedGenerator:
             language=language,
             citations=cited,
             mode="generated",
-            notices=list(fallback.notices),
+            notices=notices,
         )
 
 
-def failure_notice(reason: str) -> str:
-    return f"The language model failed ({reason}); this is the extractive answer instead."
+# A whole (non-streamed) reply goes through the checks in pieces of this size, so that a
+# huge one is only read as far as the answer's limit.
+_PIECE_CHARS = 1000
+
+
+def failure_notice(failure: ModelCallError | str) -> str:
+    """The notice for an answer that fell back because the model failed (or took too long)."""
+    if isinstance(failure, ModelCallError):
+        if failure.deadline is not None:
+            return (
+                f"The language model took longer than {failure.deadline:g} s; "
+                "this is the extractive answer instead."
+            )
+        failure = failure.reason
+    return f"The language model failed ({failure}); this is the extractive answer instead."
+
+
+def uncited_notice(sentences: int) -> str:
+    if sentences == 1:
+        return (
+            "1 sentence of the answer cited a passage that doesn't exist; its citation was "
+            "removed, so no source backs it."
+        )
+    return (
+        f"{sentences} sentences of the answer cited passages that don't exist; their "
+        "citations were removed, so no source backs them."
+    )
+
+
+def shortened_notice(max_chars: int) -> str:
+    return (
+        f"The language model's answer was longer than {max_chars:,} characters; it was cut short."
+    )
 
 
 def with_notice(answer: Answer, notice: str) -> Answer:

@@ -128,6 +128,20 @@ class Settings(BaseSettings):
         le=3600.0,
         description="Seconds to wait for a model server to connect or send the next piece.",
     )
+    llm_deadline: float = Field(
+        default=120.0,
+        gt=0.0,
+        le=3600.0,
+        description="Seconds one whole reply of the model may take, however steadily it "
+        "streams; past it, the reply is dropped and the answer is the extractive one.",
+    )
+    llm_max_answer_chars: int = Field(
+        default=4000,
+        ge=200,
+        le=100000,
+        description="Characters a generated answer may have; a longer one is stopped and "
+        "cut at a sentence. Also sent to the model as its max-tokens limit.",
+    )
     llm_temperature: float = Field(default=0.1, ge=0.0, le=2.0)
     llm_translate: bool = Field(
         default=True,

@@ -12,9 +12,10 @@ import threading
 import pytest
 
 from rag.engine import Engine
-from rag.generate import CitationStream, answer_prompt, claim_highlights
+from rag.generate import AnswerLimit, CitationStream, answer_prompt, claim_highlights
 from rag.models import Answer, AnswerDelta, AnswerEvent, RetrievedPassage
 from rag.prompts import localized_prompt
+from rag.streaming import iterate_in_background
 from tests.conftest import (
     API_KEY,
     ARABIC_SEED,
@@ -96,6 +97,69 @@ class TestCitationStream:
     def test_surrounding_whitespace_is_trimmed_and_paragraphs_kept(self) -> None:
         text, _ = filtered(["\n\n  First [1].\n\nSecond [2].  \n"])
         assert text == "First [1].\n\nSecond [2]."
+
+    def test_sentences_left_without_a_valid_citation_are_counted(self) -> None:
+        pieces = ["It was sold [7]. It was ", "banned [2] [0]. Done [", "4] here.\nBought [1]."]
+        text, stream = filtered(pieces)
+        assert text == "It was sold. It was banned [1]. Done here.\nBought [2]."
+        # "It was banned" keeps a valid citation; the other two lost their only one.
+        assert [text[:at] for at in stream.uncited] == [
+            "It was sold",
+            "It was sold. It was banned [1]. Done",
+        ]
+        whole = "".join(pieces)
+        for split in ([whole], list(whole)):
+            assert filtered(split)[1].uncited == stream.uncited, "however the reply is split"
+
+    def test_a_marker_after_the_full_stop_belongs_to_its_sentence(self) -> None:
+        _, stream = filtered(["Sold. [9] Banned [1]. Bought. [2]"])
+        assert len(stream.uncited) == 1
+        _, stream = filtered(["“Sold.” [1] U.S. data [8] stays [2]."])
+        assert stream.uncited == []
+
+
+def limited(pieces: list[str], max_chars: int) -> tuple[str, AnswerLimit]:
+    """What AnswerLimit shows of `pieces`, checked to spell out its final answer."""
+    limit = AnswerLimit(max_chars)
+    shown = ""
+    for piece in pieces:
+        shown += limit.feed(piece)
+        if limit.full:
+            break
+    shown += limit.finish()
+    assert shown == limit.answer, "what was shown is never taken back"
+    return shown, limit
+
+
+class TestAnswerLimit:
+    def test_an_answer_within_the_limit_is_untouched(self) -> None:
+        pieces = ["Data stays", " in the US [1].", " Copies go [2]."]
+        shown, limit = limited(pieces, 200)
+        assert shown == "".join(pieces) and not limit.cut
+
+    def test_cut_at_the_last_sentence_end_within_the_limit(self) -> None:
+        sentence = "The data stays in the United States [1]. "
+        words = [word + " " for word in (sentence * 10).split()]
+        for pieces in (words, list(sentence * 10), [sentence * 10]):
+            shown, limit = limited(pieces, 200)
+            assert shown == (sentence * 4).strip() and limit.cut
+            assert len(shown) <= 200
+
+    def test_markers_after_the_full_stop_stay_with_their_sentence(self) -> None:
+        shown, _ = limited(["Stays. [1] " * 30], 200)
+        assert shown.endswith("Stays. [1]") and len(shown) <= 200
+
+    def test_cut_at_a_word_when_no_sentence_ends_near_the_limit(self) -> None:
+        shown, limit = limited(["word " * 100], 200)
+        assert shown == ("word " * 40).strip() + "…" and limit.cut
+
+    def test_a_line_break_ends_a_sentence(self) -> None:
+        shown, _ = limited(["- an item without a full stop [1]\n" * 10], 200)
+        assert shown == ("- an item without a full stop [1]\n" * 5).strip()
+
+    def test_one_endless_word_is_cut_but_not_inside_a_marker(self) -> None:
+        shown, _ = limited(["x" * 199 + "[12]"], 200)
+        assert shown == "x" * 199 + "…"
 
 
 def passage(text: str, language: str = "en", n: int = 1) -> RetrievedPassage:
@@ -365,6 +429,184 @@ class TestFailures:
         standin.responder = answer_only(Reply(text=""))
         answer = model_engine(seeded_engine.settings, standin, llm_translate=False).ask(QUESTION)
         self.expect_fallback(answer, "empty reply")
+
+
+def answer_by(engine: Engine, how: str, question: str = QUESTION) -> tuple[str | None, Answer]:
+    """The answer, asked `how`: at once (None streamed), streamed, streamed from a worker
+    thread as the REPL does, or streamed to asyncio as the Telegram bot does."""
+    if how == "ask":
+        return None, engine.ask(question)
+    if how == "ask_stream":
+        return collect(list(engine.ask_stream(question)))
+    if how == "background":
+        return collect(list(iterate_in_background(lambda: engine.ask_stream(question))))
+
+    async def consume() -> list[AnswerEvent]:
+        return [event async for event in engine.aask_stream(question)]
+
+    return collect(asyncio.run(consume()))
+
+
+HOW = ["ask", "ask_stream", "aask_stream"]
+FRONT_ENDS = [*HOW, "background"]
+
+
+def warmed_up(engine: Engine, standin: StandInServer) -> Engine:
+    """`engine` after one quick answer: a client's first call loads modules for a second or
+    two, which would count toward a short deadline."""
+    standin.responder = answer_only(Reply(text="Warm [1]."))
+    engine.ask(QUESTION)
+    return engine
+
+
+class TestDeadline:
+    """NEWSBOT_LLM_DEADLINE bounds a whole reply; NEWSBOT_LLM_TIMEOUT only each wait."""
+
+    @pytest.mark.parametrize("how", FRONT_ENDS)
+    def test_a_reply_that_trickles_is_cut_at_the_deadline(
+        self, seeded_engine: Engine, standin: StandInServer, how: str
+    ) -> None:
+        engine = model_engine(
+            seeded_engine.settings, standin, llm_translate=False, llm_timeout=5, llm_deadline=1.5
+        )
+        warmed_up(engine, standin)
+        sent = standin.replies_sent
+        # A piece every 0.25 s, each well within the timeout: 10 s in all (a whole reply
+        # comes in 40 slices as far apart).
+        words = [f"word{n} " for n in range(39)]
+        standin.responder = answer_only(
+            Reply(text="".join(words) + "[1].", chunks=[*words, "[1]."], interval=0.25)
+        )
+        streamed, answer = answer_by(engine, how)
+        assert standin.replies_sent == sent, "the answer did not wait for the whole reply"
+        assert answer.mode == "extractive" and answer.citations
+        assert answer.answer == seeded_engine.ask(QUESTION).answer
+        assert answer.notices == [
+            "The language model took longer than 1.5 s; this is the extractive answer instead."
+        ]
+        if streamed is not None:
+            assert streamed.startswith("word0") and answer.answer != streamed
+        # The connection was closed: the stand-in's next piece found nobody to take it.
+        assert standin.disconnected.wait(10)
+        assert standin.replies_sent == sent
+
+    @pytest.mark.parametrize("how", HOW)
+    def test_the_deadline_also_bounds_the_wait_for_a_reply(
+        self, seeded_engine: Engine, standin: StandInServer, how: str
+    ) -> None:
+        engine = model_engine(
+            seeded_engine.settings, standin, llm_translate=False, llm_timeout=8, llm_deadline=1
+        )
+        warmed_up(engine, standin)
+        never = threading.Event()  # released when the stand-in closes
+        standin.responder = answer_only(Reply(text="Too late [1].", hold=never))
+        streamed, answer = answer_by(engine, how)
+        assert streamed in (None, "")
+        assert answer.mode == "extractive" and answer.notices == [
+            "The language model took longer than 1 s; this is the extractive answer instead."
+        ]
+
+
+class TestLength:
+    """NEWSBOT_LLM_MAX_ANSWER_CHARS holds, whatever the server sends."""
+
+    SENTENCE = "The data stays in the United States [1]. "
+
+    @pytest.mark.parametrize("how", HOW)
+    def test_an_endless_answer_is_stopped_and_cut_at_a_sentence(
+        self, seeded_engine: Engine, standin: StandInServer, how: str
+    ) -> None:
+        count = 1_100_000 // len(self.SENTENCE) + 1  # 1.1 MB; the server ignores max_tokens
+        # A stream pauses after 4,000 characters, until the answer is out.
+        rest_may_come = threading.Event()
+        standin.responder = answer_only(
+            Reply(
+                text=self.SENTENCE * count,
+                chunks=[self.SENTENCE] * count,
+                hold=rest_may_come,
+                hold_after=100,
+            )
+        )
+        engine = model_engine(
+            seeded_engine.settings, standin, llm_translate=False, llm_max_answer_chars=1000
+        )
+        streamed, answer = answer_by(engine, how)
+        assert answer.mode == "generated" and len(answer.citations) == 1
+        # The last sentence that ends within 1000 characters.
+        assert answer.answer == (self.SENTENCE * 24).strip()
+        assert streamed in (None, answer.answer), "what was shown is never taken back"
+        assert answer.notices == [
+            "The language model's answer was longer than 1,000 characters; it was cut short."
+        ]
+        body = answer_request(standin).body
+        limit = body["max_tokens"] if isinstance(standin, OpenAIStandIn) else None
+        if isinstance(standin, OllamaStandIn):
+            limit = body["options"]["num_predict"]
+        assert limit == 1000
+        if streamed is not None:
+            assert standin.replies_sent == 0, "the answer did not wait for the rest"
+            rest_may_come.set()
+            # The stream had been closed: the rest found nobody to take it.
+            assert standin.disconnected.wait(10)
+            assert standin.replies_sent == 0
+
+    @pytest.mark.parametrize("how", HOW)
+    def test_a_reply_that_never_gets_to_the_answer_is_stopped(
+        self, seeded_engine: Engine, standin: StandInServer, how: str
+    ) -> None:
+        thinking = "<think>" + "Hmm, let me think again. " * 2000  # 50,000 characters
+        standin.responder = answer_only(Reply(text=thinking + "</think>The data stays [1]."))
+        engine = model_engine(
+            seeded_engine.settings, standin, llm_translate=False, llm_max_answer_chars=1000
+        )
+        streamed, answer = answer_by(engine, how)
+        assert streamed in (None, "")
+        assert answer.mode == "extractive" and answer.notices == [
+            "The language model failed (no answer in its first 8,000 characters); this is the "
+            "extractive answer instead."
+        ]
+
+    def test_an_answer_within_the_limit_has_no_notice(
+        self, seeded_engine: Engine, standin: StandInServer
+    ) -> None:
+        text = (self.SENTENCE * 24).strip()
+        standin.responder = answer_only(Reply(text=text))
+        engine = model_engine(
+            seeded_engine.settings, standin, llm_translate=False, llm_max_answer_chars=len(text)
+        )
+        for how in HOW:
+            streamed, answer = answer_by(engine, how)
+            assert streamed in (None, text)
+            assert answer.answer == text and answer.notices == []
+
+
+class TestInvalidCitations:
+    @pytest.mark.parametrize("how", HOW)
+    def test_a_sentence_left_uncited_says_so(
+        self, seeded_engine: Engine, standin: StandInServer, how: str
+    ) -> None:
+        standin.responder = answer_only(
+            Reply(text="The data stays in the United States [7]. Copies abroad go [3].")
+        )
+        engine = model_engine(seeded_engine.settings, standin, llm_translate=False)
+        streamed, answer = answer_by(engine, how)
+        assert answer.answer == "The data stays in the United States. Copies abroad go [1]."
+        assert streamed in (None, answer.answer)
+        assert answer.notices == [
+            "1 sentence of the answer cited a passage that doesn't exist; its citation was "
+            "removed, so no source backs it."
+        ]
+
+    def test_an_invalid_citation_beside_a_valid_one_needs_no_notice(
+        self, seeded_engine: Engine, standin: StandInServer
+    ) -> None:
+        standin.responder = answer_only(
+            Reply(text="The data stays in the US [2][9]. It [12] is [1].")
+        )
+        engine = model_engine(seeded_engine.settings, standin, llm_translate=False)
+        answer = engine.ask(QUESTION)
+        assert answer.answer == "The data stays in the US [1]. It is [2]."
+        assert answer.notices == []
 
 
 class TestSecrets:

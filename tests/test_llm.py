@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sys
+import threading
 
 import pytest
 from pydantic import SecretStr
@@ -97,6 +98,13 @@ def test_ollama_defaults() -> None:
         ("NEWSBOT_LLM_BASE_URL", "localhost:8000", "NEWSBOT_LLM_BASE_URL: String should match"),
         ("NEWSBOT_LLM_TIMEOUT", "0", "NEWSBOT_LLM_TIMEOUT: Input should be greater than 0"),
         ("NEWSBOT_LLM_TEMPERATURE", "3", "NEWSBOT_LLM_TEMPERATURE: Input should be less than"),
+        ("NEWSBOT_LLM_DEADLINE", "0", "NEWSBOT_LLM_DEADLINE: Input should be greater than 0"),
+        ("NEWSBOT_LLM_DEADLINE", "3601", "NEWSBOT_LLM_DEADLINE: Input should be less than"),
+        (
+            "NEWSBOT_LLM_MAX_ANSWER_CHARS",
+            "100",
+            "NEWSBOT_LLM_MAX_ANSWER_CHARS: Input should be greater than or equal to 200",
+        ),
     ],
 )
 def test_invalid_model_settings_name_the_variable(
@@ -198,6 +206,88 @@ def test_ollama_key_goes_in_the_authorization_header(ollama_standin: OllamaStand
     request = ollama_standin.requests[0]
     assert request.headers["authorization"] == f"Bearer {API_KEY}"
     assert request.body["options"]["num_ctx"] == 8192
+
+
+def test_reply_limits_default_and_read_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = load_settings()
+    assert (settings.llm_deadline, settings.llm_max_answer_chars) == (120.0, 4000)
+    monkeypatch.setenv("NEWSBOT_LLM_DEADLINE", "45.5")
+    monkeypatch.setenv("NEWSBOT_LLM_MAX_ANSWER_CHARS", "1500")
+    settings = load_settings()
+    assert (settings.llm_deadline, settings.llm_max_answer_chars) == (45.5, 1500)
+
+
+@needs_openai
+@needs_ollama
+def test_answer_limit_is_the_models_max_tokens() -> None:
+    base = {"llm_base_url": "http://127.0.0.1:9/v1", "llm_max_answer_chars": 1500}
+    openai = make_llm(Settings(llm_provider="openai", **base))  # type: ignore[arg-type]
+    ollama = make_llm(Settings(llm_provider="ollama", **base))  # type: ignore[arg-type]
+    assert openai.max_tokens == 1500  # type: ignore[union-attr]
+    assert ollama.additional_kwargs["num_predict"] == 1500  # type: ignore[union-attr]
+
+
+MODEL_SERVERS = [
+    pytest.param(OpenAIStandIn, "openai", marks=needs_openai, id="openai"),
+    pytest.param(OllamaStandIn, "ollama", marks=needs_ollama, id="ollama"),
+]
+
+
+def deadline_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "newsbot-llm-deadline"]
+
+
+@pytest.mark.parametrize(("server_class", "provider"), MODEL_SERVERS)
+def test_a_trickling_reply_is_cut_at_the_deadline(
+    server_class: type[OpenAIStandIn | OllamaStandIn], provider: str
+) -> None:
+    with server_class() as server:
+        model = make_chat_model(
+            Settings(
+                llm_provider=provider,  # type: ignore[arg-type]
+                llm_base_url=server.base_url,
+                llm_timeout=5,
+                llm_deadline=1.5,
+            )
+        )
+        assert model is not None
+        server.responder = lambda request: Reply(text="ready")
+        assert model.complete("s", "u") == "ready"  # the client's first call loads modules
+        # A piece every 0.25 s, each well within the timeout: 10 s in all.
+        words = [f"word{n} " for n in range(40)]
+        server.responder = lambda request: Reply(text="".join(words), chunks=words, interval=0.25)
+        for call in (lambda: model.complete("s", "u"), lambda: list(model.stream("s", "u"))):
+            server.disconnected.clear()
+            with pytest.raises(ModelCallError) as caught:
+                call()
+            assert (caught.value.reason, caught.value.deadline) == ("took longer than 1.5 s", 1.5)
+            assert caught.value.__context__ is None
+            assert server.replies_sent == 1, "only the first reply was sent in full"
+            assert server.disconnected.wait(10), "the connection was closed"
+        for thread in deadline_threads():
+            thread.join(10)
+        assert deadline_threads() == [], "nothing keeps running"
+
+
+@pytest.mark.parametrize(("server_class", "provider"), MODEL_SERVERS)
+def test_closing_a_stream_early_closes_its_connection(
+    server_class: type[OpenAIStandIn | OllamaStandIn], provider: str
+) -> None:
+    with server_class() as server:
+        model = make_chat_model(Settings(llm_provider=provider, llm_base_url=server.base_url))  # type: ignore[arg-type]
+        assert model is not None
+        rest_may_come = threading.Event()
+        server.responder = lambda request: Reply(
+            chunks=["piece "] * 5000, hold=rest_may_come, hold_after=2
+        )
+        stream = model.stream("s", "u")
+        assert next(stream) == "piece "
+        stream.close()
+        rest_may_come.set()
+        assert server.disconnected.wait(10)
+        assert server.replies_sent == 0
 
 
 def test_only_client_failures_count_as_server_failures() -> None:

@@ -3,7 +3,9 @@
 A test sets `responder` (a function from the recorded request to a `Reply`); the server
 records every request (path, headers, JSON body) for the test to inspect. A reply can
 hold back (all of it, or the rest of a stream) until the test releases it, which is how
-the tests drive timeouts and slow streams without sleeping.
+the tests drive timeouts and slow streams without sleeping. A reply can also trickle
+(`interval`), as a slow model does; the server then says whether the client stayed to the
+end (`replies_sent`) or went away in the middle (`disconnected`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from rag.prompts import load_prompt
 
 STANDIN_EMBEDDING_DIM = 64
 HOLD_LIMIT_SECONDS = 30  # a held reply is released at the latest by close(); this is a backstop
+TRICKLE_SLICES = 40  # a whole (non-streamed) reply that trickles comes in this many slices
 
 
 @dataclass
@@ -34,6 +37,7 @@ class Reply:
     raw_body: bytes | None = None  # sent as it is, instead of a well-formed reply
     hold: threading.Event | None = None  # wait for it before sending anything
     hold_after: int | None = None  # with `hold`: stream this many chunks first, then wait
+    interval: float = 0.0  # seconds between pieces (or slices of a whole reply): a slow model
 
     def pieces(self) -> list[str]:
         if self.chunks is not None:
@@ -95,6 +99,10 @@ class StandInServer:
         self.embed: Callable[[str], list[float]] = default_embed
         self._holds: list[threading.Event] = []
         self._lock = threading.Lock()
+        self._closing = threading.Event()
+        # Chat replies written to the end, and whether a client left one in the middle.
+        self.replies_sent = 0
+        self.disconnected = threading.Event()
         server = self
 
         class Handler(self.handler_class):  # type: ignore[name-defined,misc]
@@ -125,6 +133,14 @@ class StandInServer:
                 self._holds.append(reply.hold)
         return reply
 
+    def pause(self, seconds: float) -> None:
+        """Wait between the pieces of a trickling reply (cut short when the server closes)."""
+        self._closing.wait(seconds)
+
+    def reply_sent(self) -> None:
+        with self._lock:
+            self.replies_sent += 1
+
     def kinds(self) -> list[str]:
         return [r.prompt_kind() for r in self.requests if r.messages()]
 
@@ -136,6 +152,7 @@ class StandInServer:
         self.close()
 
     def close(self) -> None:
+        self._closing.set()
         with self._lock:
             for hold in self._holds:
                 hold.set()
@@ -152,6 +169,12 @@ class JSONHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass  # keep the test output clean
 
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except (BrokenPipeError, ConnectionResetError):
+            self.standin.disconnected.set()  # the client closed the connection mid-reply
+
     def read_request(self) -> tuple[Request, Reply]:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
@@ -166,15 +189,26 @@ class JSONHandler(BaseHTTPRequestHandler):
             reply.hold.wait(HOLD_LIMIT_SECONDS)
         return request, reply
 
-    def send_json(self, status: int, payload: object) -> None:
-        self.send_bytes(status, json.dumps(payload).encode(), "application/json")
+    def send_json(self, status: int, payload: object, *, interval: float = 0.0) -> None:
+        self.send_bytes(status, json.dumps(payload).encode(), "application/json", interval)
 
-    def send_bytes(self, status: int, body: bytes, content_type: str) -> None:
+    def send_bytes(
+        self, status: int, body: bytes, content_type: str, interval: float = 0.0
+    ) -> None:
+        """Send `body`; with an `interval`, in TRICKLE_SLICES slices that far apart."""
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        if not interval:
+            self.wfile.write(body)
+            return
+        step = -(-len(body) // TRICKLE_SLICES)
+        for start in range(0, len(body), step):
+            if start:
+                self.standin.pause(interval)
+            self.wfile.write(body[start : start + step])
+            self.wfile.flush()
 
     def start_stream(self, content_type: str) -> None:
         self.send_response(200)
@@ -188,6 +222,8 @@ class JSONHandler(BaseHTTPRequestHandler):
         for number, piece in enumerate(reply.pieces()):
             if reply.hold is not None and reply.hold_after == number:
                 reply.hold.wait(HOLD_LIMIT_SECONDS)
+            if reply.interval and number:
+                self.standin.pause(reply.interval)
             write_piece(piece)
             self.wfile.flush()
 

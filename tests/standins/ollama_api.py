@@ -49,7 +49,8 @@ class OllamaHandler(JSONHandler):
             return payload
 
         if request.body.get("stream") is False:
-            self.send_json(200, message(reply.text, True))
+            self.send_json(200, message(reply.text, True), interval=reply.interval)
+            self.standin.reply_sent()
             return
         self.start_stream("application/x-ndjson")
         self.stream_pieces(
@@ -57,6 +58,7 @@ class OllamaHandler(JSONHandler):
             lambda piece: self.wfile.write(json.dumps(message(piece, False)).encode() + b"\n"),
         )
         self.wfile.write(json.dumps(message("", True)).encode() + b"\n")
+        self.standin.reply_sent()
 
 
 class OllamaStandIn(StandInServer):

@@ -53,7 +53,9 @@ class OpenAIHandler(JSONHandler):
                     ],
                     "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
                 },
+                interval=reply.interval,
             )
+            self.standin.reply_sent()
             return
         self.start_stream("text/event-stream")
 
@@ -71,6 +73,7 @@ class OpenAIHandler(JSONHandler):
         self.stream_pieces(reply, lambda piece: self.wfile.write(chunk({"content": piece})))
         self.wfile.write(chunk({}, "stop"))
         self.wfile.write(b"data: [DONE]\n\n")
+        self.standin.reply_sent()
 
     def embeddings(self, request: Request) -> None:
         inputs = request.body.get("input", [])
