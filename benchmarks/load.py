@@ -163,6 +163,7 @@ def telegram_application(engine: Engine | None, api: TelegramStandin) -> tuple[A
             "telegram_token": SecretStr(api.token),
             "telegram_base_url": api.base_url,
             "telegram_rate_limit": 0,
+            "telegram_public": True,  # no allowlist: the chats are made up
         }
     )
     return front_end.build_application(settings, engine), " (bot.telegram)"

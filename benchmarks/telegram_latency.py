@@ -82,6 +82,7 @@ def main() -> None:
             NEWSBOT_TELEGRAM_TOKEN=api.token,
             NEWSBOT_TELEGRAM_BASE_URL=api.base_url,
             NEWSBOT_TELEGRAM_RATE_LIMIT="0",  # the benchmark asks more than a user would
+            NEWSBOT_TELEGRAM_PUBLIC="true",  # no allowlist: the chats are made up
         )
         subprocess.run([str(NEWSBOT), "ingest"], env=env, check=True, capture_output=True)
         bot = subprocess.Popen(

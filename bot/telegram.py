@@ -56,7 +56,7 @@ from bot.telegram_access import AccessPolicy, RateLimiter
 from rag.conversation import Conversation
 from rag.engine import Engine
 from rag.errors import BackendError, BadInputError, ConfigError
-from rag.models import Answer, Citation
+from rag.models import Answer, ArticleInfo, Citation
 from rag.prompts import localized_prompt
 from rag.settings import Settings, load_settings
 
@@ -74,6 +74,7 @@ MAX_REMEMBERED_CHATS = 10_000
 MAX_REMEMBERED_ANSWERS = 5_000
 TYPING_REFRESH_SECONDS = 4.5
 CALLBACK_PREFIX = "cite"
+SOURCES_PREFIX = "src"
 HANDLERS_KEY = "newsbot"
 REDACTED = "[redacted]"
 
@@ -109,6 +110,7 @@ class TelegramConfig:
     workers: int
     webhook: Webhook | None = None
     edit_interval: float = 1.0  # seconds at least between edits of a streaming answer
+    max_answer_messages: int = 3  # Telegram messages one answer may take at most
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TelegramConfig:
@@ -123,6 +125,19 @@ class TelegramConfig:
                 "NEWSBOT_TELEGRAM_TOKEN is malformed: expected <bot id>:<35 letters, digits, "
                 "_ or ->, as @BotFather gives it"
             )
+        users, chats = settings.telegram_allowed_users, settings.telegram_allowed_chats
+        if not users and not chats and not settings.telegram_public:
+            raise ConfigError(
+                "NEWSBOT_TELEGRAM_ALLOWED_USERS and NEWSBOT_TELEGRAM_ALLOWED_CHATS are both "
+                "empty: list who may use the bot, or set NEWSBOT_TELEGRAM_PUBLIC=true to let "
+                "anyone on Telegram use it"
+            )
+        if (users or chats) and settings.telegram_public:
+            raise ConfigError(
+                "NEWSBOT_TELEGRAM_PUBLIC=true lets anyone on Telegram use the bot, but "
+                "NEWSBOT_TELEGRAM_ALLOWED_USERS or NEWSBOT_TELEGRAM_ALLOWED_CHATS restricts "
+                "it: set the allowlists or NEWSBOT_TELEGRAM_PUBLIC, not both"
+            )
         webhook = None
         if settings.telegram_webhook_url:
             secret = settings.telegram_webhook_secret
@@ -135,13 +150,12 @@ class TelegramConfig:
         return cls(
             token=token,
             base_url=settings.telegram_base_url,
-            access=AccessPolicy(
-                users=settings.telegram_allowed_users, chats=settings.telegram_allowed_chats
-            ),
+            access=AccessPolicy(users=users, chats=chats),
             rate_limit=settings.telegram_rate_limit,
             workers=settings.telegram_workers,
             webhook=webhook,
             edit_interval=settings.telegram_edit_interval,
+            max_answer_messages=settings.telegram_max_answer_messages,
         )
 
     @property
@@ -353,6 +367,15 @@ def _parse_callback(data: str | None) -> tuple[str, int]:
     return key, int(number) if number.isdigit() else -1
 
 
+_PAGE_DATA = re.compile(rf"{SOURCES_PREFIX}:([1-9][0-9]{{0,6}})")
+
+
+def _parse_page(data: str | None) -> int | None:
+    """The page number of a `/sources` page button's "src:N" data; None if malformed."""
+    match = _PAGE_DATA.fullmatch(data or "")
+    return int(match[1]) if match else None
+
+
 def _user_language(update: Update) -> str:
     user = update.effective_user
     return fmt.ui_language(user.language_code if user else None)
@@ -381,6 +404,8 @@ class NewsbotHandlers:
                 CommandHandler("reset", self.reset),
                 CommandHandler("ask", self.ask_command),
                 CallbackQueryHandler(self.show_passage, pattern=rf"^{CALLBACK_PREFIX}:"),
+                CallbackQueryHandler(self.sources_page, pattern=rf"^{SOURCES_PREFIX}:"),
+                CallbackQueryHandler(self.unknown_button),
                 MessageHandler(private & filters.TEXT & ~filters.COMMAND, self.private_text),
                 MessageHandler(private & filters.COMMAND, self.help),
                 MessageHandler(groups & filters.TEXT & ~filters.COMMAND, self.group_text),
@@ -396,10 +421,7 @@ class NewsbotHandlers:
         for warning in self.engine.warnings:
             logger.warning("%s", warning)
         if self.config.access.is_open:
-            logger.warning(
-                "NEWSBOT_TELEGRAM_ALLOWED_USERS and NEWSBOT_TELEGRAM_ALLOWED_CHATS are empty: "
-                "anyone on Telegram can use this bot"
-            )
+            logger.warning("NEWSBOT_TELEGRAM_PUBLIC is true: anyone on Telegram can use this bot")
         for language in fmt.UI_LANGUAGES:
             commands = [
                 BotCommand(*line.split(" - ", 1))
@@ -450,13 +472,33 @@ class NewsbotHandlers:
         )
 
     async def sources(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """/sources: the indexed articles."""
+        """/sources: the indexed articles, in one message that shows a page of them at a time,
+        with buttons to turn the pages (`sources_page`)."""
         message = update.effective_message
         if message is None or not await self._admit(update):
             return
         articles = await self.run_engine(self.engine.articles)
-        for part in fmt.split_html(fmt.format_articles(articles, _user_language(update))):
-            await message.reply_text(part)
+        text, keyboard = self._sources_page(articles, 1, _user_language(update))
+        await message.reply_text(text, reply_markup=keyboard)
+
+    def _sources_page(
+        self, articles: list[ArticleInfo], page: int, language: str
+    ) -> tuple[str, InlineKeyboardMarkup | None]:
+        """Page `page` of the articles, and its buttons: previous, "page k of n", next."""
+        pages = fmt.article_pages(len(articles))
+        text = fmt.format_articles(articles, language, page)
+        if pages == 1:
+            return text, None
+
+        def button(label: str, target: int) -> InlineKeyboardButton:
+            return InlineKeyboardButton(label, callback_data=f"{SOURCES_PREFIX}:{target}")
+
+        row = [button(fmt.plain_text("page", language, page=page, pages=pages), page)]
+        if page > 1:
+            row.insert(0, button(fmt.plain_text("previous_page", language), page - 1))
+        if page < pages:
+            row.append(button(fmt.plain_text("next_page", language), page + 1))
+        return text, InlineKeyboardMarkup([row])
 
     async def reset(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/reset: forget the chat's conversation."""
@@ -502,11 +544,36 @@ class NewsbotHandlers:
             await message.reply_text(fmt.text("text_only", _user_language(update)))
 
     async def _admit(self, update: Update) -> bool:
-        """Whether the allowlists let this update in; if not, say so politely (at most as
-        often as the rate limit allows questions, so that the bot cannot be made to spam)."""
+        """Whether to handle this update: the allowlists let it in and its user is within the
+        rate limit, which every question, command and button press counts against.
+
+        If not, say so, without letting the bot be made to spam: outside the allowlists, at
+        most as often as the rate limit allows; over the rate limit, in a reply to the first
+        refused message (the next ones get none until the user may ask again; a refused button
+        press counts as that first one) and in a pop-up for every button press (Telegram
+        expects each press to be answered, and only the user sees it).
+        """
         user, chat = update.effective_user, update.effective_chat
-        if self.config.access.allows(user.id if user else None, chat.id if chat else None):
+        if not self.config.access.allows(user.id if user else None, chat.id if chat else None):
+            await self._refuse_stranger(update)
+            return False
+        sender = user.id if user else chat.id if chat else None
+        decision = self.rate_limiter.check(sender) if sender is not None else None
+        if decision is None or decision.allowed:
             return True
+        if decision.first_refusal:
+            logger.info("user %s is over the rate limit; ignoring them for now", sender)
+        language = _user_language(update)
+        values = {"limit": self.rate_limiter.per_minute, "seconds": decision.retry_after}
+        if update.callback_query is not None:
+            await update.callback_query.answer(fmt.plain_text("rate_limited", language, **values))
+        elif decision.first_refusal and update.effective_message is not None:
+            await update.effective_message.reply_text(fmt.text("rate_limited", language, **values))
+        return False
+
+    async def _refuse_stranger(self, update: Update) -> None:
+        """Log the ids of someone outside the allowlists, and tell them, now and then."""
+        user, chat = update.effective_user, update.effective_chat
         logger.info(
             "refused user %s in chat %s: not in the allowlists",
             user.id if user else None,
@@ -520,7 +587,6 @@ class NewsbotHandlers:
             )
         elif update.effective_message is not None and say_so:
             await update.effective_message.reply_text(fmt.text("not_allowed", language))
-        return False
 
     async def _question(
         self, update: Update, context: ContextTypes.DEFAULT_TYPE, question: str
@@ -531,18 +597,6 @@ class NewsbotHandlers:
         language = _user_language(update)
         if not question.strip():
             await message.reply_text(fmt.text("ask_usage", language))
-            return
-        decision = self.rate_limiter.check(user.id)
-        if not decision.allowed:
-            if decision.first_refusal:
-                await message.reply_text(
-                    fmt.text(
-                        "rate_limited",
-                        language,
-                        limit=self.rate_limiter.per_minute,
-                        seconds=decision.retry_after,
-                    )
-                )
             return
         conversation = self.conversations.get_or_create(message.chat_id, Conversation)
         streamed: Message | None = None
@@ -580,9 +634,10 @@ class NewsbotHandlers:
                 if isinstance(event, Answer):
                     return event, shown
                 text += event.text
+                if time.monotonic() - last_edit < self.config.edit_interval:
+                    continue
                 partial = fmt.partial_answer(text)
-                too_soon = time.monotonic() - last_edit < self.config.edit_interval
-                if partial == shown_text or too_soon:
+                if partial == shown_text:
                     continue
                 shown = await self._show_partial(message, shown, partial)
                 shown_text, last_edit = partial, time.monotonic()
@@ -627,14 +682,15 @@ class NewsbotHandlers:
     async def send_answer(
         self, message: Message, answer: Answer, language: str, *, streamed: Message | None = None
     ) -> list[Message]:
-        """Send `answer` in reply to `message`: split when long, with one button per citation
-        under the last part. Every answer goes out through here. `streamed` is the reply that
-        showed the answer as it was written: it becomes the first part."""
+        """Send `answer` in reply to `message`: split when long (shortened, with a note, past
+        `max_answer_messages`), with one button per citation under the last part. Every
+        answer goes out through here. `streamed` is the reply that showed the answer as it
+        was written: it becomes the first part."""
         labels = fmt.answer_language(answer, language)
         # The engine's warnings (no embedding model) are for the operator, logged at start.
         notices = [n for n in answer.notices if n not in self.engine.warnings]
         answer = answer.model_copy(update={"notices": notices})
-        parts = fmt.split_html(fmt.format_answer(answer, labels))
+        parts = fmt.answer_messages(answer, labels, self.config.max_answer_messages)
         keyboard = self._citation_keyboard(message.chat_id, answer, labels)
         sent = []
         for index, part in enumerate(parts):
@@ -724,6 +780,34 @@ class NewsbotHandlers:
                 logger.debug("sending the passage anew (%s)", exc.message)
         sent = await answer_message.reply_text(passage, do_quote=True)
         shown.passage_message_id, shown.shown = sent.message_id, n
+
+    async def sources_page(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A page button under `/sources`: show that page in the same message."""
+        query = update.callback_query
+        if query is None or not await self._admit(update):
+            return
+        language = _user_language(update)
+        page = _parse_page(query.data)
+        listing = query.message if isinstance(query.message, Message) else None
+        articles = await self.run_engine(self.engine.articles) if page and listing else []
+        if page is None or listing is None or page > fmt.article_pages(len(articles)):
+            await query.answer(fmt.plain_text("page_gone", language))
+            return
+        text, keyboard = self._sources_page(articles, page, language)
+        try:
+            await listing.edit_text(text, reply_markup=keyboard)
+        except BadRequest as exc:
+            if "not modified" not in exc.message.lower():  # else, the page shown already
+                logger.info("could not turn a page of /sources: %s", exc.message)
+                await query.answer(fmt.plain_text("page_gone", language))
+                return
+        await query.answer()
+
+    async def unknown_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A button whose data is none of ours (an older version's, or forged): say so."""
+        query = update.callback_query
+        if query is not None and await self._admit(update):
+            await query.answer(fmt.plain_text("unknown_button", _user_language(update)))
 
     # -- errors
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 class AccessPolicy:
     """Allowed users may use the bot anywhere; in an allowed chat, anyone may.
 
-    With both lists empty the bot is open to everyone on Telegram.
+    With both lists empty the bot is open to everyone on Telegram (the bot only starts so
+    when NEWSBOT_TELEGRAM_PUBLIC=true says that this is intended).
     """
 
     users: frozenset[int] = frozenset()
@@ -41,7 +42,8 @@ class RateDecision:
 
 
 class RateLimiter:
-    """At most `per_minute` questions per user within any `window` seconds; 0 means no limit."""
+    """At most `per_minute` requests (questions, commands, button presses) per user within any
+    `window` seconds; 0 means no limit."""
 
     def __init__(
         self,
@@ -57,7 +59,7 @@ class RateLimiter:
         self._refused: set[int] = set()
 
     def check(self, user_id: int) -> RateDecision:
-        """Count a question from `user_id` if the limit allows it."""
+        """Count a request from `user_id` if the limit allows it."""
         if self.per_minute <= 0:
             return RateDecision(allowed=True)
         now = self._clock()

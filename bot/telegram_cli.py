@@ -12,13 +12,14 @@ def telegram_command() -> None:
     In a private chat every text is a question; in a group the bot answers
     /ask QUESTION, a message that mentions it, or a reply to one of its messages.
     Answers cite their sources, with a button per cited passage. /start and /help
-    greet in the user's language, /sources lists the articles, /reset forgets the
-    chat's conversation.
+    greet in the user's language, /sources lists the articles a page at a time,
+    /reset forgets the chat's conversation.
 
-    Needs NEWSBOT_TELEGRAM_TOKEN (from @BotFather). Polls Telegram for updates
-    unless NEWSBOT_TELEGRAM_WEBHOOK_URL is set; NEWSBOT_TELEGRAM_ALLOWED_USERS and
-    NEWSBOT_TELEGRAM_ALLOWED_CHATS restrict who may use the bot. The first run
-    indexes the corpus directory. See the README's Telegram section.
+    Needs NEWSBOT_TELEGRAM_TOKEN (from @BotFather), and NEWSBOT_TELEGRAM_ALLOWED_USERS
+    or NEWSBOT_TELEGRAM_ALLOWED_CHATS to say who may use the bot (or
+    NEWSBOT_TELEGRAM_PUBLIC=true: anyone). Polls Telegram for updates unless
+    NEWSBOT_TELEGRAM_WEBHOOK_URL is set. The first run indexes the corpus directory.
+    See the README's Telegram section.
     """
     # Imported here: python-telegram-bot takes seconds to import, and `newsbot --help` must not.
     from bot.cli import reports_errors

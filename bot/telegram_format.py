@@ -9,6 +9,7 @@ emoji count twice.
 from __future__ import annotations
 
 import html
+import math
 import re
 import unicodedata
 from collections.abc import Iterator, Sequence
@@ -19,6 +20,8 @@ from rag.prompts import localized_prompt
 
 MAX_MESSAGE_UNITS = 4096
 MAX_BUTTON_CHARS = 40
+ARTICLES_PER_PAGE = 20
+MAX_TITLE_UNITS = 150  # 20 titles this long fit in a message, numbered, with their languages
 PROMPT_FOLDER = "telegram"
 
 UI_LANGUAGES = ("ar", "fr", "en")
@@ -85,9 +88,12 @@ def answer_language(answer: Answer, fallback: str) -> str:
     return answer.language if answer.language in UI_LANGUAGES else fallback
 
 
-def format_answer(answer: Answer, ui: str) -> str:
-    """The answer with its [n] markers, its notices, then "[n] title · language" per source."""
-    parts = [escape(answer.answer)]
+def format_answer(answer: Answer, ui: str, *, shortened: bool = False) -> str:
+    """The answer with its [n] markers, its notices, then "[n] title · language" per source.
+    `shortened`: the answer's text was cut; say so after it."""
+    parts = [escape(answer.answer) + (" …" if shortened else "")]
+    if shortened:
+        parts.append(f"<i>{text('shortened', ui)}</i>")
     parts.extend(f"<i>{escape(notice)}</i>" for notice in answer.notices)
     if answer.citations:
         lines = [f"<b>{text('sources_heading', ui)}</b>"]
@@ -99,11 +105,53 @@ def format_answer(answer: Answer, ui: str) -> str:
     return "\n\n".join(parts)
 
 
+def answer_messages(
+    answer: Answer, ui: str, max_messages: int, limit: int = MAX_MESSAGE_UNITS
+) -> list[str]:
+    """The formatted answer as at most `max_messages` messages of at most `limit` units.
+
+    An answer too long for them is cut at a word and followed by " …" and a note saying that
+    it was shortened; its notices and source list are kept whole (unless they alone are too
+    long, in which case the last messages are left out).
+    """
+    markup = format_answer(answer, ui)
+    if visible_units(markup) <= max_messages * limit:
+        parts = split_html(markup, limit)
+        if len(parts) <= max_messages:
+            return parts
+    rest = visible_units(
+        format_answer(answer.model_copy(update={"answer": ""}), ui, shortened=True)
+    )
+    budget = max_messages * limit - rest
+    while True:
+        kept = _cut_at_word(answer.answer, budget)
+        shortened = answer.model_copy(update={"answer": kept})
+        parts = split_html(format_answer(shortened, ui, shortened=True), limit)
+        if len(parts) <= max_messages or not kept:
+            return parts[:max_messages]
+        budget = min(budget, utf16_units(kept)) - limit // 8  # the cuts between messages
+
+
+def _cut_at_word(value: str, units: int) -> str:
+    """The beginning of `value` that takes at most `units` UTF-16 units, cut at a space when
+    there is one in its second half."""
+    if units <= 0:
+        return ""
+    head = value[:units]
+    while (excess := utf16_units(head) - units) > 0:
+        head = head[: len(head) - (excess + 1) // 2]  # a character takes 1 or 2 units
+    if len(head) < len(value):
+        space = max(head.rfind(c) for c in " \n\t")
+        if space > len(head) // 2:
+            head = head[:space]
+    return head.rstrip()
+
+
 def partial_answer(text: str, limit: int = MAX_MESSAGE_UNITS) -> str:
     """The text a model has written so far, as valid HTML for one message: escaped, and when
     too long, its beginning (the formatted answer replaces it in the end)."""
     text = text.strip()
-    if utf16_units(text) > limit - 2:
+    if utf16_units(text[:limit]) > limit - 2:  # counts no more than it needs to
         text = text[: (limit - 2) // 2].rstrip()  # a UTF-16 unit count can be twice the length
     return escape(text + " …") if text else ""
 
@@ -173,16 +221,40 @@ def _window(passage: str, highlights: Sequence[tuple[int, int]], budget: int) ->
     return start, end
 
 
-def format_articles(articles: Sequence[ArticleInfo], ui: str) -> str:
-    """The indexed articles, one "n. title · language" line each."""
+def article_pages(count: int, per_page: int = ARTICLES_PER_PAGE) -> int:
+    """How many pages `/sources` takes for `count` articles (at least one)."""
+    return max(1, math.ceil(count / per_page))
+
+
+def format_articles(
+    articles: Sequence[ArticleInfo], ui: str, page: int = 1, per_page: int = ARTICLES_PER_PAGE
+) -> str:
+    """Page `page` (from 1) of the indexed articles: the heading, then one
+    "n. title · language" line for each of its `per_page` articles. On a page too long for
+    one message, long titles are shortened (20 titles always fit)."""
     if not articles:
         return text("no_articles", ui)
-    lines = [f"<b>{text('articles_heading', ui, articles=len(articles))}</b>"]
-    lines.extend(
-        f"{i}. {escape(a.title)} · {escape(language_name(a.language, ui))}"
-        for i, a in enumerate(articles, 1)
-    )
-    return "\n".join(lines)
+    first = (page - 1) * per_page
+    shown = list(enumerate(articles[first : first + per_page], first + 1))
+
+    def listing(title_units: int | None) -> str:
+        lines = [f"<b>{text('articles_heading', ui, articles=len(articles))}</b>"]
+        lines.extend(
+            f"{i}. {escape(_shortened(a.title, title_units))} · "
+            f"{escape(language_name(a.language, ui))}"
+            for i, a in shown
+        )
+        return "\n".join(lines)
+
+    markup = listing(None)
+    return markup if visible_units(markup) <= MAX_MESSAGE_UNITS else listing(MAX_TITLE_UNITS)
+
+
+def _shortened(value: str, units: int | None) -> str:
+    """`value`, or when longer than `units`, its beginning cut at a word and "…"."""
+    if units is None or utf16_units(value) <= units:
+        return value
+    return _cut_at_word(" ".join(value.split()), units - 1).rstrip(" ,.:;،") + "…"
 
 
 # ----------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import logging
 import shutil
 import socket
 import threading
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ import pytest
 from standins import conftest_helpers
 from standins.conftest_helpers import ApplicationThread
 from standins.telegram_api import TelegramStandin, parse_html, utf16_length
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import telegram_format as fmt
 from bot.telegram import (
@@ -36,7 +38,7 @@ from rag.engine import Engine
 from rag.errors import BackendError, ConfigError
 from rag.models import Answer
 from rag.settings import Settings
-from tests.conftest import model_engine, needs_openai
+from tests.conftest import FAST_EMBEDDING, model_engine, needs_openai
 from tests.standins._server import Reply, Script
 from tests.standins.openai_api import OpenAIStandIn
 
@@ -61,10 +63,13 @@ def start_bot(
     run_application: Callable[..., ApplicationThread],
     seeded_engine: Engine,
 ) -> StartBot:
-    """start_bot(engine=None, **settings): the real bot on the stand-in, running."""
+    """start_bot(engine=None, **settings): the real bot on the stand-in, running (public,
+    unless the settings give an allowlist)."""
 
     def start(engine: Any = None, **settings: Any) -> ApplicationThread:
         engine = engine or seeded_engine
+        allowlists = ("telegram_allowed_users", "telegram_allowed_chats")
+        settings.setdefault("telegram_public", not any(settings.get(n) for n in allowlists))
         bot_settings = Settings(
             data_dir=engine.settings.data_dir,
             corpus_dir=engine.settings.corpus_dir,
@@ -156,6 +161,107 @@ def test_sources_lists_the_indexed_articles(
     assert lines[0] == "Indexed articles (5):"
     titles = [a.title for a in seeded_engine.articles()]
     assert len(lines) == 6 and all(title in reply["text"] for title in titles)
+    assert "reply_markup" not in reply  # one page: no page buttons
+
+
+@pytest.fixture(scope="module")
+def big_catalogue(tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    """An engine over 2,500 tiny articles (seconds to index with the hashing embedding)."""
+    root = tmp_path_factory.mktemp("catalogue")
+    corpus = root / "corpus"
+    corpus.mkdir()
+    for i in range(1, 2501):
+        (corpus / f"{i:04d}.txt").write_text(
+            f"Brief {i:04d}\n\nA short news brief, number {i}, about nothing much.\n",
+            encoding="utf-8",
+        )
+    engine = Engine(
+        Settings(data_dir=root / "data", corpus_dir=corpus, embedding_provider=FAST_EMBEDDING)
+    )
+    engine.ingest()
+    return engine
+
+
+def listing_lines(articles: list[Any], first: int, count: int, ui: str) -> list[str]:
+    """The lines /sources shows for `count` articles from the `first`-th (from 1)."""
+    return [
+        f"{i}. {a.title} · {fmt.language_name(a.language, ui)}"
+        for i, a in enumerate(articles[first - 1 : first - 1 + count], first)
+    ]
+
+
+def test_sources_over_thousands_of_articles_is_one_message_turning_its_pages_in_place(
+    telegram_api: TelegramStandin, start_bot: StartBot, big_catalogue: Engine
+) -> None:
+    api = telegram_api
+    runner = start_bot(big_catalogue, telegram_rate_limit=6)
+    articles = big_catalogue.articles()
+    assert len(articles) == 2500
+    api.send_user_message(USER, USER, "/sources", language_code="fr")
+    api.send_user_message(USER, USER, "/help", language_code="fr")  # handled after /sources
+    listing, greeting = api.wait_for_messages(USER, 2, WAIT)
+    assert greeting["text"].startswith("Bonjour")  # so the list took one message
+    lines = listing["text"].splitlines()
+    assert lines[0] == "Articles indexés (2500)\u202f:"
+    assert lines[1:] == listing_lines(articles, 1, 20, "fr")
+    assert [b["text"] for b in buttons(listing)] == ["Page 1 sur 125", "Suivante »"]
+
+    def press(label: str) -> JSON:
+        shown = api.get_message(USER, listing["message_id"]) or {}
+        [data] = [b["callback_data"] for b in buttons(shown) if b["text"] == label]
+        query = api.press_button(USER, USER, listing["message_id"], data, language_code="fr")
+        return api.wait_for_callback_answer(query, WAIT)
+
+    assert press("Suivante »")["text"] is None
+    [page_2] = api.edits(USER)
+    assert page_2["message_id"] == listing["message_id"]
+    assert page_2["text"].splitlines()[1:] == listing_lines(articles, 21, 20, "fr")
+    labels = [b["text"] for b in buttons(page_2)]
+    assert labels == ["« Précédente", "Page 2 sur 125", "Suivante »"]
+    assert press("Page 2 sur 125")["text"] is None  # the page shown: nothing to change
+    assert len(api.edits(USER)) == 1
+    press("« Précédente")
+    assert api.edits(USER)[-1]["text"] == listing["text"]
+    press("Suivante »")  # the 6th request of the minute
+    assert len(api.edits(USER)) == 3
+
+    # Page buttons count against the rate limit like anything else: a pop-up, no edit.
+    refused = press("Suivante »")["text"]
+    expected = fmt.plain_text("rate_limited", "fr", limit=6, seconds=0)
+    prefix, suffix = expected.split("0", 1)
+    assert refused.startswith(prefix) and refused.endswith(suffix)
+    assert len(api.edits(USER)) == 3 and len(api.sent_messages(USER)) == 2
+    assert runner.errors == [] and api.internal_errors == []
+
+
+def test_page_buttons_with_bad_or_stale_data_get_a_pop_up(
+    telegram_api: TelegramStandin, start_bot: StartBot, big_catalogue: Engine
+) -> None:
+    api = telegram_api
+    runner = start_bot(big_catalogue)
+    # Buttons no current /sources message has: a page past the end (the list was longer
+    # when it was sent), malformed data, and data that is none of the bot's.
+    data = ["src:126", "src:0", "src:-1", "src:abc", "src:", "src:1:2", "page:2", "src:125"]
+    keyboard = InlineKeyboardMarkup([[InlineKeyboardButton(d, callback_data=d)] for d in data])
+    api.send_user_message(USER, USER, "/help", language_code="ar")
+    api.wait_for_messages(USER, 1, WAIT)
+    bot = runner.application.bot
+    old = runner.run(bot.send_message(USER, "an old list", reply_markup=keyboard))
+
+    def press(value: str) -> str | None:
+        query = api.press_button(USER, USER, old.message_id, value, language_code="ar")
+        text: str | None = api.wait_for_callback_answer(query, WAIT)["text"]
+        return text
+
+    for value in data[:6]:
+        assert press(value) == fmt.plain_text("page_gone", "ar"), value
+    assert press("page:2") == fmt.plain_text("unknown_button", "ar")
+    assert api.edits(USER) == []
+    assert press("src:125") is None  # the last page is there: the message shows it
+    [last] = api.edits(USER)
+    assert last["text"].splitlines()[1:] == listing_lines(big_catalogue.articles(), 2481, 20, "ar")
+    assert [b["text"] for b in buttons(last)] == ["« السابقة", "الصفحة 125 من 125"]
+    assert runner.errors == [] and api.internal_errors == []
 
 
 # ------------------------------------------------------------------ answers and citations
@@ -373,17 +479,82 @@ def test_over_the_rate_limit_the_user_is_told_when_to_retry(
     start_bot(telegram_rate_limit=2)
     for question in (EN, FR, AR, EN):
         api.send_user_message(USER, USER, question, language_code="fr")
-    api.send_user_message(USER, USER, "/help", language_code="fr")
-    answered_1, answered_2, refusal, help_text = api.wait_for_messages(USER, 4, WAIT)
+    answered_1, answered_2, refusal = api.wait_for_messages(USER, 3, WAIT)
     assert buttons(answered_1) and buttons(answered_2)
     expected = parse_html(fmt.text("rate_limited", "fr", limit=2, seconds=0)).text
     prefix, suffix = expected.split("0", 1)
     assert refusal["text"].startswith(prefix) and refusal["text"].endswith(suffix)
     seconds = int(refusal["text"][len(prefix) : -len(suffix)])
     assert 1 <= seconds <= 60
-    assert help_text["text"].startswith("Bonjour")  # the 4th question got no second refusal
+    # A button pressed meanwhile gets the same words, in a pop-up.
+    data = buttons(answered_1)[0]["callback_data"]
+    query = api.press_button(USER, USER, answered_1["message_id"], data, language_code="fr")
+    toast = api.wait_for_callback_answer(query, WAIT)["text"]
+    assert toast.startswith(prefix) and toast.endswith(suffix)
     api.send_user_message(USER + 1, USER + 1, EN)  # other users are not limited
     assert buttons(api.wait_for_messages(USER + 1, 1, WAIT)[0])
+
+
+class EngineCalls:
+    """The real engine, counting the bot's calls to it by method name."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.calls: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self.engine, name)
+        if not callable(value):
+            return value
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                self.calls[name] += 1
+            return value(*args, **kwargs)
+
+        return counted
+
+
+def test_every_command_and_button_counts_against_the_rate_limit(
+    telegram_api: TelegramStandin, start_bot: StartBot, seeded_engine: Engine
+) -> None:
+    api = telegram_api
+    engine = EngineCalls(seeded_engine)
+    start_bot(engine, telegram_rate_limit=3)
+    flooder, other = USER, USER + 1
+
+    def say(user: int, text: str) -> int:
+        update = api.send_user_message(GROUP, user, text, chat_type="group", language_code="fr")
+        return int(api.get_update(update)["message"]["message_id"])
+
+    say(flooder, f"/ask {EN}")  # 1
+    [answer] = api.wait_for_messages(GROUP, 1, WAIT)
+    cite = buttons(answer)[0]["callback_data"]
+    query = api.press_button(GROUP, flooder, answer["message_id"], cite)  # 2
+    assert api.wait_for_callback_answer(query, WAIT)["text"] is None
+    say(flooder, "/sources")  # 3
+    over = say(flooder, "/help")  # over the limit: one reply says so...
+    for text in ("/reset", "/ask", "/sources", f"/ask {FR}", "/start", "/help"):
+        say(flooder, text)  # ... and the next ones get none
+    # A group's messages are handled in order: when the other user's answer comes, all of
+    # the flooder's messages were handled.
+    say(other, f"/ask {FR}")
+    sent = api.wait_for_messages(GROUP, 5, WAIT)
+    query = api.press_button(GROUP, flooder, answer["message_id"], cite, language_code="fr")
+    toast = api.wait_for_callback_answer(query, WAIT)["text"]  # a button: a pop-up
+    first, passage, listing, refusal, other_answer = sent
+    assert passage["reply_to_message"]["message_id"] == first["message_id"]
+    assert listing["text"].startswith("Articles indexés (5)")
+    expected = fmt.plain_text("rate_limited", "fr", limit=3, seconds=0)
+    prefix, suffix = expected.split("0", 1)
+    assert refusal["reply_to_message"]["message_id"] == over
+    assert refusal["text"].startswith(prefix) and refusal["text"].endswith(suffix)
+    assert toast.startswith(prefix) and toast.endswith(suffix)
+    assert other_answer["text"] == expected_reply(seeded_engine, FR, "fr")
+    assert len(api.edits(GROUP)) == 0  # the refused press did not swap the passage
+    # Refused requests cost the engine nothing: two questions and one list.
+    assert engine.calls["ask"] == 2 and engine.calls["articles"] == 1
 
 
 def test_stickers_photos_and_voice_get_a_hint_to_write(
@@ -552,7 +723,7 @@ def test_telegram_flood_limits_are_waited_out(
 def test_tokens_must_look_like_botfathers_and_are_never_echoed() -> None:
     good = "123456789:" + "A1b2_C3d4-" * 3 + "xyz12"
     assert len(good.split(":")[1]) == 35
-    config = TelegramConfig.from_settings(Settings(telegram_token=good))
+    config = TelegramConfig.from_settings(Settings(telegram_token=good, telegram_public=True))
     assert config.token == good and good not in repr(config)
     assert config.webhook is None and config.access.is_open
     for bad in (good[:-1], good + "x", "abc:" + "A" * 35, good.replace("_", "!"), "  "):
@@ -563,9 +734,34 @@ def test_tokens_must_look_like_botfathers_and_are_never_echoed() -> None:
         assert (bad.split(":")[-1] not in message) if bad.strip() else "not set" in message
 
 
+def test_without_allowlists_the_bot_starts_only_if_it_is_declared_public(
+    seeded_engine: Engine,
+) -> None:
+    token = "1:" + "a" * 35
+    with pytest.raises(ConfigError) as caught:
+        TelegramConfig.from_settings(Settings(telegram_token=token))
+    assert str(caught.value) == (
+        "NEWSBOT_TELEGRAM_ALLOWED_USERS and NEWSBOT_TELEGRAM_ALLOWED_CHATS are both empty: "
+        "list who may use the bot, or set NEWSBOT_TELEGRAM_PUBLIC=true to let anyone on "
+        "Telegram use it"
+    )
+    with pytest.raises(ConfigError):
+        build_application(Settings(telegram_token=token), seeded_engine)
+    public = TelegramConfig.from_settings(Settings(telegram_token=token, telegram_public=True))
+    assert public.access.is_open
+    for allowlist in ({"telegram_allowed_users": "7"}, {"telegram_allowed_chats": "-100"}):
+        restricted = TelegramConfig.from_settings(Settings(telegram_token=token, **allowlist))
+        assert not restricted.access.is_open and not restricted.access.allows(8, 8)
+        with pytest.raises(ConfigError, match="not both"):
+            TelegramConfig.from_settings(
+                Settings(telegram_token=token, telegram_public=True, **allowlist)
+            )
+
+
 def test_webhook_configuration() -> None:
     settings = Settings(
         telegram_token="1:" + "a" * 35,
+        telegram_public=True,
         telegram_webhook_url="https://bot.example.org/newsbot/hook/",
         telegram_webhook_port=9443,
     )
@@ -587,6 +783,7 @@ def test_a_token_telegram_refuses_stops_the_bot_with_one_line_without_the_token(
         data_dir=seeded_engine.settings.data_dir,
         telegram_token=wrong,
         telegram_base_url=telegram_api.base_url,
+        telegram_public=True,
     )
     application = build_application(settings, seeded_engine)
     with pytest.raises(ConfigError) as caught:
@@ -606,6 +803,7 @@ def test_an_unreachable_bot_api_is_a_one_line_backend_error(seeded_engine: Engin
         data_dir=seeded_engine.settings.data_dir,
         telegram_token=token,
         telegram_base_url=f"http://127.0.0.1:{port}/bot",
+        telegram_public=True,
     )
     application = build_application(settings, seeded_engine)
     with pytest.raises(BackendError) as caught:
@@ -626,6 +824,7 @@ def test_a_webhook_port_already_in_use_is_a_one_line_error(
             data_dir=seeded_engine.settings.data_dir,
             telegram_token=telegram_api.token,
             telegram_base_url=telegram_api.base_url,
+            telegram_public=True,
             telegram_webhook_url="https://bot.example.org/hook",
             telegram_webhook_port=port,
         )
@@ -641,8 +840,13 @@ def test_a_webhook_port_already_in_use_is_a_one_line_error(
 
 @pytest.fixture
 def writing_engine(seeded_engine: Engine, openai_standin: OpenAIStandIn) -> Engine:
-    """The seeded engine with a language model: the OpenAI stand-in, scripted per test."""
-    return model_engine(seeded_engine.settings, openai_standin, llm_translate=False)
+    """The seeded engine with a language model: the OpenAI stand-in, scripted per test.
+    The engine stops a model's answer at NEWSBOT_LLM_MAX_ANSWER_CHARS (where this checkout
+    has that setting): here at its most, 100,000 characters, for the bot's own limits."""
+    longest = {"llm_max_answer_chars": 100_000}
+    if not set(longest) <= set(Settings.model_fields):
+        longest = {}
+    return model_engine(seeded_engine.settings, openai_standin, llm_translate=False, **longest)
 
 
 def wait_for_buttons(api: TelegramStandin, chat: int) -> list[JSON]:
@@ -707,3 +911,37 @@ def test_edits_are_paced_and_a_long_answer_is_split_under_its_first_part(
     whole = expected_reply(writing_engine, EN, "en")
     assert len(whole) > 5000
     assert f"{first['text']} {second['text']}".split() == whole.split()
+
+
+@needs_openai
+def test_a_megabyte_answer_takes_at_most_three_messages_and_says_it_was_shortened(
+    telegram_api: TelegramStandin,
+    start_bot: StartBot,
+    writing_engine: Engine,
+    openai_standin: OpenAIStandIn,
+) -> None:
+    api = telegram_api
+    sentence = "Microsoft a promis que les données des Américains resteraient aux États-Unis [1]. "
+    chunk = sentence * 200
+    chunks = [chunk] * (1_000_000 // len(chunk) + 1)  # a megabyte, in pieces of 16 kB
+    openai_standin.responder = Script(answer=Reply(text="".join(chunks), chunks=chunks))
+    runner = start_bot(writing_engine, telegram_edit_interval=0)
+    api.send_user_message(USER, USER, FR, language_code="fr")
+    messages = wait_for_buttons(api, USER)  # the buttons come with the answer's last part
+    assert len(messages) == 3
+    texts = [m["text"] for m in messages]
+    assert all(utf16_length(text) <= 4096 for text in texts)
+    kept, rest = " ".join(texts).split(" …", 1)
+    words = kept.split()
+    assert words == (sentence * 300).split()[: len(words)] and len(kept) > 10_000
+    note = fmt.plain_text("shortened", "fr")
+    assert rest.lstrip().startswith(note) and note in entity_texts(messages[-1], "italic")
+    assert rest.endswith("· français")  # the source list, whole
+
+    # The citation buttons work.
+    data = buttons(messages[-1])[0]["callback_data"]
+    query = api.press_button(USER, USER, messages[-1]["message_id"], data, language_code="fr")
+    assert api.wait_for_callback_answer(query, WAIT)["text"] is None
+    passage = api.wait_for_messages(USER, 4, WAIT)[3]
+    assert passage["reply_to_message"]["message_id"] == messages[-1]["message_id"]
+    assert runner.errors == [] and api.internal_errors == []

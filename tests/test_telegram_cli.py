@@ -102,6 +102,7 @@ def bot_env(tmp_path: Path, seeded_engine: Engine, telegram_api: TelegramStandin
         SEEDS_DIR,
         NEWSBOT_TELEGRAM_TOKEN=telegram_api.token,
         NEWSBOT_TELEGRAM_BASE_URL=telegram_api.base_url,
+        NEWSBOT_TELEGRAM_PUBLIC="true",
         NEWSBOT_LOG_LEVEL="DEBUG",
     )
 
@@ -217,6 +218,19 @@ def test_webhook_mode_takes_updates_posted_with_the_secret_token(
                 "NEWSBOT_TELEGRAM_WEBHOOK_URL": "http://bot.example.org/hook",
             },
             "invalid setting NEWSBOT_TELEGRAM_WEBHOOK_URL: Value error, must be an https:// URL",
+        ),
+        (
+            {"NEWSBOT_TELEGRAM_TOKEN": "123456:" + "S" * 35},
+            "NEWSBOT_TELEGRAM_ALLOWED_USERS and NEWSBOT_TELEGRAM_ALLOWED_CHATS are both empty: "
+            "list who may use the bot, or set NEWSBOT_TELEGRAM_PUBLIC=true",
+        ),
+        (
+            {
+                "NEWSBOT_TELEGRAM_TOKEN": "123456:" + "S" * 35,
+                "NEWSBOT_TELEGRAM_ALLOWED_CHATS": "-100777",
+                "NEWSBOT_TELEGRAM_PUBLIC": "true",
+            },
+            "NEWSBOT_TELEGRAM_PUBLIC=true lets anyone on Telegram use the bot, but ",
         ),
     ],
 )

@@ -102,6 +102,8 @@ def test_every_telegram_text_exists_in_three_languages_and_is_valid_html() -> No
         "username": "newsbot_bot",
         "limit": 10,
         "seconds": 42,
+        "page": 2,
+        "pages": 125,
     }
     for name in sorted(names - {"commands"}):
         for language in fmt.UI_LANGUAGES:
@@ -235,6 +237,36 @@ def test_article_list() -> None:
     assert fmt.format_articles([], "en") == "No articles are indexed yet."
 
 
+def test_article_list_pages() -> None:
+    assert [fmt.article_pages(n) for n in (0, 1, 20, 21, 2500)] == [1, 1, 1, 2, 125]
+    articles = [
+        ArticleInfo(source=f"{i}.txt", title=f"Brief {i}", language="fr", passages=1, path="p")
+        for i in range(1, 46)
+    ]
+    page_2 = parse_html(fmt.format_articles(articles, "en", page=2)).text.splitlines()
+    assert page_2[0] == "Indexed articles (45):"
+    assert page_2[1:] == [f"{i}. Brief {i} · French" for i in range(21, 41)]
+    page_3 = parse_html(fmt.format_articles(articles, "en", page=3)).text.splitlines()
+    assert page_3[1:] == [f"{i}. Brief {i} · French" for i in range(41, 46)]
+
+
+def test_a_page_of_articles_always_fits_in_one_message() -> None:
+    titles = ["🎵" * 3000, "تيك توك " * 400, "<b>&amp;</b> " * 500, "x" * 10_000]
+    articles = [
+        ArticleInfo(source=f"{i}.txt", title=titles[i % 4], language="ar", passages=1, path="p")
+        for i in range(1_000_000, 1_000_040)
+    ]
+    markup = fmt.format_articles(articles, "fr", page=2)
+    parsed = parse_html(markup)  # valid HTML: no title was cut inside an entity
+    assert utf16_length(parsed.text) <= LIMIT and fmt.split_html(markup) == [markup]
+    lines = parsed.text.splitlines()[1:]
+    assert len(lines) == 20 and lines[0].startswith("21. ")
+    for line in lines:
+        title = line.split(". ", 1)[1].removesuffix(" · arabe")
+        assert title.endswith("…") and utf16_length(title) <= fmt.MAX_TITLE_UNITS
+        assert any(t.startswith(title[:-1]) for t in titles) or "&" in title
+
+
 # ------------------------------------------------------------------ splitting
 
 
@@ -314,6 +346,61 @@ def test_random_markup_splits_correctly_at_small_limits() -> None:
         limit = rng.randint(30, 120)
         parts = fmt.split_html(markup, limit)
         assert_valid_split(markup, parts, limit)
+
+
+def long_answer(text: str, language: str = "en") -> Answer:
+    return Answer(
+        question="q",
+        answer=text,
+        abstained=False,
+        language=language,
+        citations=[citation(1), citation(2, title="تيك توك", language="ar")],
+        notices=["The question was <long>."],
+    )
+
+
+def test_an_answer_that_fits_its_messages_is_not_shortened() -> None:
+    answer = long_answer("Microsoft promised [1]. " * 300)  # 7,200 characters: 2 messages
+    whole = fmt.format_answer(answer, "en")
+    assert fmt.answer_messages(answer, "en", 3) == fmt.split_html(whole)
+    assert len(fmt.answer_messages(answer, "en", 2)) == 2
+    assert fmt.plain_text("shortened", "en") not in parse_html(whole).text
+
+
+@pytest.mark.parametrize("max_messages", [1, 2, 3, 5])
+@pytest.mark.parametrize(
+    ("sentence", "ui"),
+    [
+        ("Microsoft promised that the data would stay in the US [1]. ", "en"),
+        ("وعدت مايكروسوفت ببقاء البيانات 🇺🇸 في الولايات المتحدة [2].\n\n", "ar"),
+        ("Les <données> & les serveurs resteront aux États-Unis [1]. ", "fr"),
+    ],
+)
+def test_an_answer_too_long_for_its_messages_is_cut_at_a_word_with_a_note(
+    max_messages: int, sentence: str, ui: str
+) -> None:
+    answer = long_answer(sentence * (1_000_000 // len(sentence)), ui)  # a megabyte
+    parts = fmt.answer_messages(answer, ui, max_messages)
+    assert len(parts) == max_messages
+    texts = [parse_html(part).text for part in parts]  # each part is valid HTML
+    assert all(utf16_length(text) <= LIMIT for text in texts)
+    kept, rest = " ".join(texts).split(" …", 1)
+    words = kept.split()
+    assert words == answer.answer.split()[: len(words)]  # its beginning, cut between words
+    assert rest.lstrip().startswith(fmt.plain_text("shortened", ui))
+    assert "The question was <long>." in rest
+    assert rest.endswith(f"[2] تيك توك · {fmt.language_name('ar', ui)}")
+    # Little of the room is wasted: the kept text fills most of the messages.
+    assert utf16_length(kept) > (max_messages - 0.5) * LIMIT - 300
+
+
+def test_an_answer_of_one_huge_word_of_emoji_is_cut_between_characters() -> None:
+    answer = long_answer("🎵" * 500_000)  # 2 UTF-16 units each
+    parts = fmt.answer_messages(answer, "en", 3)
+    texts = [parse_html(part).text for part in parts]
+    assert len(parts) == 3 and all(utf16_length(text) <= LIMIT for text in texts)
+    kept = " ".join(texts).split(" …", 1)[0].replace(" ", "")
+    assert set(kept) == {"🎵"} and utf16_length(kept) > 2 * LIMIT
 
 
 def test_partial_answer_is_valid_html_showing_the_text_so_far() -> None:
