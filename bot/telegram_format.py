@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from rag.models import Answer, ArticleInfo, Citation
 from rag.prompts import localized_prompt
+from rag.safe_text import escaped_name, printable
 
 MAX_MESSAGE_UNITS = 4096
 MAX_BUTTON_CHARS = 40
@@ -55,8 +56,8 @@ def plain_text(name: str, language: str, **values: object) -> str:
 
 
 def escape(value: str) -> str:
-    """`value` as literal text in Telegram HTML."""
-    return html.escape(value, quote=False)
+    """Text for Telegram's HTML: the one sanitiser's printable text, HTML-escaped."""
+    return html.escape(printable(value), quote=False)
 
 
 def utf16_units(value: str) -> int:
@@ -172,9 +173,10 @@ def format_passage(citation: Citation, ui: str, limit: int = MAX_MESSAGE_UNITS) 
     A passage too long for one message is shown around its first cited sentence, with "…"
     where it was cut.
     """
+    language, source = language_name(citation.language, ui), escaped_name(citation.source)
     header = (
         f"<b>[{citation.n}] {escape(citation.title)}</b>\n"
-        f"<i>{escape(language_name(citation.language, ui))} · {escape(citation.source)}</i>\n\n"
+        f"<i>{escape(language)} · {escape(source)}</i>\n\n"
     )
     body = _highlighted(citation.text, citation.highlights)
     if visible_units(header + body) <= limit:

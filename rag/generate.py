@@ -51,7 +51,12 @@ def _passage_numbers(group: str) -> list[int]:
     numbers: list[int] = []
     text = group.translate(_DIGITS)
     for part in re.split(r"\s*(?:[,،;]|and|et|و)\s*", text):
-        bounds = [int(n) for n in re.split(r"\s*[-–]\s*", part.strip()) if n.isdigit()]
+        # No passage has a nine-digit number; int() would refuse thousands of digits.
+        bounds = [
+            int(n) if len(n) < 10 else 10**9
+            for n in re.split(r"\s*[-–]\s*", part.strip())
+            if n.isdigit()
+        ]
         if len(bounds) == 2 and 0 < bounds[1] - bounds[0] < 10:
             numbers.extend(range(bounds[0], bounds[1] + 1))
         else:
@@ -89,6 +94,7 @@ class CitationStream:
         self._pending = ""  # text that may be the start of a marker
         self._space = ""  # whitespace after the last shown character
         self._started = False
+        self._unclosed = False  # a dropped marker sat inside a bracket left open
 
     @property
     def text(self) -> str:
@@ -119,22 +125,23 @@ class CitationStream:
 
     @staticmethod
     def _strip_thinking(head: str) -> str | None:
-        """`head` without a leading <think>…</think> block; None while the block is open."""
-        stripped = head.lstrip()
-        if not stripped.startswith(_THINK_OPEN):
-            return head
-        end = stripped.find(_THINK_CLOSE)
-        return None if end < 0 else stripped[end + len(_THINK_CLOSE) :]
+        """`head` without its leading <think>…</think> blocks; None while one is open."""
+        while (stripped := head.lstrip()).startswith(_THINK_OPEN):
+            end = stripped.find(_THINK_CLOSE)
+            if end < 0:
+                return None
+            head = stripped[end + len(_THINK_CLOSE) :]
+        return head
 
     def _undecided_head(self) -> bool:
         """Whether the reply's opening may still be a <think> block or NO_ANSWER."""
         head = self._head.lstrip()
-        if head.startswith(_THINK_OPEN):
+        while head.startswith(_THINK_OPEN):
             rest = self._strip_thinking(head)
             if rest is None:
                 return True
             head = self._head = rest.lstrip()
-        elif _THINK_OPEN.startswith(head):
+        if _THINK_OPEN.startswith(head):
             return True
         return NO_ANSWER.startswith(head) or head.startswith(NO_ANSWER)
 
@@ -194,6 +201,9 @@ class CitationStream:
                         self._show(out, replacement)
                     else:
                         self._space = ""
+                        # "[9[7]]": with "[7]" gone, the "]" after it would close "[9".
+                        tail = (self.text + "".join(out))[-_MAX_MARKER_CHARS:]
+                        self._unclosed = bool(_MARKER_PREFIX.search(tail.translate(_DIGITS)))
                     i = match.end()
                     continue
                 rest = text[i:]
@@ -204,6 +214,11 @@ class CitationStream:
                 ):
                     self._pending = rest
                     break
+            if self._unclosed and not ch.isspace():
+                self._unclosed = False
+                if ch == "]":
+                    i += 1
+                    continue
             self._follow_sentence(ch)
             if ch.isspace():
                 self._space += ch

@@ -412,3 +412,29 @@ def test_partial_answer_is_valid_html_showing_the_text_so_far() -> None:
     shown = parse_html(long).text
     assert utf16_length(shown) <= fmt.MAX_MESSAGE_UNITS and shown.endswith(" …")
     assert ("تيك توك 🎵 & " * 1000).startswith(shown.removesuffix(" …"))
+
+
+def test_no_control_character_of_an_article_reaches_the_chat() -> None:
+    hostile = citation(
+        title="Breaking\x1b]0;HACKED\x07 news",
+        source="world/odd\nname.txt",
+        text="First sentence.\x1b[2J The cited\x9b31m sentence is here. Last sentence.",
+    )
+    answer = Answer(
+        question="q",
+        answer="The cited\x1b[5m sentence is here. [1]",
+        language="en",
+        abstained=False,
+        citations=[hostile],
+        notices=[],
+    )
+    shown = [fmt.format_answer(answer, "en"), fmt.format_passage(hostile, "en")]
+    shown.append(
+        fmt.format_articles(
+            [ArticleInfo(source="a", title="T\x07itle", language="en", passages=1, path="a")], "en"
+        )
+    )
+    for markup in shown:
+        text = parse_html(markup).text
+        assert not [c for c in text if c != "\n" and (c < " " or "\x7f" <= c <= "\x9f")], text
+    assert "world/odd\\nname.txt" in parse_html(shown[1]).text
