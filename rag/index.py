@@ -168,15 +168,17 @@ class NewsIndex:
         """Whether anything was ever indexed here.
 
         Nothing is indexed only when no index file is left: a lexical index gone while
-        the Chroma store still holds vectors is damage, and indexing the corpus dir then
-        would delete the user's vectors.
+        the Chroma store holds vectors it was published with is damage, and indexing the
+        corpus dir then would delete the user's vectors. Vectors never published with a
+        lexical index are a first ingest that was interrupted; the next one resumes it.
         """
         if self.catalogue().current() is not None:
             return True
         store = self.settings.chroma_dir() / "chroma.sqlite3"
         if not self.where.server and store.is_file() and store.stat().st_size > 0:
-            stored = self.vector.count()
-            if stored:
+            vectors = self.vector
+            stored = vectors.count() if isinstance(vectors, VectorIndex) else 0
+            if stored and isinstance(vectors, VectorIndex) and vectors.published():
                 raise IndexUnavailableError(
                     f"the lexical index in {self.settings.lexical_dir()} is missing, but the "
                     f"Chroma store holds {stored:,} passages; run `newsbot ingest --rebuild`"
@@ -360,6 +362,7 @@ class NewsIndex:
                 # Published snapshots are immutable: an ingest that changes nothing keeps
                 # the current one rather than building and publishing the same index again.
                 self._publish(plan.records, vectors, catalogue, lease)
+            vectors.mark_published()
             stale = sorted(present - wanted)
             if progress:
                 progress("delete", 0, len(stale))

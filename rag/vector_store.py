@@ -44,6 +44,9 @@ GET_BATCH = 5000
 # times faster (benchmarks/scale.py); searches keep the default beam.
 HNSW_EF_CONSTRUCTION = 32
 EMBEDDING_KEY = "newsbot_embedding"
+# Set once an ingest has published a lexical snapshot beside these vectors: vectors without
+# it are an interrupted first ingest (resumable), with it a lexical index that went missing.
+PUBLISHED_KEY = "newsbot_published"
 # Passage fields kept in Chroma beside llama-index's own keys, so that a process that only
 # shares the Chroma server can rebuild the lexical index from it.
 RECORD_KEYS = ("article_id", "path", "doc_hash", "terms", "words")
@@ -355,11 +358,22 @@ class VectorIndex:
         return str(value) if value else None
 
     def set_embedding_model(self, name: str) -> None:
+        self._set_metadata(EMBEDDING_KEY, name)
+
+    def published(self) -> bool:
+        """Whether an ingest has ever published a lexical index beside these vectors."""
+        with self.calling():
+            return bool((self._collection.metadata or {}).get(PUBLISHED_KEY))
+
+    def mark_published(self) -> None:
+        self._set_metadata(PUBLISHED_KEY, True)
+
+    def _set_metadata(self, key: str, value: str | bool) -> None:
         with self.calling(writing=True):
             metadata = dict(self._collection.metadata or {})
-            if metadata.get(EMBEDDING_KEY) == name:
+            if metadata.get(key) == value:
                 return
-            metadata[EMBEDDING_KEY] = name
+            metadata[key] = value
             self._collection.modify(metadata=metadata)
 
     def add(
