@@ -355,3 +355,12 @@ def test_an_env_file_that_is_not_utf8_is_one_line(
     assert result.stderr.decode().strip() == (
         "newsbot: error: .env is not UTF-8 text (byte 0xe9 on line 2); save it as UTF-8"
     )
+
+
+def test_malloc_arenas_are_capped_where_glibc_allows() -> None:
+    import platform
+
+    from bot.cli import limit_malloc_arenas
+
+    capped = limit_malloc_arenas()
+    assert capped == (sys.platform == "linux" and platform.libc_ver()[0] == "glibc")
