@@ -111,6 +111,7 @@ def main() -> None:
         run = Run("embedded", "telegram soak", options.chats)
         stop = threading.Event()
         memory: dict[str, float] = {}
+        samples: list[float] = []  # the bot's RSS each minute after warm-up
         with TelegramStandin() as api:
             env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSBOT_")}
             env.update(
@@ -161,6 +162,8 @@ def main() -> None:
                 def watch_memory() -> None:
                     if not stop.wait(WARM_UP_SECONDS):
                         memory["after warm-up"] = rss_mb(bot.pid)
+                    while not stop.wait(60.0):
+                        samples.append(rss_mb(bot.pid))
 
                 threads = [
                     threading.Thread(target=chat, args=(n + 1,)) for n in range(options.chats)
@@ -206,6 +209,7 @@ def main() -> None:
         ["articles in the corpus at the end", str(articles_at_end)],
         [f"bot process RSS after {WARM_UP_SECONDS:.0f} s of warm-up", f"{start_mb:.0f} MB"],
         ["bot process RSS at the end", f"{end_mb:.0f} MB ({growth:+.1f}%)"],
+        ["bot process RSS each minute (MB)", ", ".join(f"{mb:.0f}" for mb in samples)],
     ]
     for failure in ingester.failures[:3]:
         rows.append(["an ingest failed", failure])
