@@ -298,6 +298,11 @@ SEED_FIGURES = [
     "abstention_accuracy",
     "false_abstention",
     "latency_p50_ms",
+    "headline_sentences",
+    "fragment_sentences",
+    "unbalanced_quotes",
+    "unannounced_mix",
+    "value_first",
 ]
 
 

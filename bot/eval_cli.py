@@ -49,7 +49,9 @@ FILE = click.Path(dir_okay=False, path_type=Path)
     "--fail-under",
     "floors_spec",
     metavar="METRIC=VALUE[,...]",
-    help="Exit with code 1 when a figure is below its floor, e.g. hit@5=0.6,keyword_recall=0.4.",
+    help="Exit with code 1 when a figure is below its floor, e.g. hit@5=0.6,keyword_recall=0.4; "
+    "for a figure that is better when lower (fragment_sentences, false_abstention, latency) "
+    "the value is a ceiling.",
 )
 @click.option(
     "--compare",
@@ -72,16 +74,19 @@ def eval_command(
 
     Each line is a JSON object: {"id", "question", "language", "expected_sources",
     "expected_keywords", "answerable"} (see the README). Prints retrieval (hit@1/3/5,
-    MRR), answer (keyword recall, citation validity and precision), abstention and
-    latency figures, overall, per question language and for same-language versus
-    cross-lingual questions, then the questions it missed. A malformed line is
-    reported with its number and the others still run; the exit code is then 2.
+    MRR), answer (keyword recall, citation validity and precision), abstention, latency
+    and answer-hygiene figures (headline and fragment sentences, unbalanced quotes,
+    languages mixed with no note, the number or date first), overall, per question
+    language and for same-language versus cross-lingual questions, then the questions it
+    missed and the answers that read badly. A malformed line is reported with its number
+    and the others still run; the exit code is then 2.
 
     \b
     Examples:
       newsbot eval seeds/questions.jsonl --markdown report.md --plot report.png
       newsbot eval seeds/questions.jsonl --json new.json --compare old.json
       newsbot eval seeds/questions.jsonl --fail-under hit@5=0.6,abstention_accuracy=0.8
+      newsbot eval seeds/questions.jsonl --fail-under fragment_sentences=0,value_first=0.9
     """
     from rag.eval_report import comparison_report, terminal_report
     from rag.evaluate import (

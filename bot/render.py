@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Sequence
 
 from rag.models import Answer, ArticleInfo, Citation
 from rag.safe_text import escaped_name, one_line, printable
@@ -29,31 +30,53 @@ def _after_text(answer: Answer, width: int) -> list[str]:
     if answer.citations:
         lines.append("")
         lines.append("Sources")
-        for citation in answer.citations:
-            language = LANGUAGE_NAMES.get(citation.language, citation.language)
-            lines.append(f"[{citation.n}] {one_line(citation.title)}")
-            lines.append(
-                f"    {escaped_name(citation.source)} · {language} · "
-                f"characters {citation.start}-{citation.end}"
-            )
-            lines.extend(_indented(citation.text, width))
+        for group in by_article(answer.citations):
+            first = group[0]
+            language = LANGUAGE_NAMES.get(first.language, first.language)
+            lines.append(one_line(first.title))
+            lines.append(f"    {escaped_name(first.source)} · {language}")
+            for citation in group:
+                lines.append(f"    [{citation.n}] {passage_label(citation)}")
+                lines.extend(_indented(citation.text, width, indent=8))
     return lines
 
 
-def render_passage(citation: Citation, place: tuple[int, int] | None, *, width: int = 88) -> str:
+def by_article(citations: Sequence[Citation]) -> list[list[Citation]]:
+    """The citations grouped by article, articles in the order of their first citation,
+    each article's citations by number."""
+    groups: dict[str, list[Citation]] = {}
+    for citation in sorted(citations, key=lambda c: c.n):
+        groups.setdefault(citation.source, []).append(citation)
+    return list(groups.values())
+
+
+def passage_place(citation: Citation) -> str:
+    """ "passage 2 of 5", or "" when the citation does not say."""
+    if citation.passage is None or citation.passages is None:
+        return ""
+    return f"passage {citation.passage} of {citation.passages}"
+
+
+def passage_label(citation: Citation) -> str:
+    """What tells a cited passage from the others of its article: where it sits and the
+    first words it is cited for, e.g. 'passage 2 of 5 · “Microsoft will ensure…”'."""
+    opening = one_line(citation.cited_opening)
+    parts = [passage_place(citation), f"“{opening}”" if opening else ""]
+    return " · ".join(part for part in parts if part)
+
+
+def render_passage(citation: Citation, *, width: int = 88) -> str:
     """One cited passage in full, and where it sits in its article."""
     language = LANGUAGE_NAMES.get(citation.language, citation.language)
-    where = f"passage {place[0]} of {place[1]}, " if place else ""
     lines = [
         f"[{citation.n}] {one_line(citation.title)}",
-        f"    {escaped_name(citation.source)} · {language} · {where}characters "
-        f"{citation.start}-{citation.end} of the article",
+        f"    {escaped_name(citation.source)} · {language} · {passage_label(citation)}",
         *_indented(citation.text, width),
     ]
     return "\n".join(lines)
 
 
-def _indented(text: str, width: int) -> list[str]:
+def _indented(text: str, width: int, *, indent: int = 4) -> list[str]:
     lines: list[str] = []
     for paragraph in printable(text).split("\n"):
         if paragraph.strip():
@@ -61,8 +84,8 @@ def _indented(text: str, width: int) -> list[str]:
                 textwrap.wrap(
                     paragraph.strip(),
                     width=width,
-                    initial_indent="    ",
-                    subsequent_indent="    ",
+                    initial_indent=" " * indent,
+                    subsequent_indent=" " * indent,
                     break_long_words=False,
                 )
             )

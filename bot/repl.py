@@ -6,6 +6,7 @@ import contextlib
 import copy
 import difflib
 import logging
+import os
 import shlex
 import sys
 import threading
@@ -42,7 +43,7 @@ class ReplOutput(Protocol):
 
     def banner(self, stats: dict[str, object]) -> None: ...
     def answer(self, answer: Answer, *, hint: bool = False) -> None: ...
-    def passage(self, citation: Citation, place: tuple[int, int] | None) -> None: ...
+    def passage(self, citation: Citation) -> None: ...
     def articles(self, articles: list[ArticleInfo]) -> None: ...
     def json(self, payload: str) -> None: ...
     def info(self, message: str, *, dim: bool = False) -> None: ...
@@ -227,14 +228,13 @@ class ReplSession:
             return
         number = _parse_int(argument or "1")
         if number is None or not 1 <= number <= len(citations):
-            choices = "1" if len(citations) == 1 else f"1-{len(citations)}"
-            self.fail(f"the last answer cites sources {choices}; try /show 1")
+            self.fail(f"the last answer cites {_source_numbers(len(citations))}; try /show 1")
             return
         citation = citations[number - 1]
         if self.as_json:
             self.output.json(citation.model_dump_json())
         else:
-            self.output.passage(citation, self.engine.passage_place(citation.passage_id))
+            self.output.passage(citation)
 
     def list_sources(self, argument: str) -> None:
         articles = self.engine.articles()
@@ -284,6 +284,15 @@ class ReplSession:
         return False
 
 
+def _source_numbers(count: int) -> str:
+    """ "source 1 only", "sources 1 and 2", "sources 1–5": what `/show` can be given."""
+    if count == 1:
+        return "source 1 only"
+    if count == 2:
+        return "sources 1 and 2"
+    return f"sources 1–{count}"
+
+
 def _parse_int(text: str) -> int | None:
     try:
         return int(text.strip())
@@ -305,10 +314,10 @@ class PlainOutput:
 
         click.echo(render_answer(answer) + "\n")
 
-    def passage(self, citation: Citation, place: tuple[int, int] | None) -> None:
+    def passage(self, citation: Citation) -> None:
         from bot.render import render_passage
 
-        click.echo(render_passage(citation, place) + "\n")
+        click.echo(render_passage(citation) + "\n")
 
     def articles(self, articles: list[ArticleInfo]) -> None:
         from bot.render import render_articles
@@ -374,10 +383,12 @@ def run_terminal(engine: Engine, top_k: int | None, as_json: bool, bidi: str) ->
     from rich.console import Console
 
     from bot.repl_prompt import make_prompt, open_history
-    from bot.terminal_render import TerminalRenderer
+    from bot.terminal_render import TerminalRenderer, lacks_bidi
 
     console = Console(highlight=False, markup=False, emoji=False)
-    renderer = TerminalRenderer(console, "reorder" if bidi == "reorder" else "terminal")
+    renderer = TerminalRenderer(
+        console, "reorder" if bidi == "reorder" else "terminal", bidi_hint=lacks_bidi(os.environ)
+    )
     session = ReplSession(
         engine,
         renderer,
@@ -399,6 +410,7 @@ def run_terminal(engine: Engine, top_k: int | None, as_json: bool, bidi: str) ->
     except NewsbotError as exc:
         session.fail(str(exc))
     while True:
+        renderer.hint_bidi()  # after the first output with Arabic, in tmux or the console
         try:
             line = prompt.prompt([("bold", PROMPT)])
         except KeyboardInterrupt:

@@ -52,10 +52,12 @@ from telegram.ext import (
 )
 
 from bot import telegram_format as fmt
+from bot.small_talk import small_talk, without_opening
 from bot.telegram_access import AccessPolicy, RateLimiter
 from rag.conversation import Conversation
 from rag.engine import Engine
 from rag.errors import BackendError, BadInputError, ConfigError
+from rag.language import detect_language
 from rag.models import Answer, ArticleInfo, Citation
 from rag.prompts import localized_prompt
 from rag.settings import Settings, load_settings
@@ -76,6 +78,7 @@ TYPING_REFRESH_SECONDS = 4.5
 CALLBACK_PREFIX = "cite"
 SOURCES_PREFIX = "src"
 HANDLERS_KEY = "newsbot"
+MAX_SHOWN_COMMAND_CHARS = 40  # of an unknown command, quoted back to the user
 REDACTED = "[redacted]"
 
 
@@ -360,11 +363,14 @@ def _is_reply_to(message: Message, bot: Bot) -> bool:
     return replied is not None and replied.from_user is not None and replied.from_user.id == bot.id
 
 
-def _parse_callback(data: str | None) -> tuple[str, int]:
-    """The answer key and citation number of a button's "cite:KEY:N" data."""
-    _, _, rest = (data or "").partition(":")
-    key, _, number = rest.partition(":")
-    return key, int(number) if number.isdigit() else -1
+_CITE_DATA = re.compile(rf"{CALLBACK_PREFIX}:([A-Za-z0-9_-]{{1,64}}):([0-9]{{1,9}})")
+
+
+def _parse_callback(data: str | None) -> tuple[str, int] | None:
+    """The answer key and citation number of a button's "cite:KEY:N" data; None if
+    malformed."""
+    match = _CITE_DATA.fullmatch(data or "")
+    return (match[1], int(match[2])) if match else None
 
 
 _PAGE_DATA = re.compile(rf"{SOURCES_PREFIX}:([1-9][0-9]{{0,6}})")
@@ -379,6 +385,30 @@ def _parse_page(data: str | None) -> int | None:
 def _user_language(update: Update) -> str:
     user = update.effective_user
     return fmt.ui_language(user.language_code if user else None)
+
+
+def _command_of(text: str) -> tuple[str, str]:
+    """The command of a message such as "/foo@bot args", without its "@bot", and the bot
+    it names ("" when none)."""
+    word = text.split(None, 1)[0] if text.strip() else ""
+    command, _, bot_name = word.partition("@")
+    return command, bot_name
+
+
+def _refusal_in(answer: Answer, question: str, language: str) -> Answer:
+    """The answer, its refusal in `language` (the user's) when the question's own language
+    is unclear ("Zorglub?"): the engine then refuses in its default, English."""
+    refusal = localized_prompt("abstain", answer.language)
+    if (
+        not answer.abstained
+        or answer.answer != refusal
+        or answer.language == language
+        or detect_language(question) != "und"
+    ):
+        return answer
+    return answer.model_copy(
+        update={"answer": localized_prompt("abstain", language), "language": language}
+    )
 
 
 class NewsbotHandlers:
@@ -407,7 +437,7 @@ class NewsbotHandlers:
                 CallbackQueryHandler(self.sources_page, pattern=rf"^{SOURCES_PREFIX}:"),
                 CallbackQueryHandler(self.unknown_button),
                 MessageHandler(private & filters.TEXT & ~filters.COMMAND, self.private_text),
-                MessageHandler(private & filters.COMMAND, self.help),
+                MessageHandler(filters.COMMAND, self.unknown_command),
                 MessageHandler(groups & filters.TEXT & ~filters.COMMAND, self.group_text),
                 MessageHandler(private & not_text, self.not_text),
                 MessageHandler(groups & filters.REPLY & not_text, self.not_text),
@@ -453,6 +483,27 @@ class NewsbotHandlers:
         message = update.effective_message
         if message is None or not await self._admit(update):
             return
+        await message.reply_text(await self._help_text(update, context.bot))
+
+    async def unknown_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A command the bot doesn't have: say so, then the help. In a group, only a command
+        addressed to the bot ("/foo@bot"): a bare "/foo" may be another bot's."""
+        message = update.effective_message
+        if message is None or message.text is None:
+            return
+        command, bot_name = _command_of(message.text)
+        addressed = bot_name.lower() == (context.bot.username or "").lower()
+        if message.chat.type != "private" and not addressed:
+            return
+        if not await self._admit(update):
+            return
+        if len(command) > MAX_SHOWN_COMMAND_CHARS:
+            command = command[: MAX_SHOWN_COMMAND_CHARS - 1] + "…"
+        unknown = fmt.text("unknown_command", _user_language(update), command=command)
+        await message.reply_text(unknown + "\n\n" + await self._help_text(update, context.bot))
+
+    async def _help_text(self, update: Update, bot: Bot) -> str:
+        """The greeting of /start and /help, in the user's language."""
         language = _user_language(update)
         articles = await self.run_engine(self.engine.articles)
         codes = sorted(
@@ -460,15 +511,13 @@ class NewsbotHandlers:
             key=lambda c: (fmt.UI_LANGUAGES.index(c) if c in fmt.UI_LANGUAGES else 9, c),
         )
         user = update.effective_user
-        await message.reply_text(
-            fmt.text(
-                "help",
-                language,
-                first_name=user.first_name if user else "",
-                articles=len(articles),
-                languages=fmt.join_names([fmt.language_name(c, language) for c in codes], language),
-                username=context.bot.username,
-            )
+        return fmt.text(
+            "help",
+            language,
+            first_name=user.first_name if user else "",
+            articles=len(articles),
+            languages=fmt.join_names([fmt.language_name(c, language) for c in codes], language),
+            username=bot.username,
         )
 
     async def sources(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -598,6 +647,12 @@ class NewsbotHandlers:
         if not question.strip():
             await message.reply_text(fmt.text("ask_usage", language))
             return
+        if (talk := small_talk(question)) is not None:
+            # Greetings and thanks are answered in their own language, emoji in the user's.
+            reply = f"{talk.kind}_reply"
+            await message.reply_text(fmt.text(reply, talk.language or language))
+            return
+        question = without_opening(question)
         conversation = self.conversations.get_or_create(message.chat_id, Conversation)
         streamed: Message | None = None
         async with self._typing(context.bot, message.chat_id):
@@ -617,6 +672,7 @@ class NewsbotHandlers:
         if answer is None:
             await message.reply_text(fmt.text("ask_usage", language))
             return
+        answer = _refusal_in(answer, question, language)
         await self.send_answer(message, answer, language, streamed=streamed)
 
     async def _stream_answer(
@@ -729,7 +785,8 @@ class NewsbotHandlers:
             [
                 [
                     InlineKeyboardButton(
-                        fmt.button_label(c), callback_data=f"{CALLBACK_PREFIX}:{key}:{c.n}"
+                        fmt.button_label(c, language),
+                        callback_data=f"{CALLBACK_PREFIX}:{key}:{c.n}",
                     )
                 ]
                 for c in answer.citations
@@ -744,16 +801,18 @@ class NewsbotHandlers:
         query = update.callback_query
         if query is None or not await self._admit(update):
             return
-        key, n = _parse_callback(query.data)
+        parsed = _parse_callback(query.data)
+        if parsed is None:
+            await query.answer(fmt.plain_text("bad_source", _user_language(update)))
+            return
+        key, n = parsed
         shown = self.answers.get(key)
         answer_message = query.message if isinstance(query.message, Message) else None
-        if (
-            shown is None
-            or answer_message is None
-            or shown.chat_id != answer_message.chat_id
-            or n not in shown.citations
-        ):
+        if shown is None or answer_message is None or shown.chat_id != answer_message.chat_id:
             await query.answer(fmt.plain_text("expired", _user_language(update)))
+            return
+        if n not in shown.citations:
+            await query.answer(fmt.plain_text("bad_source", _user_language(update)))
             return
         try:
             async with shown.lock:

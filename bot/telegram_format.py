@@ -15,12 +15,14 @@ import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from rag.models import Answer, ArticleInfo, Citation
+from bot.render import by_article
+from rag.models import Answer, ArticleInfo, Citation, opening_words
 from rag.prompts import localized_prompt
 from rag.safe_text import escaped_name, printable
 
 MAX_MESSAGE_UNITS = 4096
-MAX_BUTTON_CHARS = 40
+MAX_BUTTON_CHARS = 48
+MIN_BUTTON_OPENING_CHARS = 12
 ARTICLES_PER_PAGE = 20
 MAX_TITLE_UNITS = 150  # 20 titles this long fit in a message, numbered, with their languages
 PROMPT_FOLDER = "telegram"
@@ -36,6 +38,10 @@ _TOKEN_RE = re.compile(r"<[^>]*>|[ \t\r\n]+|[^< \t\r\n]+")
 _TAG_NAME_RE = re.compile(r"</?\s*([A-Za-z][A-Za-z0-9-]*)")
 _ATOM_RE = re.compile(r"&(?:#[0-9]+|#x[0-9A-Fa-f]+|[A-Za-z]+);|.", re.DOTALL)
 _ZERO_WIDTH_JOINER = "\u200d"
+# Around a quoted opening, so that an English quote in an Arabic label (or the reverse)
+# is laid out as one run, its quotation marks on the right sides.
+_FIRST_STRONG_ISOLATE = "\u2068"
+_POP_DIRECTIONAL_ISOLATE = "\u2069"
 
 
 def ui_language(code: str | None) -> str:
@@ -90,7 +96,8 @@ def answer_language(answer: Answer, fallback: str) -> str:
 
 
 def format_answer(answer: Answer, ui: str, *, shortened: bool = False) -> str:
-    """The answer with its [n] markers, its notices, then "[n] title · language" per source.
+    """The answer with its [n] markers, its notices, then its sources: "title · language"
+    once per article, and under it "[n] passage k of m · “first words…”" per cited passage.
     `shortened`: the answer's text was cut; say so after it."""
     parts = [escape(answer.answer) + (" …" if shortened else "")]
     if shortened:
@@ -98,10 +105,10 @@ def format_answer(answer: Answer, ui: str, *, shortened: bool = False) -> str:
     parts.extend(f"<i>{escape(notice)}</i>" for notice in answer.notices)
     if answer.citations:
         lines = [f"<b>{text('sources_heading', ui)}</b>"]
-        lines.extend(
-            f"[{c.n}] {escape(c.title)} · {escape(language_name(c.language, ui))}"
-            for c in answer.citations
-        )
+        for group in by_article(answer.citations):
+            title, language = group[0].title, language_name(group[0].language, ui)
+            lines.append(f"<b>{escape(title)}</b> · {escape(language)}")
+            lines.extend(f"[{c.n}] {escape(passage_label(c, ui))}" for c in group)
         parts.append("\n".join(lines))
     return "\n\n".join(parts)
 
@@ -157,14 +164,37 @@ def partial_answer(text: str, limit: int = MAX_MESSAGE_UNITS) -> str:
     return escape(text + " …") if text else ""
 
 
-def button_label(citation: Citation) -> str:
-    """ "[n] Title", the title cut at a word so that the label stays short."""
-    title = " ".join(citation.title.split())
-    if len(title) > MAX_BUTTON_CHARS:
-        cut = title.rfind(" ", 0, MAX_BUTTON_CHARS)
-        title = title[: cut if cut > MAX_BUTTON_CHARS // 2 else MAX_BUTTON_CHARS].rstrip(" ,.:;،")
-        title += "…"
-    return f"[{citation.n}] {title}"
+def passage_place(citation: Citation, ui: str) -> str:
+    """ "passage 2 of 5" in the interface language, as plain text; "" when unknown."""
+    if citation.passage is None or citation.passages is None:
+        return ""
+    return plain_text("passage_place", ui, n=citation.passage, count=citation.passages)
+
+
+def passage_label(citation: Citation, ui: str, *, opening_chars: int | None = None) -> str:
+    """ "passage 2 of 5 · “Microsoft will ensure…”" in the interface language, as plain
+    text: where the passage sits in its article and the first words it is cited for (at
+    most `opening_chars` of them)."""
+    opening = citation.cited_opening
+    if opening_chars is not None:
+        opening = opening_words(opening, chars=opening_chars)
+    quoted = (
+        _FIRST_STRONG_ISOLATE + plain_text("quoted", ui, opening=opening) + _POP_DIRECTIONAL_ISOLATE
+        if opening
+        else ""
+    )
+    return " · ".join(part for part in (passage_place(citation, ui), quoted) if part)
+
+
+def button_label(citation: Citation, ui: str) -> str:
+    """ "[n] passage 2 of 5 · “Microsoft will…”", the opening cut at a word so that the label
+    stays short (the source list above the buttons names the articles)."""
+    prefix = f"[{citation.n}] "
+    if place := passage_place(citation, ui):
+        prefix += place + " · "
+    room = MAX_BUTTON_CHARS - len(prefix) - len(plain_text("quoted", ui, opening="")) - len("…")
+    label = passage_label(citation, ui, opening_chars=max(MIN_BUTTON_OPENING_CHARS, room))
+    return f"[{citation.n}] {label}"
 
 
 def format_passage(citation: Citation, ui: str, limit: int = MAX_MESSAGE_UNITS) -> str:
@@ -176,6 +206,7 @@ def format_passage(citation: Citation, ui: str, limit: int = MAX_MESSAGE_UNITS) 
     language, source = language_name(citation.language, ui), escaped_name(citation.source)
     header = (
         f"<b>[{citation.n}] {escape(citation.title)}</b>\n"
+        f"{escape(passage_label(citation, ui))}\n"
         f"<i>{escape(language)} · {escape(source)}</i>\n\n"
     )
     body = _highlighted(citation.text, citation.highlights)

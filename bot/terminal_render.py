@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Literal
 
 from rich.console import Console, Group
@@ -17,7 +17,7 @@ from rich.spinner import Spinner
 from rich.text import Text
 
 from bot.bidi_reorder import has_rtl, is_rtl_paragraph, visual_line
-from bot.render import LANGUAGE_NAMES, printable
+from bot.render import LANGUAGE_NAMES, by_article, passage_label, printable
 from rag.models import Answer, ArticleInfo, Citation
 from rag.safe_text import escaped_name
 
@@ -36,6 +36,10 @@ ABSTAIN_STYLE = "italic"
 INDENT = 4
 MIN_WIDTH = 24
 MODE_NAMES = {"extractive": "extractive answers (offline)"}
+BIDI_HINT = (
+    "hint: if the Arabic above reads backwards, start newsbot repl --bidi reorder "
+    "(or set NEWSBOT_REPL_BIDI=reorder)"
+)
 
 
 def excerpt(
@@ -110,6 +114,13 @@ def _word_end(text: str, position: int, limit: int) -> int:
     return spaces[-1] if spaces else limit
 
 
+def lacks_bidi(environ: Mapping[str, str]) -> bool:
+    """Whether the terminal is one known to show Arabic backwards: a tmux pane (TMUX is set,
+    or tmux's TERM), GNU screen, or the Linux console. Others may too; these are certain."""
+    term = environ.get("TERM", "")
+    return bool(environ.get("TMUX")) or term == "linux" or term.startswith(("screen", "tmux"))
+
+
 def _highlight_markers(text: Text) -> Text:
     for match in MARKER.finditer(text.plain):
         text.stylize(MARKER_STYLE, match.start(), match.end())
@@ -119,9 +130,15 @@ def _highlight_markers(text: Text) -> Text:
 class TerminalRenderer:
     """Writes the REPL's output to a rich Console."""
 
-    def __init__(self, console: Console, bidi: BidiMode = "terminal") -> None:
+    def __init__(
+        self, console: Console, bidi: BidiMode = "terminal", *, bidi_hint: bool = False
+    ) -> None:
+        """`bidi_hint`: the terminal lacks bidi (`lacks_bidi`); in `terminal` mode,
+        `hint_bidi` then suggests `reorder` once Arabic was shown."""
         self.console = console
         self.bidi = bidi
+        self._bidi_hint_due = bidi_hint and bidi == "terminal"
+        self._wrote_rtl = False
 
     # -- layout ------------------------------------------------------------------------
 
@@ -147,6 +164,15 @@ class TerminalRenderer:
     def write(self, text: Text, *, indent: int = 0, rtl: bool | None = None) -> None:
         for line in self.lines(text, indent=indent, rtl=rtl):
             self.console.print(line, soft_wrap=True)
+        if self._bidi_hint_due and has_rtl(text.plain):
+            self._wrote_rtl = True
+
+    def hint_bidi(self) -> None:
+        """Once a session, after the first output with Arabic in a terminal that lacks bidi
+        support: the one line that says how to have newsbot lay Arabic out."""
+        if self._bidi_hint_due and self._wrote_rtl:
+            self._bidi_hint_due = False
+            self.write(Text(BIDI_HINT, style=NOTICE_STYLE), rtl=False)
 
     # -- what the REPL shows -------------------------------------------------------------
 
@@ -179,10 +205,14 @@ class TerminalRenderer:
         if not answer.citations:
             return
         self.console.print()
-        for citation in answer.citations:
-            self._heading(citation)
-            self._meta(citation, f"characters {citation.start}–{citation.end}")
-            self.write(excerpt(citation.text, citation.highlights), indent=INDENT)
+        for group in by_article(answer.citations):
+            title = Text(printable(group[0].title).replace("\n", " "), style=TITLE_STYLE)
+            title.truncate(self.console.width, overflow="ellipsis")
+            self.write(title, rtl=False)
+            self._meta(group[0])
+            for citation in group:
+                self._label(citation, indent=INDENT)
+                self.write(excerpt(citation.text, citation.highlights), indent=2 * INDENT)
         if hint:
             self.info("/show N prints the whole passage N.", dim=True)
 
@@ -200,10 +230,9 @@ class TerminalRenderer:
 
             yield show
 
-    def passage(self, citation: Citation, place: tuple[int, int] | None) -> None:
-        where = f"passage {place[0]} of {place[1]}, " if place else ""
+    def passage(self, citation: Citation) -> None:
         self._heading(citation)
-        self._meta(citation, f"{where}characters {citation.start}–{citation.end} of the article")
+        self._meta(citation, passage_label(citation))
         body = Text(printable(citation.text))
         for start, end in citation.highlights:
             body.stylize(CITED_STYLE, start, end)
@@ -242,13 +271,21 @@ class TerminalRenderer:
         title.truncate(max(8, self.console.width - line.cell_len), overflow="ellipsis")
         self.write(line + title, rtl=False)
 
-    def _meta(self, citation: Citation, where: str) -> None:
+    def _meta(self, citation: Citation, label: str = "") -> None:
+        """The article's file and language, and `label` after them."""
         language = LANGUAGE_NAMES.get(citation.language, citation.language)
+        parts = [escaped_name(citation.source), language, label]
         self.write(
-            Text(f"{escaped_name(citation.source)} · {language} · {where}", style=META_STYLE),
+            Text(" · ".join(part for part in parts if part), style=META_STYLE),
             indent=INDENT,
             rtl=False,
         )
+
+    def _label(self, citation: Citation, *, indent: int) -> None:
+        """ "[n] passage 2 of 5 · “The first cited words…”": one passage of a group."""
+        line = Text(f"[{citation.n}] ", style=MARKER_STYLE)
+        line.append(passage_label(citation), style=META_STYLE)
+        self.write(line, indent=indent, rtl=False)
 
 
 def _visual_order(line: Text, rtl: bool) -> Text:

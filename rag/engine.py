@@ -9,8 +9,8 @@ from collections.abc import AsyncGenerator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rag.answer import ExtractiveAnswerer, SentenceVectors, abstention
-from rag.conversation import Conversation
+from rag.answer import FIGURE_POOL, ExtractiveAnswerer, SentenceVectors, abstention, asked_value
+from rag.conversation import Alone, Conversation, FollowUp, read_question
 from rag.errors import BackendError, BadInputError
 from rag.fusion import fuse_passage_rankings
 from rag.generate import CitedGenerator, failure_notice
@@ -24,6 +24,7 @@ from rag.llm import (
     make_chat_model,
 )
 from rag.models import Answer, AnswerEvent, ArticleInfo, IngestReport, RetrievedPassage
+from rag.prompts import localized_table
 from rag.retrieve import (
     COVERAGE_WEIGHT,
     LANGUAGE_OFFSET,
@@ -35,6 +36,16 @@ from rag.retrieve import (
 from rag.rewrite import QueryRewriter
 from rag.settings import Settings, load_settings
 from rag.streaming import iterate_in_thread
+
+# A follow-up's passages must hold what it asks about ("Amazon"): at least this share of
+# the weight of its terms. Among them, its earlier question's ranking counts this much
+# beside the follow-up's own; the follow-up's terms weigh this many times the earlier
+# question's when its sentences are picked.
+FOCUS_MATCH = 0.5
+CONTEXT_WEIGHT = 1.0
+FOCUS_SHARE = 2.0
+# The earlier question as quoted in a follow-up's notice, at most.
+QUOTED_QUESTION_CHARS = 120
 
 
 def clean_question(question: str, max_chars: int) -> tuple[str, list[str]]:
@@ -73,9 +84,16 @@ class _Question:
     notices: list[str]
     search_text: str = ""
     passages: list[RetrievedPassage] = field(default_factory=list)
+    # A longer ranking that starts with `passages`, where the extractive answer looks for
+    # the figures a number or date question asks for.
+    pool: list[RetrievedPassage] = field(default_factory=list)
     extractive: Answer | None = None
     model_failed: bool = False
     embedding_failed: bool = False
+    # Read with the question before it, without a model (offline follow-ups).
+    follow_up: FollowUp | None = None
+    # Why a question phrased like a follow-up was read on its own.
+    alone: Alone | None = None
 
     @property
     def fallback(self) -> Answer:
@@ -95,6 +113,31 @@ def _as_asked(answer: Answer, turn: _Question) -> Answer:
     if answer.question == turn.text:
         return answer
     return answer.model_copy(update={"question": turn.text})
+
+
+def _ranked_in_context(
+    passages: Sequence[RetrievedPassage], context: Sequence[RetrievedPassage]
+) -> list[RetrievedPassage]:
+    """`passages` (a follow-up's) ordered by their score plus CONTEXT_WEIGHT times their
+    score for the earlier question, each scaled by its ranking's best."""
+    best = max((p.score for p in passages), default=0.0) or 1.0
+    best_context = max((p.score for p in context), default=0.0) or 1.0
+    context_score = {p.passage_id: p.score / best_context for p in context}
+    scored = [
+        (p.score / best + CONTEXT_WEIGHT * context_score.get(p.passage_id, 0.0), p)
+        for p in passages
+    ]
+    scored.sort(key=lambda item: -item[0])
+    return [p.model_copy(update={"score": score}) for score, p in scored]
+
+
+def _focus_in_context(focus: QueryTerms, context: QueryTerms) -> QueryTerms:
+    """The follow-up's terms and its earlier question's, the follow-up's weighing
+    FOCUS_SHARE times as much in all (and the earlier question's embedding)."""
+    others = {t: w for t, w in context.weights.items() if t not in focus.weights}
+    scale = FOCUS_SHARE * sum(others.values()) / focus.total if others and focus.total else 1.0
+    weights = {t: w * scale for t, w in focus.weights.items()} | others
+    return QueryTerms(weights, context.vector)
 
 
 class Engine:
@@ -235,6 +278,7 @@ class Engine:
                 self.generator.generate(turn.search_text, turn.language, turn.passages, answer),
                 turn,
             )
+        answer = self._finish(turn, answer)
         self._remember(conversation, turn, answer)
         return answer, turn.passages
 
@@ -260,6 +304,7 @@ class Engine:
                     answer = _as_asked(event, turn)
                 else:
                     yield event
+        answer = self._finish(turn, answer)
         self._remember(conversation, turn, answer)
         yield answer
 
@@ -290,7 +335,22 @@ class Engine:
             text=text, language=detect_language(text), notices=[*self.warnings, *notices]
         )
         turn.search_text = text
+        reading = read_question(
+            text,
+            turn.language if turn.language != "und" else "en",
+            conversation.last if conversation is not None else None,
+        )
+        turn.alone = reading.alone
         translations = self._rewrite(turn, conversation) if self.rewriter else {}
+        if (
+            reading.follow_up is not None
+            and (self.rewriter is None or turn.model_failed)
+            and turn.search_text == text
+        ):
+            # No model, or its rewrite failed: the follow-up is read with the question
+            # before it.
+            turn.follow_up = reading.follow_up
+            turn.search_text = reading.follow_up.search_text
         search_language = detect_language(turn.search_text)
         if turn.language == "und":
             turn.language = search_language if search_language != "und" else "en"
@@ -301,8 +361,18 @@ class Engine:
         if self.retriever.vector_weight > 0 and (gap := self.index.vector_gap()):
             turn.notices.append(f"{gap[0].upper()}{gap[1:]}.")
         k = top_k or self.settings.top_k
-        if len(queries) == 1:
-            turn.passages, query = self._retrieve(turn, turn.search_text, search_language, k)
+        if turn.follow_up is not None:
+            ranking, query_terms = self._follow_up_ranking(turn, search_language, k)
+            turn.passages = ranking[:k]
+            if asked_value(turn.search_text) in ("number", "date"):
+                turn.pool = ranking
+        elif len(queries) == 1:
+            depth = k
+            if asked_value(turn.text) in ("number", "date"):
+                # No deeper than the retriever's candidates, so the first k stay the same.
+                depth = max(k, min(FIGURE_POOL, self.settings.candidates))
+            ranking, query = self._retrieve(turn, turn.search_text, search_language, depth)
+            turn.passages, turn.pool = ranking[:k], ranking
             query_terms = [query]
         else:
             rankings, query_terms = [], []
@@ -357,24 +427,82 @@ class Engine:
         lexical_only.vector_weight = 0.0
         return lexical_only.retrieve(text, language, k)
 
+    def _follow_up_ranking(
+        self, turn: _Question, language: str, k: int
+    ) -> tuple[list[RetrievedPassage], list[QueryTerms]]:
+        """The ranked passages for a follow-up read with the question before it (as many as
+        the retriever's candidates), and the queries its sentences are picked by.
+
+        Searching "<earlier question> <follow-up>" as one question would find the earlier
+        question's answer again ("Microsoft … TikTok" outweighs "Amazon"). So the passages
+        must hold what the follow-up asks about, and the earlier question orders them and
+        weighs in the choice of sentences. When no passage holds its words (an English
+        name written in Arabic script in the only article about it), the follow-up's words
+        are searched by meaning alone, as on their own. A follow-up that names nothing new
+        ("and when?") searches the earlier question with its words.
+        """
+        assert turn.follow_up is not None
+        candidates = max(k, self.settings.candidates)
+        focus = turn.follow_up.focus
+        if focus:
+            about, focus_query = self._retrieve(turn, focus, turn.language, candidates)
+            if focus_query.weights:
+                holding = [p for p in about if p.lexical_evidence >= FOCUS_MATCH]
+                if not holding:
+                    return about, [focus_query]
+                context, context_query = self._retrieve(
+                    turn, turn.search_text, language, candidates
+                )
+                ranking = _ranked_in_context(holding, context)
+                return ranking, [_focus_in_context(focus_query, context_query)]
+        context, context_query = self._retrieve(turn, turn.search_text, language, candidates)
+        return context, [context_query]
+
     def _extractive(self, turn: _Question, query_terms: Sequence[QueryTerms]) -> Answer:
         """The extractive answer, from the first query (original, then translations) that
         finds answering sentences."""
         if not turn.passages:
             return abstention(turn.text, turn.language, turn.notices)
+        # A follow-up asks what its earlier question asked ("how many … ? and in France?").
+        question = turn.search_text if turn.follow_up is not None else turn.text
         answer = None
         for query in query_terms:
             answer = self.answerer.answer(
-                turn.text, turn.language, query, turn.passages, turn.notices
+                question, turn.language, query, turn.passages, turn.notices, pool=turn.pool
             )
             if not answer.abstained:
                 break
         assert answer is not None
-        return answer
+        return _as_asked(answer, turn)
+
+    def _finish(self, turn: _Question, answer: Answer) -> Answer:
+        """The answer with how its question was read: the search text, and a note for an
+        offline follow-up or a refused question phrased like one but read on its own."""
+        notes = localized_table("follow_up", answer.language)
+        note = None
+        if turn.follow_up is not None:
+            previous = turn.follow_up.previous
+            if len(previous) > QUOTED_QUESTION_CHARS:
+                previous = previous[: QUOTED_QUESTION_CHARS - 1].rstrip() + "…"
+            key = "refused_with" if answer.abstained else "read_with"
+            note = notes[key].replace("${previous}", previous)
+        elif answer.abstained and turn.alone is not None:
+            note = notes[turn.alone]
+        update: dict[str, object] = {}
+        if turn.search_text != turn.text:
+            update["read_as"] = turn.search_text
+        if note is not None:
+            update["notices"] = [*answer.notices, note]
+        return answer.model_copy(update=update) if update else answer
 
     @staticmethod
     def _remember(conversation: Conversation | None, turn: _Question, answer: Answer) -> None:
         if conversation is None:
+            return
+        if turn.follow_up is not None:
+            conversation.add(
+                answer, read_with=turn.follow_up.previous, focus=turn.follow_up.focus or None
+            )
             return
         if turn.search_text != turn.text:
             answer = answer.model_copy(update={"question": turn.search_text})

@@ -14,7 +14,9 @@ from rag.evaluate import (
     EvalRun,
     GroupFigures,
     QuestionResult,
+    hygiene_problems,
     miss_reasons,
+    score,
 )
 from rag.safe_text import printable
 
@@ -97,8 +99,42 @@ def _crossing_label(result: QuestionResult) -> str:
     return {"same": "same-language", "cross": "cross-lingual"}.get(result.crossing, "no sources")
 
 
+def hygiene_summary(run: EvalRun) -> str:
+    """The answer-hygiene counts in one sentence."""
+    sentences = answers = mixed = asked = first = 0
+    flagged = {"headline": 0, "fragment": 0, "unbalanced": 0}
+    for result in run.results:
+        scores = result.scores or score(result)
+        if scores.sentences is None:
+            continue
+        answers += 1
+        sentences += scores.sentences
+        flagged["headline"] += len(scores.headline_sentences)
+        flagged["fragment"] += len(scores.fragment_sentences)
+        flagged["unbalanced"] += len(scores.unbalanced_quote_sentences)
+        mixed += bool(scores.unannounced_sentences)
+        if scores.value_first is not None:
+            asked += 1
+            first += scores.value_first
+    return (
+        f"{flagged['headline']} headline, {flagged['fragment']} fragment and "
+        f"{flagged['unbalanced']} unbalanced-quote sentences of {sentences} in {answers} "
+        f"answers; {mixed} answers mix languages with no note; the number or date first in "
+        f"{first} of {asked} answers to questions that ask for one."
+    )
+
+
+def hygiene_issues(run: EvalRun) -> list[tuple[QuestionResult, list[str]]]:
+    found = []
+    for result in run.results:
+        problems = hygiene_problems(result)
+        if problems:
+            found.append((result, problems))
+    return found
+
+
 def terminal_report(run: EvalRun) -> str:
-    """The figures table, then one line per missed question."""
+    """The figures table, one line per missed question, then the answer hygiene."""
     lines = [f"newsbot eval · {run_heading(run)}", "", text_table(figures_rows(run.figures))]
     missed = misses(run)
     lines += ["", f"Missed {len(missed)} of {len(run.results)} questions:"]
@@ -106,6 +142,9 @@ def terminal_report(run: EvalRun) -> str:
         lines.append(
             f"  {result.id} ({result.language}, {_crossing_label(result)}): " + "; ".join(reasons)
         )
+    lines += ["", f"Answer hygiene: {hygiene_summary(run)}"]
+    for result, problems in hygiene_issues(run):
+        lines += [f"  {result.id} ({result.language}): {problem}" for problem in problems]
     if run.errors:
         lines += ["", f"{len(run.errors)} line(s) not run:"]
         lines += [f"  line {e.line}: {e.error}" for e in run.errors]
@@ -197,6 +236,24 @@ def markdown_report(run: EvalRun) -> str:
         parts.append("None.")
     for result, reasons in missed:
         parts += _markdown_miss(result, reasons)
+    issues = hygiene_issues(run)
+    parts += [
+        "",
+        "## Answer hygiene",
+        "",
+        markdown_text(hygiene_summary(run)),
+        "",
+        "A headline is an article's title or a short line without a final stop; a fragment "
+        "opens with a closing quote or a lowercase continuation, or ends on a colon; a "
+        "sentence in another language than the question's needs a note naming its article "
+        "before it.",
+        "",
+    ]
+    if not issues:
+        parts.append("No answer reads badly.")
+    for result, problems in issues:
+        parts.append(f"- **{markdown_text(result.id)}** ({result.language}):")
+        parts += [f"  - {markdown_text(problem)}" for problem in problems]
     if run.errors:
         parts += ["", f"## Lines not run ({len(run.errors)})", ""]
         parts += [f"- line {e.line}: {markdown_text(e.error)}" for e in run.errors]

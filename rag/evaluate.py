@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from rag.analysis import normalize
 from rag.errors import BadInputError
+from rag.hygiene import check_answer, is_value_keyword
 
 if TYPE_CHECKING:
     from rag.engine import Engine
@@ -59,6 +60,28 @@ METRICS: tuple[Metric, ...] = (
     Metric("false_abstention", "false abstention", "answerable questions", False),
     Metric("latency_p50_ms", "latency p50", "questions", False, "ms"),
     Metric("latency_p95_ms", "latency p95", "questions", False, "ms"),
+    # Answer hygiene (rag/hygiene.py): how the answers read.
+    Metric("headline_sentences", "headline sentences", "sentences of answers", False),
+    Metric("fragment_sentences", "fragment sentences", "sentences of answers", False),
+    Metric("unbalanced_quotes", "unbalanced quotes", "sentences of answers", False),
+    Metric(
+        "unannounced_mix",
+        "unannounced language mix",
+        "answers (abstentions excluded)",
+        False,
+    ),
+    Metric(
+        "value_first",
+        "number or date first",
+        "answers to questions whose expected keywords are numbers or dates",
+    ),
+)
+HYGIENE_METRICS = (
+    "headline_sentences",
+    "fragment_sentences",
+    "unbalanced_quotes",
+    "unannounced_mix",
+    "value_first",
 )
 METRIC_BY_KEY = {metric.key: metric for metric in METRICS}
 
@@ -266,6 +289,7 @@ def crossing_of(
 class CitedSource(BaseModel):
     n: int
     source: str
+    title: str = Field(default="", description="The article's title (to tell headlines).")
 
 
 class Scores(BaseModel):
@@ -283,6 +307,29 @@ class Scores(BaseModel):
     citation_precision: float | None
     abstention_correct: bool | None = Field(description="Unanswerable questions only.")
     false_abstention: bool | None = Field(description="Answerable questions only.")
+    sentences: int | None = Field(
+        default=None, description="Sentences of the answer; None for an abstention."
+    )
+    headline_sentences: list[str] = Field(
+        default_factory=list,
+        description="Sentences that are an article's title or a short line without a final stop.",
+    )
+    fragment_sentences: list[str] = Field(
+        default_factory=list,
+        description="Sentences opening with a closing quote or a lowercase continuation, or "
+        "ending on a colon.",
+    )
+    unbalanced_quote_sentences: list[str] = Field(default_factory=list)
+    unannounced_sentences: list[str] = Field(
+        default_factory=list,
+        description="Sentences in another language than the question's with no language "
+        "note before them.",
+    )
+    value_first: bool | None = Field(
+        default=None,
+        description="Whether the first sentence holds a number or a date; for answers to "
+        "questions whose expected keywords are numbers or dates.",
+    )
 
 
 class QuestionResult(BaseModel):
@@ -331,11 +378,17 @@ def score(result: QuestionResult) -> Scores:
     valid: bool | None = None
     bad_markers: list[int] = []
     precision: float | None = None
+    hygiene = None
     if not result.abstained:
         bad_markers = invalid_markers(result.answer, (c.n for c in result.citations))
         valid = not bad_markers and bool(_MARKER_RE.search(result.answer))
         if has_sources:
             precision = citation_precision(result.cited_sources, result.expected_sources)
+        titles = list(dict.fromkeys(c.title for c in result.citations if c.title))
+        hygiene = check_answer(result.answer, result.language, titles)
+    asks_value = result.answerable and any(
+        all(is_value_keyword(keyword) for keyword in group) for group in result.expected_keywords
+    )
     return Scores(
         rank=rank,
         hit_at_1=hit(1),
@@ -349,7 +402,29 @@ def score(result: QuestionResult) -> Scores:
         citation_precision=precision,
         abstention_correct=None if result.answerable else result.abstained,
         false_abstention=result.abstained if result.answerable else None,
+        sentences=hygiene.sentences if hygiene else None,
+        headline_sentences=hygiene.headlines if hygiene else [],
+        fragment_sentences=hygiene.fragments if hygiene else [],
+        unbalanced_quote_sentences=hygiene.unbalanced_quotes if hygiene else [],
+        unannounced_sentences=hygiene.unannounced_languages if hygiene else [],
+        value_first=hygiene.first_holds_value if hygiene and asks_value else None,
     )
+
+
+def hygiene_problems(result: QuestionResult) -> list[str]:
+    """What reads badly in the answer, one line per problem (empty when it reads well)."""
+    scores = result.scores or score(result)
+    problems = []
+    for label, sentences in (
+        ("headline", scores.headline_sentences),
+        ("fragment", scores.fragment_sentences),
+        ("unbalanced quotes", scores.unbalanced_quote_sentences),
+        ("another language with no note", scores.unannounced_sentences),
+    ):
+        problems += [f"{label}: {sentence}" for sentence in sentences]
+    if scores.value_first is False:
+        problems.append("the first sentence holds no number or date")
+    return problems
 
 
 def scored(result: QuestionResult) -> QuestionResult:
@@ -426,9 +501,18 @@ def aggregate(results: Sequence[QuestionResult]) -> GroupFigures:
             ("citation_precision", s.citation_precision),
             ("abstention_accuracy", s.abstention_correct),
             ("false_abstention", s.false_abstention),
+            ("unannounced_mix", bool(s.unannounced_sentences) if s.sentences is not None else None),
+            ("value_first", s.value_first),
         ):
             if value is not None:
                 samples[key].append(float(value))
+        if s.sentences is not None:
+            for key, flagged in (
+                ("headline_sentences", s.headline_sentences),
+                ("fragment_sentences", s.fragment_sentences),
+                ("unbalanced_quotes", s.unbalanced_quote_sentences),
+            ):
+                samples[key] += [1.0] * len(flagged) + [0.0] * (s.sentences - len(flagged))
     latencies = [result.seconds * 1000 for result in results]
     samples["latency_p50_ms"] = samples["latency_p95_ms"] = latencies
     values = {key: _mean(found) for key, found in samples.items()}
@@ -461,9 +545,13 @@ def breakdown(results: Sequence[QuestionResult]) -> dict[str, GroupFigures]:
 
 
 def parse_floors(spec: str) -> dict[str, float]:
-    """`hit@5=0.6,keyword_recall=0.4` -> {"hit@5": 0.6, "keyword_recall": 0.4}."""
+    """`hit@5=0.6,keyword_recall=0.4` -> {"hit@5": 0.6, "keyword_recall": 0.4}.
+
+    For a figure that is better when lower (false_abstention, fragment_sentences, …,
+    latency) the value is a ceiling: the figure fails above it.
+    """
     floors: dict[str, float] = {}
-    accepted = ", ".join(m.key for m in METRICS if m.higher_is_better)
+    accepted = ", ".join(m.key for m in METRICS)
     for item in filter(None, (part.strip() for part in spec.split(","))):
         key, equals, number = item.partition("=")
         key = key.strip().lower()
@@ -472,17 +560,18 @@ def parse_floors(spec: str) -> dict[str, float]:
             raise BadInputError(
                 f"--fail-under: {item!r} is not METRIC=VALUE with a metric among {accepted}"
             )
-        if not metric.higher_is_better:
-            raise BadInputError(
-                f"--fail-under: {key} is better when lower, so it has no floor; "
-                f"floors apply to {accepted}"
-            )
         try:
             floor = float(number)
         except ValueError:
             floor = math.nan
-        if not 0 <= floor <= 1:
-            raise BadInputError(f"--fail-under: the floor of {key} must be a number from 0 to 1")
+        if metric.unit == "ms":
+            if not floor >= 0:
+                raise BadInputError(
+                    f"--fail-under: the ceiling of {key} must be a number of milliseconds"
+                )
+        elif not 0 <= floor <= 1:
+            bound = "floor" if metric.higher_is_better else "ceiling"
+            raise BadInputError(f"--fail-under: the {bound} of {key} must be a number from 0 to 1")
         floors[key] = floor
     if not floors:
         raise BadInputError(f"--fail-under needs METRIC=VALUE[,...] with a metric among {accepted}")
@@ -490,14 +579,17 @@ def parse_floors(spec: str) -> dict[str, float]:
 
 
 def below_floors(figures: GroupFigures, floors: Mapping[str, float]) -> list[str]:
-    """One sentence per figure under its floor (or that could not be computed)."""
+    """One sentence per figure on the wrong side of its bound: under its floor, or over its
+    ceiling for a figure that is better when lower (or that could not be computed)."""
     failures = []
-    for key, floor in floors.items():
+    for key, bound in floors.items():
         value = figures.values.get(key)
         if value is None:
             failures.append(f"{key} could not be computed (no question counts towards it)")
-        elif value < floor:
-            failures.append(f"{key} is {value:.3f}, below its floor {floor:g}")
+        elif METRIC_BY_KEY[key].higher_is_better and value < bound:
+            failures.append(f"{key} is {value:.3f}, below its floor {bound:g}")
+        elif not METRIC_BY_KEY[key].higher_is_better and value > bound:
+            failures.append(f"{key} is {value:.3f}, above its ceiling {bound:g}")
     return failures
 
 
@@ -610,7 +702,9 @@ def run_question_set(
                     answer=answer.answer,
                     abstained=answer.abstained,
                     mode=answer.mode,
-                    citations=[CitedSource(n=c.n, source=c.source) for c in answer.citations],
+                    citations=[
+                        CitedSource(n=c.n, source=c.source, title=c.title) for c in answer.citations
+                    ],
                     ranked_sources=ranked_sources(passages),
                     seconds=seconds,
                 )

@@ -255,7 +255,8 @@ def answer_prompt(
 def claim_highlights(
     answer: str, number: int, passage: RetrievedPassage, language: str
 ) -> list[tuple[int, int]]:
-    """Spans of the passage's sentences that best match the claims citing [number].
+    """Spans of the passage's sentences that best match the claims citing [number], in the
+    order of the claims.
 
     A claim in another language than the passage matches nothing, and gets no highlight.
     """
@@ -265,7 +266,7 @@ def claim_highlights(
         (span, set(passage_analyzer.terms(passage.text[span.start : span.end])))
         for span in split_sentences(passage.text)
     ]
-    spans: set[tuple[int, int]] = set()
+    spans: dict[tuple[int, int], None] = {}  # in the order of the claims, once each
     for claim in split_sentences(answer):
         claim_text = answer[claim.start : claim.end]
         if marker not in claim_text:
@@ -277,8 +278,8 @@ def claim_highlights(
             if overlap > shared:
                 best, shared = span, overlap
         if best is not None:
-            spans.add((best.start, best.end))
-    return sorted(spans)
+            spans[(best.start, best.end)] = None
+    return list(spans)
 
 
 class AnswerLimit:

@@ -23,6 +23,9 @@ from rag.lexical import PassageRecord
 from rag.safe_text import escaped_name
 
 SUPPORTED_SUFFIXES = frozenset({".txt", ".md"})
+# A question set (`newsbot eval`'s JSON Lines, such as seeds/questions.jsonl) kept beside
+# the articles it asks about: not an article, and not a file anyone meant to index.
+QUESTION_SET_SUFFIXES = frozenset({".jsonl"})
 MAX_ARTICLE_BYTES = 5_000_000
 TITLE_MAX_CHARS = 160
 # Bump when chunking or analysis changes, so that re-ingesting re-processes every article.
@@ -204,7 +207,9 @@ def discover(
     A file in a folder is named by its path relative to that folder, so that two
     `story.txt` in different folders differ. A link in a folder is followed only to a file
     inside that folder, unless `outside_links`: ingesting a folder must not publish
-    whatever its links point at. A file named on its own is read wherever it is.
+    whatever its links point at. A file named on its own is read wherever it is. Hidden
+    files and question sets (`QUESTION_SET_SUFFIXES`) in a folder are passed over in
+    silence; a file named on its own is always tried (a question set, with a warning).
     """
     files: list[FoundFile] = []
     folders: list[Path] = []
@@ -216,7 +221,7 @@ def discover(
             for walked, dirnames, filenames in os.walk(path):
                 dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
                 for name in sorted(filenames):
-                    if name.startswith("."):
+                    if name.startswith(".") or Path(name).suffix.lower() in QUESTION_SET_SUFFIXES:
                         continue
                     file = Path(walked) / name
                     resolved = file.resolve()

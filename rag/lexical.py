@@ -115,6 +115,19 @@ class LexicalIndex:
         return np.array([record.language for record in self.records])
 
     @functools.cached_property
+    def places(self) -> list[tuple[int, int]]:
+        """For each row, (k, n) when its passage is the k-th of its article's n passages."""
+        rows_of: dict[str, list[int]] = collections.defaultdict(list)
+        for row, record in enumerate(self.records):
+            rows_of[record.path].append(row)
+        places = [(0, 0)] * len(self.records)
+        for rows in rows_of.values():
+            rows.sort(key=lambda row: self.records[row].start)
+            for k, row in enumerate(rows, 1):
+                places[row] = (k, len(rows))
+        return places
+
+    @functools.cached_property
     def languages(self) -> list[str]:
         """The languages of the passages, most passages first."""
         counts = collections.Counter(record.language for record in self.records)

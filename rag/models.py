@@ -2,7 +2,32 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
+
+OPENING_WORDS = 6
+OPENING_CHARS = 40
+# Quotation marks and dashes a cited sentence may open with: labels put their own quotes
+# around the opening.
+_OPENING_STRIP = " \t\n\"'«»“”„‘’‚‹›-–—•*"
+_CUT_STRIP = " ,;:،؛.-–—(«“„‘‹"
+
+
+def opening_words(text: str, words: int = OPENING_WORDS, chars: int = OPENING_CHARS) -> str:
+    """The first `words` words of `text`, no more than `chars` characters, on one line,
+    ending in "…" when cut: what a label quotes of a sentence. A first word longer than
+    `chars` (a link) is cut."""
+    tokens = text.strip(_OPENING_STRIP).split()
+    taken: list[str] = []
+    for token in tokens[:words]:
+        if taken and len(" ".join([*taken, token])) > chars:
+            break
+        taken.append(token)
+    opening = " ".join(taken)
+    if len(opening) > chars:
+        return opening[:chars] + "…"
+    if len(taken) < len(tokens):
+        opening = opening.rstrip(_CUT_STRIP) + "…"
+    return opening
 
 
 class Citation(BaseModel):
@@ -19,8 +44,25 @@ class Citation(BaseModel):
     start: int = Field(description="Offset of the passage in the article text.")
     end: int
     highlights: list[tuple[int, int]] = Field(
-        default_factory=list, description="Cited spans, as offsets into `text`."
+        default_factory=list,
+        description="Cited spans, as offsets into `text`, in the order the answer cites them.",
     )
+    passage: int | None = Field(
+        default=None, description="The passage's place in its article: the k-th, from 1."
+    )
+    passages: int | None = Field(default=None, description="How many passages the article has.")
+    cited_opening: str = Field(
+        default="",
+        description="The first words of the span the answer cites first (of the passage when "
+        "none is highlighted), for labels; filled in when not given.",
+    )
+
+    @model_validator(mode="after")
+    def _fill_cited_opening(self) -> Citation:
+        if not self.cited_opening:
+            start, end = self.highlights[0] if self.highlights else (0, len(self.text))
+            self.cited_opening = opening_words(self.text[start:end] or self.text)
+        return self
 
     @classmethod
     def of(cls, n: int, passage: RetrievedPassage, highlights: list[tuple[int, int]]) -> Citation:
@@ -35,6 +77,8 @@ class Citation(BaseModel):
             start=passage.start,
             end=passage.end,
             highlights=highlights,
+            passage=passage.passage,
+            passages=passage.passages,
         )
 
 
@@ -48,6 +92,11 @@ class Answer(BaseModel):
     citations: list[Citation] = Field(default_factory=list)
     mode: str = Field(default="extractive", description="How the answer was produced.")
     notices: list[str] = Field(default_factory=list, description="Things the user should know.")
+    read_as: str | None = Field(
+        default=None,
+        description="The question as it was searched, when not as asked: a follow-up read "
+        "with the question before it, or the language model's standalone rewrite.",
+    )
 
 
 class AnswerDelta(BaseModel):
@@ -74,6 +123,10 @@ class RetrievedPassage(BaseModel):
     text: str
     start: int
     end: int
+    passage: int | None = Field(
+        default=None, description="The passage's place in its article: the k-th, from 1."
+    )
+    passages: int | None = Field(default=None, description="How many passages the article has.")
     score: float
     evidence: float = Field(
         default=0.0,

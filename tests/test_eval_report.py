@@ -111,3 +111,31 @@ def test_plot_writes_a_png(tmp_path: Path) -> None:
     plot_report(sample_run(), path)
     data = path.read_bytes()
     assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 10_000
+
+
+def test_the_answer_hygiene_in_the_table_and_both_reports() -> None:
+    clean = make_result(id="h1", answer="Microsoft wants TikTok. [1]")
+    sloppy = make_result(
+        id="h2",
+        answer="Microsoft will buy TikTok [1] Microsoft ensures privacy, thus saving Trump: [1]",
+    )
+    run = build_run([clean, sloppy], [], questions_file="q.jsonl", started="now")
+    report = terminal_report(run)
+    headline = next(line for line in report.splitlines() if line.startswith("headline sentences"))
+    assert headline.split()[2] == "0.33"  # 1 of the 3 sentences
+    assert next(
+        line for line in report.splitlines() if line.startswith("unannounced language mix")
+    ).split()[3:5] == ["0.00", "0.00"]
+    assert (
+        "Answer hygiene: 1 headline, 1 fragment and 0 unbalanced-quote sentences of 3 in 2 "
+        "answers; 0 answers mix languages with no note; the number or date first in 0 of 0"
+    ) in report
+    assert "  h2 (en): headline: Microsoft will buy TikTok" in report
+    assert "  h2 (en): fragment: Microsoft ensures privacy, thus saving Trump:" in report
+    assert "h1 (en):" not in report
+
+    markdown = markdown_report(run)
+    section = markdown.split("## Answer hygiene")[1]
+    assert "1 headline, 1 fragment" in section
+    assert "- **h2** (en):\n  - headline: Microsoft will buy TikTok" in section
+    assert "| headline sentences | 0.33 | 3 sentences of answers |" in markdown

@@ -23,6 +23,7 @@ from rag.evaluate import (
     contains_keyword,
     crossing_of,
     first_rank,
+    hygiene_problems,
     invalid_markers,
     load_question_set,
     load_run,
@@ -34,6 +35,7 @@ from rag.evaluate import (
     ranked_sources,
     run_question_set,
     score,
+    scored,
 )
 from rag.models import RetrievedPassage
 from tests.conftest import ARABIC_SEED, ENGLISH_SEED, FRENCH_SEED
@@ -278,6 +280,13 @@ def test_aggregate() -> None:
         "false_abstention": 1 / 3,  # r2 of r1 r2 r5
         "latency_p50_ms": 30.0,
         "latency_p95_ms": 50.0,
+        # Sentences of r1 ("Canada and New Zealand"), r4 ("Someone.") and r5 ("y", "z"):
+        # three without a final stop; "y" and "z" open in lowercase.
+        "headline_sentences": 3 / 4,
+        "fragment_sentences": 2 / 4,
+        "unbalanced_quotes": 0.0,
+        "unannounced_mix": 0.0,  # r1 r4 r5
+        "value_first": None,  # no question expects a number or a date
     }
     assert figures.values == pytest.approx(expected)
     assert (figures.questions, figures.answerable) == (5, 3)
@@ -337,8 +346,8 @@ class TestFloors:
             ("hit@5=lots", "from 0 to 1"),
             ("hit@5=1.5", "from 0 to 1"),
             ("hit@5=nan", "from 0 to 1"),
-            ("false_abstention=0.2", "better when lower"),
-            ("latency_p95_ms=50", "better when lower"),
+            ("fragment_sentences=2", "the ceiling of fragment_sentences must be a number from 0"),
+            ("latency_p95_ms=-5", "must be a number of milliseconds"),
             (" , ", "needs METRIC=VALUE"),
         ],
     )
@@ -346,6 +355,24 @@ class TestFloors:
         with pytest.raises(BadInputError, match=says) as caught:
             parse_floors(spec)
         assert "\n" not in str(caught.value)
+
+    def test_a_figure_better_when_lower_takes_a_ceiling(self) -> None:
+        assert parse_floors("headline_sentences=0,false_abstention=0.2,latency_p95_ms=50") == {
+            "headline_sentences": 0.0,
+            "false_abstention": 0.2,
+            "latency_p95_ms": 50.0,
+        }
+        figures = GroupFigures(
+            questions=2,
+            answerable=2,
+            values={"fragment_sentences": 0.1, "unannounced_mix": 0.0, "value_first": 0.8},
+            counted={},
+        )
+        assert below_floors(figures, {"unannounced_mix": 0.0, "value_first": 0.8}) == []
+        assert below_floors(figures, {"fragment_sentences": 0.0, "value_first": 0.9}) == [
+            "fragment_sentences is 0.100, above its ceiling 0",
+            "value_first is 0.800, below its floor 0.9",
+        ]
 
     def test_below(self) -> None:
         figures = GroupFigures(
@@ -491,3 +518,101 @@ def test_run_question_set(seeded_engine: Engine) -> None:
     assert not same.abstained and {c.source for c in same.citations} <= set(same.ranked_sources)
     assert score(same).keyword_recall == 1.0
     assert all(r.seconds > 0 and not math.isnan(r.seconds) for r in results)
+
+
+class TestAnswerHygiene:
+    """How the answers read: headlines, fragments, quotes, languages, the asked-for value."""
+
+    def test_each_problem_is_named_with_its_sentence(self) -> None:
+        result = make_result(
+            answer=(
+                "Microsoft will buy TikTok [1] To the extent that such data is stored "
+                "abroad, it is removed », clarifies. [1] Microsoft ensures privacy, thus "
+                "saving the threat from Trump: [1] La société veut racheter TikTok. [1]"
+            ),
+            citations=[CitedSource(n=1, source="a.txt", title="Microsoft confirms interest")],
+        )
+        scores = score(result)
+        assert scores.sentences == 4
+        assert scores.headline_sentences == ["Microsoft will buy TikTok"]
+        assert scores.fragment_sentences == [
+            "Microsoft ensures privacy, thus saving the threat from Trump:"
+        ]
+        assert scores.unbalanced_quote_sentences == [
+            "To the extent that such data is stored abroad, it is removed », clarifies."
+        ]
+        assert scores.unannounced_sentences == ["La société veut racheter TikTok."]
+        assert scores.value_first is None  # the question asks for no number or date
+        assert hygiene_problems(result) == [
+            "headline: Microsoft will buy TikTok",
+            "fragment: Microsoft ensures privacy, thus saving the threat from Trump:",
+            "unbalanced quotes: To the extent that such data is stored abroad, it is "
+            "removed », clarifies.",
+            "another language with no note: La société veut racheter TikTok.",
+        ]
+
+    def test_an_article_title_is_a_headline_even_with_a_stop(self) -> None:
+        result = make_result(
+            language="ar",
+            answer="تيك توك يحرج أمازون في معركة الحظر. [1] تعرضت أمازون لموقف محرج. [1]",
+            citations=[
+                CitedSource(n=1, source="a.txt", title="تيك توك يحرج أمازون في معركة الحظر")
+            ],
+        )
+        assert score(result).headline_sentences == ["تيك توك يحرج أمازون في معركة الحظر."]
+
+    @pytest.mark.parametrize(
+        ("answer", "first"),
+        [
+            ("Les sources divergent : environ 80 millions [1], près de 100 millions [2].", True),
+            ("TikTok compte près de 100 millions d’utilisateurs. [1] Il plaît. [2]", True),
+            ("TikTok plaît aux jeunes. [1] Il compte 100 millions d’utilisateurs. [2]", False),
+            ("D’après l’article en arabe « 2025 » : تيك توك تحظى بشعبية. [1]", False),
+        ],
+    )
+    def test_the_number_first_for_questions_that_expect_one(self, answer: str, first: bool) -> None:
+        result = make_result(
+            language="fr",
+            answer=answer,
+            expected_keywords=[["100 millions", "100 مليون"]],
+            citations=[CitedSource(n=1, source="a.txt"), CitedSource(n=2, source="a.txt")],
+        )
+        assert score(result).value_first is first
+
+    def test_an_abstention_has_no_sentences_to_check(self) -> None:
+        scores = score(make_result(answer="-", abstained=True, citations=[]))
+        assert scores.sentences is None and scores.value_first is None
+
+    def test_the_figures_count_sentences_and_answers(self) -> None:
+        results = [
+            make_result(answer="Microsoft will buy TikTok [1] Microsoft wants TikTok. [1]"),
+            make_result(answer="Microsoft wants TikTok. [1] Il veut TikTok aussi. [1]"),
+            make_result(answer="-", abstained=True, citations=[]),
+            make_result(
+                answer="The sources differ: 80 million [1], 100 million [2].",
+                expected_keywords=[["80 million"], ["100 million"]],
+            ),
+        ]
+        figures = aggregate([scored(r) for r in results])
+        assert figures.values["headline_sentences"] == pytest.approx(1 / 5)
+        assert figures.counted["headline_sentences"] == 5
+        assert figures.values["fragment_sentences"] == 0.0
+        assert figures.values["unannounced_mix"] == pytest.approx(1 / 3)
+        assert figures.counted["unannounced_mix"] == 3
+        assert figures.values["value_first"] == 1.0 and figures.counted["value_first"] == 1
+
+    def test_an_earlier_run_without_titles_is_rescored(self, tmp_path: Path) -> None:
+        run = build_run(
+            [make_result(answer="Microsoft will buy TikTok [1]")],
+            [],
+            started="x",
+            questions_file="q",
+        )
+        saved = run.model_dump_json()
+        saved = saved.replace(',"title":""', "")
+        path = tmp_path / "old.json"
+        path.write_text(saved, encoding="utf-8")
+        again = load_run(path)
+        assert again.results[0].scores is not None
+        assert again.results[0].scores.headline_sentences == ["Microsoft will buy TikTok"]
+        assert again.figures["all"].values["headline_sentences"] == 1.0

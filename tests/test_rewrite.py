@@ -107,6 +107,8 @@ class TestThroughTheEngine:
         assert "Last question: And Amazon?" in rewrite.user()
         assert answer.question == "And Amazon?" and answer.mode == "generated"
         assert f"Understood as: {AMAZON_EN}" in answer.notices
+        assert answer.read_as == AMAZON_EN  # the model's reading, not the offline one
+        assert not any("follow-up of" in notice for notice in answer.notices)
         assert ARABIC_SEED in {p.source for p in passages}
         answer_request = [r for r in openai_standin.requests if r.prompt_kind() == "answer"][-1]
         assert f"Question: {AMAZON_EN}" in answer_request.user()
@@ -114,6 +116,19 @@ class TestThroughTheEngine:
             "Why did Wells Fargo ban TikTok?",
             AMAZON_EN,
         ]
+
+    def test_a_failed_rewrite_reads_the_follow_up_as_offline(
+        self, seeded_engine: Engine, openai_standin: OpenAIStandIn
+    ) -> None:
+        conversation = Conversation()
+        seeded_engine.ask("لماذا حظرت أمازون تيك توك؟", conversation=conversation)
+        openai_standin.responder = Script(rewrite=Reply(status=503))
+        engine = model_engine(seeded_engine.settings, openai_standin)
+        answer = engine.ask("وماذا عن Wells Fargo؟", conversation=conversation)
+        assert openai_standin.kinds() == ["rewrite"] and answer.mode == "extractive"
+        assert answer.read_as == "لماذا حظرت أمازون تيك توك؟ Wells Fargo"
+        assert "Wells Fargo" in answer.answer and answer.citations[0].source == ARABIC_SEED
+        assert answer.notices[-1] == "فُهم السؤال على أنه متابعة لسؤال «لماذا حظرت أمازون تيك توك؟»."
 
     def test_a_question_that_stands_alone_is_not_rewritten_without_history(
         self, seeded_engine: Engine, openai_standin: OpenAIStandIn
@@ -137,8 +152,14 @@ class TestThroughTheEngine:
         assert answer.mode == "extractive"
 
 
-def test_offline_questions_stand_alone(seeded_engine: Engine) -> None:
+def test_offline_a_follow_up_is_read_with_the_question_before(seeded_engine: Engine) -> None:
     conversation = Conversation()
     seeded_engine.ask("Why did Wells Fargo ban TikTok?", conversation=conversation)
     follow_up = seeded_engine.ask("And Amazon?", conversation=conversation)
-    assert follow_up.abstained and follow_up.notices == []
+    # Only the Arabic article names Amazon, and the hashing embedding matches words only.
+    assert follow_up.abstained
+    assert follow_up.read_as == "Why did Wells Fargo ban TikTok? Amazon"
+    assert follow_up.notices == [
+        "Read as a follow-up of “Why did Wells Fargo ban TikTok?”; if it is a new question, "
+        "ask it in full."
+    ]

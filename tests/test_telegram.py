@@ -37,8 +37,15 @@ from bot.telegram import (
 from rag.engine import Engine
 from rag.errors import BackendError, ConfigError
 from rag.models import Answer
+from rag.prompts import localized_prompt
 from rag.settings import Settings
-from tests.conftest import FAST_EMBEDDING, model_engine, needs_openai
+from tests.conftest import (
+    ARABIC_SEED,
+    ENGLISH_SEED,
+    FAST_EMBEDDING,
+    model_engine,
+    needs_openai,
+)
 from tests.standins._server import Reply, Script
 from tests.standins.openai_api import OpenAIStandIn
 
@@ -285,16 +292,75 @@ def test_a_private_question_in_each_language_gets_a_cited_answer_with_buttons(
         assert not answer.abstained and answer.citations
         assert reply["text"] == expected_reply(seeded_engine, question, code)
         assert reply["text"].startswith(answer.answer) and "[1]" in reply["text"]
-        assert entity_texts(reply) == [heading]
+        titles = list(dict.fromkeys(c.title for c in answer.citations))
+        assert entity_texts(reply) == [heading, *titles]
+        for title in titles:
+            assert reply["text"].count(f"{title} · {language}") == 1
         for c in answer.citations:
-            assert f"[{c.n}] {c.title} · {language}" in reply["text"]
+            assert f"\n[{c.n}] {fmt.passage_label(c, code)}" in reply["text"]
         labels = [b["text"] for b in buttons(reply)]
-        assert labels == [fmt.button_label(c) for c in answer.citations]
+        assert labels == [fmt.button_label(c, code) for c in answer.citations]
         assert "reply_to_message" not in reply  # private chats: no quoting
         # "typing…" went out before the answer.
         assert api.chat_actions(chat)[:1] == ["typing"]
         assert first_request(api, "sendChatAction", chat) < first_request(api, "sendMessage", chat)
     api.wait_until_updates_consumed(WAIT)
+
+
+# Questions whose answers over the seeds cite two passages or more of one article.
+SEVERAL_PASSAGES_OF_ONE_ARTICLE = [
+    ("Which country holds the backup copy of TikTok's US user data?", "en"),
+    ("Quels avantages Microsoft s’engage-t-il à offrir au gouvernement américain ?", "fr"),
+    ("كم دفعت مايكروسوفت مقابل شراء تيك توك؟", "ar"),
+]
+
+
+@pytest.mark.parametrize(("question", "code"), SEVERAL_PASSAGES_OF_ONE_ARTICLE)
+def test_passages_of_one_article_get_their_title_once_and_buttons_that_differ(
+    telegram_api: TelegramStandin,
+    start_bot: StartBot,
+    seeded_engine: Engine,
+    question: str,
+    code: str,
+) -> None:
+    api = telegram_api
+    start_bot()
+    answer = seeded_engine.ask(question)
+    by_source = Counter(c.source for c in answer.citations)
+    [(source, cited)] = by_source.most_common(1)
+    assert cited >= 2, "the question no longer draws on several passages of one article"
+    api.send_user_message(USER, USER, question, language_code=code)
+    [reply] = api.wait_for_messages(USER, 1, WAIT)
+    same_article = [c for c in answer.citations if c.source == source]
+    title = same_article[0].title
+    sources = reply["text"].rsplit("\n\n", 1)[1]
+    assert sources.count(title) == 1
+    lines = sources.splitlines()
+    under_title = lines[
+        lines.index(f"{title} · {fmt.language_name(same_article[0].language, code)}") + 1 :
+    ]
+    place = fmt.plain_text("passage_place", code, n="{}", count="{}")
+    for c, line in zip(same_article, under_title[: len(same_article)], strict=True):
+        assert line == f"[{c.n}] {fmt.passage_label(c, code)}"
+        assert place.format(c.passage, c.passages) in line and c.cited_opening in line
+    labels = [b["text"] for b in buttons(reply)]
+    assert labels == [fmt.button_label(c, code) for c in answer.citations]
+    assert len(set(labels)) == len(labels)
+    assert all(
+        place.format(c.passage, c.passages) in b
+        for c, b in zip(answer.citations, labels, strict=True)
+    )
+
+    second = same_article[1]
+    data = buttons(reply)[answer.citations.index(second)]["callback_data"]
+    query = api.press_button(USER, USER, reply["message_id"], data, language_code=code)
+    api.wait_for_callback_answer(query, WAIT)
+    _, passage = api.wait_for_messages(USER, 2, WAIT)
+    assert passage["text"].splitlines()[:2] == [
+        f"[{second.n}] {title}",
+        fmt.passage_label(second, code),
+    ]
+    assert "characters" not in reply["text"] + passage["text"]
 
 
 def test_pressing_a_citation_button_shows_the_passage_with_the_cited_sentence_in_bold(
@@ -316,11 +382,12 @@ def test_pressing_a_citation_button_shows_the_passage_with_the_cited_sentence_in
     _, passage = api.wait_for_messages(USER, 2, WAIT)
     assert passage["reply_to_message"]["message_id"] == reply["message_id"]
     cited = answer.citations[0]
-    assert passage["text"].startswith(f"[1] {cited.title}\nEnglish · {cited.source}\n\n")
+    label = fmt.passage_label(cited, "en")
+    assert passage["text"].startswith(f"[1] {cited.title}\n{label}\nEnglish · {cited.source}\n\n")
     assert passage["text"].endswith(cited.text.strip())
     bold = entity_texts(passage)
     assert bold[0] == f"[1] {cited.title}"
-    assert bold[1:] == [cited.text[s:e].strip() for s, e in cited.highlights]
+    assert bold[1:] == [cited.text[s:e].strip() for s, e in sorted(cited.highlights)]
 
     press(first)  # again: nothing new in the chat
     assert len(api.sent_messages(USER)) == 2 and api.edits(USER) == []
@@ -365,8 +432,10 @@ def test_html_in_questions_and_articles_comes_back_as_text(
     api.send_user_message(USER, USER, "What do the <script> tag & the <b> tag do?")
     [reply] = api.wait_for_messages(USER, 1, WAIT)
     assert "The <script> tag runs code & the <b> tag makes text bold" in reply["text"]
-    assert "[1] Browsers & the <script> tag · English" in reply["text"]
-    assert entity_texts(reply) == ["Sources"] and len(reply["entities"]) == 1
+    assert "\nBrowsers & the <script> tag · English\n" in reply["text"]
+    assert "\n[1] passage 1 of 1 · \u2068“The <script> tag runs code &…”\u2069" in reply["text"]
+    assert entity_texts(reply) == ["Sources", "Browsers & the <script> tag"]
+    assert len(reply["entities"]) == 2
 
     query = api.press_button(USER, USER, reply["message_id"], buttons(reply)[0]["callback_data"])
     api.wait_for_callback_answer(query, WAIT)
@@ -395,7 +464,170 @@ def test_a_5000_character_answer_arrives_split(
         assert utf16_length(part["text"]) <= 4096
     assert f"{first['text']} {second['text']}".split() == whole.split()  # no word was cut
     assert "reply_markup" not in first and buttons(second)  # the buttons come last
-    assert second["text"].endswith("· العربية")
+    last = whole.rsplit("\n", 1)[1]
+    assert last.startswith("[") and "المقطع" in last and second["text"].endswith(last)
+
+
+# ------------------------------------------------------------------ manners
+
+
+def test_greetings_thanks_and_emoji_get_a_pointer_to_help(
+    telegram_api: TelegramStandin, start_bot: StartBot, seeded_engine: Engine
+) -> None:
+    api = telegram_api
+    engine = EngineCalls(seeded_engine)
+    runner = start_bot(engine)
+    # (message, the user's Telegram language, the reply, in which language)
+    cases = [
+        ("hello", "en", "greeting_reply", "en"),
+        ("Salut !", "en", "greeting_reply", "fr"),  # the reply follows the words used
+        ("bonjour", "fr", "greeting_reply", "fr"),
+        ("مرحبا", "ar", "greeting_reply", "ar"),
+        ("أهلاً وسهلاً 👋", "fr", "greeting_reply", "ar"),
+        ("thanks", "en", "thanks_reply", "en"),
+        ("merci !", "fr", "thanks_reply", "fr"),
+        ("شكرا", "ar", "thanks_reply", "ar"),
+        ("Thank you very much!", "ar", "thanks_reply", "en"),
+        ("👍", "fr", "emoji_reply", "fr"),  # no words: the user's language
+        ("🙏", "ar", "emoji_reply", "ar"),
+        ("👍🏽👍🏽", "en", "emoji_reply", "en"),
+    ]
+    for chat, (text, code, _, _) in enumerate(cases, 1):
+        api.send_user_message(chat, chat, text, language_code=code)
+    for chat, (text, _, reply_name, language) in enumerate(cases, 1):
+        [reply] = api.wait_for_messages(chat, 1, WAIT)
+        assert reply["text"] == fmt.plain_text(reply_name, language), text
+        assert "/help" in reply["text"] and "\n" not in reply["text"]
+        assert not buttons(reply)
+    # In a group, a greeting addressed to the bot gets the pointer too.
+    api.send_user_message(GROUP, USER, f"@{api.bot_username} bonjour", chat_type="group")
+    [pointer] = api.wait_for_messages(GROUP, 1, WAIT)
+    assert pointer["text"] == fmt.plain_text("greeting_reply", "fr")
+    # None of them was searched for, nor kept as a turn of the conversation.
+    assert engine.calls["ask"] == 0 and engine.calls["aask_stream"] == 0
+    assert len(handlers(runner).conversations) == 0
+    # The replies exist, distinct, in the three languages.
+    for name in ("greeting_reply", "thanks_reply", "emoji_reply"):
+        assert len({fmt.plain_text(name, language) for language in ("en", "fr", "ar")}) == 3
+
+
+def test_a_question_that_opens_with_a_greeting_is_answered(
+    telegram_api: TelegramStandin, start_bot: StartBot, seeded_engine: Engine
+) -> None:
+    api = telegram_api
+    start_bot()
+    cases = [
+        ("Hello, who wants to buy TikTok?", "who wants to buy TikTok?", "en"),
+        (
+            "Bonjour, Microsoft veut-il acquérir TikTok ?",
+            "Microsoft veut-il acquérir TikTok ?",
+            "fr",
+        ),
+        ("مرحبًا، لماذا تراجعت أمازون عن حظر تيك توك؟", "لماذا تراجعت أمازون عن حظر تيك توك؟", "ar"),
+        ("Thanks! What did Microsoft promise about data storage?", EN, "en"),
+    ]
+    for chat, (text, _, code) in enumerate(cases, 1):
+        api.send_user_message(chat, chat, text, language_code=code)
+    for chat, (text, question, code) in enumerate(cases, 1):
+        [reply] = api.wait_for_messages(chat, 1, WAIT)
+        answer = seeded_engine.ask(question)
+        assert not answer.abstained, question
+        assert reply["text"] == expected_reply(seeded_engine, question, code), text
+        assert buttons(reply)
+
+
+def test_a_refusal_speaks_the_questions_language_else_the_users(
+    telegram_api: TelegramStandin, start_bot: StartBot
+) -> None:
+    api = telegram_api
+    start_bot()
+    cases = [
+        # The question's language, whatever the user's.
+        ("Who won the 2022 FIFA World Cup?", "fr", "en"),
+        ("Qui a gagné la Coupe du monde de football 2022 ?", "en", "fr"),
+        ("من فاز بكأس العالم لكرة القدم 2022؟", "fr", "ar"),
+        # No telling: the user's Telegram language (English for one the bot doesn't speak).
+        ("Zorglub ?", "fr", "fr"),
+        ("Zorglub", "ar", "ar"),
+        ("Zorglub?", "en", "en"),
+        ("Zorglub?", "de", "en"),
+    ]
+    for chat, (question, code, _) in enumerate(cases, 1):
+        api.send_user_message(chat, chat, question, language_code=code)
+    for chat, (question, _, language) in enumerate(cases, 1):
+        [reply] = api.wait_for_messages(chat, 1, WAIT)
+        assert reply["text"].split("\n\n")[0] == localized_prompt("abstain", language), question
+        assert not buttons(reply)
+
+
+def test_an_unknown_command_says_so_before_the_help(
+    telegram_api: TelegramStandin, start_bot: StartBot
+) -> None:
+    api = telegram_api
+    start_bot()
+    cases = [
+        ("/foo", "en", "Unknown command /foo."),
+        ("/foo bar", "fr", "Commande inconnue : /foo."),
+    ]
+    cases.append((f"/stats@{api.bot_username}", "ar", "أمر غير معروف: /stats."))
+    for chat, (command, code, _) in enumerate(cases, 1):
+        api.send_user_message(chat, chat, command, language_code=code, first_name="Lina")
+        api.send_user_message(chat, chat, "/help", language_code=code, first_name="Lina")
+    api.send_user_message(USER, USER, "/" + "x" * 60)
+    for chat, (command, _, unknown) in enumerate(cases, 1):
+        reply, help_reply = api.wait_for_messages(chat, 2, WAIT)
+        assert reply["text"] == f"{unknown}\n\n{help_reply['text']}", command
+    [long] = api.wait_for_messages(USER, 1, WAIT)
+    assert long["text"].startswith("Unknown command /" + "x" * 38 + "….\n\n")
+
+    # In a group, "/foo" may be another bot's: only "/foo@<this bot>" is answered.
+    def say(text: str) -> int:
+        update = api.send_user_message(GROUP, USER, text, chat_type="group")
+        return int(api.get_update(update)["message"]["message_id"])
+
+    say("/foo")
+    say("/foo@some_other_bot")
+    addressed = say(f"/foo@{api.bot_username}")
+    [reply] = api.wait_for_messages(GROUP, 1, WAIT)  # handled in order: the others were ignored
+    assert reply["reply_to_message"]["message_id"] == addressed
+    assert reply["text"].startswith("Unknown command /foo.\n\nHello")
+    api.wait_until_updates_consumed(WAIT)
+    assert len(api.sent_messages(GROUP)) == 1
+
+
+def test_a_source_button_with_a_bad_number_gets_its_own_toast(
+    telegram_api: TelegramStandin, start_bot: StartBot, seeded_engine: Engine
+) -> None:
+    api = telegram_api
+    runner = start_bot(telegram_rate_limit=60)
+    assert len(seeded_engine.ask(EN).citations) == 1
+    api.send_user_message(USER, USER, EN)
+    [reply] = api.wait_for_messages(USER, 1, WAIT)
+    [good] = [b["callback_data"] for b in buttons(reply)]
+    key = good.split(":")[1]
+    # Buttons a current answer could not have: numbers it doesn't cite, and malformed data.
+    bad = [f"cite:{key}:2", f"cite:{key}:0", f"cite:{key}:-1", f"cite:{key}:x", f"cite:{key}"]
+    bad += ["cite:", "cite::1", f"cite:{key}:1:1", f"cite:{key}:99999999999"]
+    stale = "cite:forgotten:1"  # a key the bot no longer remembers
+    data = [*bad, stale]
+    keyboard = InlineKeyboardMarkup([[InlineKeyboardButton(d, callback_data=d)] for d in data])
+    old = runner.run(runner.application.bot.send_message(USER, "forged", reply_markup=keyboard))
+
+    def press(value: str, code: str) -> str | None:
+        query = api.press_button(USER, USER, old.message_id, value, language_code=code)
+        text: str | None = api.wait_for_callback_answer(query, WAIT)["text"]
+        return text
+
+    for value, code in zip(bad, itertools.cycle(["en", "fr", "ar"]), strict=False):
+        assert press(value, code) == fmt.plain_text("bad_source", code), value
+    for code in ("en", "fr", "ar"):
+        assert press(stale, code) == fmt.plain_text("expired", code)
+        assert fmt.plain_text("bad_source", code) != fmt.plain_text("expired", code)
+    assert len(api.sent_messages(USER)) == 2 and api.edits(USER) == []  # no passage shown
+    query = api.press_button(USER, USER, reply["message_id"], good)
+    assert api.wait_for_callback_answer(query, WAIT)["text"] is None  # the real one works
+    assert len(api.wait_for_messages(USER, 3, WAIT)) == 3
+    assert runner.errors == [] and api.internal_errors == []
 
 
 # ------------------------------------------------------------------ groups and access
@@ -873,7 +1105,9 @@ def test_a_generated_answer_is_edited_in_as_it_is_written_then_formatted(
     assert answer.mode == "generated"
     assert answer.answer == "Microsoft <b>& Oracle said the data would stay in the US [1]."
     assert reply["text"] == expected_reply(writing_engine, EN, "en")
-    assert [b["text"] for b in buttons(reply)] == [fmt.button_label(c) for c in answer.citations]
+    assert [b["text"] for b in buttons(reply)] == [
+        fmt.button_label(c, "en") for c in answer.citations
+    ]
     # The model's text went out escaped, piece by piece, in one message edited as it grew.
     [first] = [r.params["text"] for r in api.requests("sendMessage")]
     assert first == "Microsoft &lt;b&gt;&amp; …"
@@ -936,7 +1170,8 @@ def test_a_megabyte_answer_takes_at_most_three_messages_and_says_it_was_shortene
     assert words == (sentence * 300).split()[: len(words)] and len(kept) > 10_000
     note = fmt.plain_text("shortened", "fr")
     assert rest.lstrip().startswith(note) and note in entity_texts(messages[-1], "italic")
-    assert rest.endswith("· français")  # the source list, whole
+    *_, title, label = rest.splitlines()  # the source list, whole
+    assert title.endswith("· français") and label.startswith("[1] passage ")
 
     # The citation buttons work.
     data = buttons(messages[-1])[0]["callback_data"]
@@ -944,4 +1179,24 @@ def test_a_megabyte_answer_takes_at_most_three_messages_and_says_it_was_shortene
     assert api.wait_for_callback_answer(query, WAIT)["text"] is None
     passage = api.wait_for_messages(USER, 4, WAIT)[3]
     assert passage["reply_to_message"]["message_id"] == messages[-1]["message_id"]
+    assert runner.errors == [] and api.internal_errors == []
+
+
+def test_a_follow_up_is_read_with_the_chats_question_before(
+    telegram_api: TelegramStandin, start_bot: StartBot, seeded_model_engine: Engine
+) -> None:
+    api = telegram_api
+    runner = start_bot(seeded_model_engine)
+    titles = {a.source: a.title for a in seeded_model_engine.articles()}
+    wait = 120.0  # the multilingual model, on a busy machine
+    api.send_user_message(USER, USER, "Microsoft veut-il acheter TikTok ?", language_code="fr")
+    [first] = api.wait_for_messages(USER, 1, wait)
+    assert titles[ENGLISH_SEED] in entity_texts(first)
+    api.send_user_message(USER, USER, "et pour Amazon ?", language_code="fr")
+    follow_up = api.wait_for_messages(USER, 2, wait)[1]
+    assert "Lu comme la suite de « Microsoft veut-il acheter TikTok ? »." in entity_texts(
+        follow_up, "italic"
+    )
+    assert titles[ARABIC_SEED] in entity_texts(follow_up)
+    assert titles[ENGLISH_SEED] not in entity_texts(follow_up)
     assert runner.errors == [] and api.internal_errors == []

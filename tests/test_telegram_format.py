@@ -16,6 +16,7 @@ from standins.telegram_api import FormattedText, parse_html, utf16_length
 from bot import telegram_format as fmt
 from rag.models import Answer, ArticleInfo, Citation
 from rag.prompts import localized_prompt
+from tests.sample_citations import three_passages_of_one_article
 
 PROMPTS = Path(__file__).resolve().parent.parent / "prompts" / "telegram"
 LIMIT = fmt.MAX_MESSAGE_UNITS
@@ -104,6 +105,9 @@ def test_every_telegram_text_exists_in_three_languages_and_is_valid_html() -> No
         "seconds": 42,
         "page": 2,
         "pages": 125,
+        "n": 2,
+        "count": 5,
+        "opening": "Microsoft will <ensure>",
     }
     for name in sorted(names - {"commands"}):
         for language in fmt.UI_LANGUAGES:
@@ -144,8 +148,8 @@ def test_answer_escapes_article_text_and_lists_sources() -> None:
         abstained=False,
         language="en",
         citations=[
-            citation(1, title="Browsers & <i>tags</i>"),
-            citation(2, title="تيك توك", language="ar"),
+            citation(1, title="Browsers & <i>tags</i>", passage=2, passages=5),
+            citation(2, title="تيك توك", language="ar", source="001.txt", text="<تيك> توك"),
         ],
         notices=["The question was <long>."],
     )
@@ -154,10 +158,14 @@ def test_answer_escapes_article_text_and_lists_sources() -> None:
         'The <script>alert("x")</script> tag & the <b> tag [1] [2]\n\n'
         "The question was <long>.\n\n"
         "Sources\n"
-        "[1] Browsers & <i>tags</i> · English\n"
-        "[2] تيك توك · Arabic"
+        "Browsers & <i>tags</i> · English\n"
+        "[1] passage 2 of 5 · \u2068“The cited sentence is here.”\u2069\n"
+        "تيك توك · Arabic\n"
+        "[2] \u2068“<تيك> توك”\u2069"
     )
-    assert [e["type"] for e in parsed.entities] == ["italic", "bold"]
+    bold = ["Sources", "Browsers & <i>tags</i>", "تيك توك"]
+    assert [e["type"] for e in parsed.entities] == ["italic", "bold", "bold", "bold"]
+    assert entity_texts(parsed) == bold
 
 
 def test_answer_labels_follow_the_answers_language() -> None:
@@ -166,11 +174,14 @@ def test_answer_labels_follow_the_answers_language() -> None:
         answer="جواب [1]",
         abstained=False,
         language="ar",
-        citations=[citation(1, language="fr")],
+        citations=[citation(1, language="fr", passage=1, passages=3)],
     )
     labels = fmt.answer_language(answer, "en")
     assert labels == "ar"
-    sources = "المصادر\n[1] Microsoft confirms interest in TikTok · الفرنسية"
+    sources = (
+        "المصادر\nMicrosoft confirms interest in TikTok · الفرنسية\n"
+        "[1] المقطع 1 من 3 · \u2068«The cited sentence is here.»\u2069"
+    )
     assert parse_html(fmt.format_answer(answer, labels)).text.endswith(sources)
     undetermined = answer.model_copy(update={"language": "und"})
     assert fmt.answer_language(undetermined, "fr") == "fr"
@@ -185,14 +196,18 @@ def test_passage_shows_the_cited_sentences_in_bold() -> None:
     passage = "Intro & more. The <cited> one. Middle. Second cited. End."
     spans = [(passage.find(s), passage.find(s) + len(s)) for s in ("The <", "Second cited.")]
     spans[0] = (spans[0][0], passage.find(" Middle"))
-    cited = citation(text=passage, highlights=spans)
+    cited = citation(text=passage, highlights=spans, passage=4, passages=4)
     parsed = parse_html(fmt.format_passage(cited, "fr"))
     assert entity_texts(parsed) == [
         "[1] Microsoft confirms interest in TikTok",
         "The <cited> one.",
         "Second cited.",
     ]
-    assert "anglais · 004_d2fbd4bb79a0c38e.txt" in parsed.text
+    assert parsed.text.startswith(
+        "[1] Microsoft confirms interest in TikTok\n"
+        "passage 4 sur 4 · \u2068«\u00a0The <cited> one.\u00a0»\u2069\n"
+        "anglais · 004_d2fbd4bb79a0c38e.txt\n\n"
+    )
     assert parsed.text.endswith("Intro & more. The <cited> one. Middle. Second cited. End.")
 
 
@@ -211,16 +226,80 @@ def test_a_passage_too_long_for_one_message_is_shown_around_its_cited_sentence()
     assert set(body.split()[1:-1]) <= set(passage.split())  # cut between words
 
 
+def visible(label: str) -> str:
+    """A label without the invisible marks that isolate its quoted opening."""
+    return label.replace("\u2068", "").replace("\u2069", "")
+
+
 def test_button_labels_are_short_and_cut_at_a_word() -> None:
-    long_title = "Microsoft confirms interest in TikTok: there will be a purchase before September"
-    assert fmt.button_label(citation(2, title=long_title)) == (
-        "[2] Microsoft confirms interest in TikTok…"
-    )
-    assert fmt.button_label(citation(1, title="Short  title")) == "[1] Short title"
+    sentence = "Microsoft will ensure that this data is removed from servers outside."
+    cited = citation(2, text=sentence, highlights=[(0, len(sentence))], passage=2, passages=5)
+    labels = {ui: visible(fmt.button_label(cited, ui)) for ui in fmt.UI_LANGUAGES}
+    assert labels == {
+        "en": "[2] passage 2 of 5 · “Microsoft will ensure…”",
+        "fr": "[2] passage 2 sur 5 · «\u00a0Microsoft will ensure…\u00a0»",
+        "ar": "[2] المقطع 2 من 5 · «Microsoft will ensure…»",
+    }
+    assert all(len(label) <= fmt.MAX_BUTTON_CHARS for label in labels.values())
+    short = citation(1, text="Short  sentence.", highlights=[(0, 16)])
+    assert visible(fmt.button_label(short, "en")) == "[1] “Short sentence.”"
     arabic = "شركة تيك توك تخطط لإطلاق نسخة أميركية مستقلة بحلول عام 2025 بسبب ضغوط"
-    label = fmt.button_label(citation(1, title=arabic))
-    assert label.endswith("…") and len(label) <= fmt.MAX_BUTTON_CHARS + 5
-    assert arabic.startswith(label[4:-1])
+    label = visible(
+        fmt.button_label(citation(1, text=arabic, highlights=[], passage=1, passages=1), "ar")
+    )
+    assert label.endswith("…»") and len(label) <= fmt.MAX_BUTTON_CHARS
+    assert arabic.startswith(label.split("«")[1][:-2])
+
+
+@pytest.mark.parametrize(
+    ("ui", "heading", "place", "english", "arabic"),
+    [
+        ("en", "Sources", "passage {} of {}", "English", "Arabic"),
+        ("fr", "Sources", "passage {} sur {}", "anglais", "arabe"),
+        ("ar", "المصادر", "المقطع {} من {}", "الإنجليزية", "العربية"),
+    ],
+)
+def test_passages_of_one_article_are_listed_under_its_title_with_distinct_labels(
+    ui: str, heading: str, place: str, english: str, arabic: str
+) -> None:
+    citations = three_passages_of_one_article()
+    answer = Answer(
+        question="q",
+        answer="A [1]. B [2]. C [3]. D [4].",
+        abstained=False,
+        language=ui,
+        citations=citations,
+    )
+    parsed = parse_html(fmt.format_answer(answer, ui))
+    sources = visible(parsed.text).split("\n\n")[-1].splitlines()
+    title, other = citations[0].title, citations[1].title
+    quote = fmt.plain_text("quoted", ui, opening="{}")
+    assert sources == [
+        heading,
+        f"{title} · {english}",
+        "[1] " + place.format(2, 5) + " · " + quote.format("To the extent that such data…"),
+        "[3] "
+        + place.format(4, 5)
+        + " · "
+        + quote.format("The two companies have notified their…"),
+        "[4] " + place.format(3, 5) + " · " + quote.format("Microsoft fully appreciates the…"),
+        f"{other} · {arabic}",
+        "[2] "
+        + place.format(1, 3)
+        + " · "
+        + quote.format("تعرضت شركة أمازون الأمريكية لموقف محرج…"),
+    ]
+    assert parsed.text.count(title) == 1
+    assert entity_texts(parsed) == [heading, title, other]
+    buttons = [visible(fmt.button_label(c, ui)) for c in citations]
+    assert len(set(buttons)) == 4
+    assert [b.split()[0] for b in buttons] == ["[1]", "[2]", "[3]", "[4]"]
+    assert all(len(b) <= fmt.MAX_BUTTON_CHARS for b in buttons)
+    passages = [parse_html(fmt.format_passage(c, ui)).text for c in citations]
+    assert len({p.splitlines()[1] for p in passages}) == 4
+    assert "[3] " + visible(passages[2].splitlines()[1]) == sources[3]  # the same label
+    for shown in [parsed.text, *buttons, *passages]:
+        assert "characters" not in shown and "716" not in shown
 
 
 def test_article_list() -> None:
@@ -354,7 +433,10 @@ def long_answer(text: str, language: str = "en") -> Answer:
         answer=text,
         abstained=False,
         language=language,
-        citations=[citation(1), citation(2, title="تيك توك", language="ar")],
+        citations=[
+            citation(1),
+            citation(2, title="تيك توك", language="ar", source="001.txt", passage=3, passages=4),
+        ],
         notices=["The question was <long>."],
     )
 
@@ -389,7 +471,9 @@ def test_an_answer_too_long_for_its_messages_is_cut_at_a_word_with_a_note(
     assert words == answer.answer.split()[: len(words)]  # its beginning, cut between words
     assert rest.lstrip().startswith(fmt.plain_text("shortened", ui))
     assert "The question was <long>." in rest
-    assert rest.endswith(f"[2] تيك توك · {fmt.language_name('ar', ui)}")
+    assert rest.endswith(
+        f"تيك توك · {fmt.language_name('ar', ui)}\n[2] {fmt.passage_label(answer.citations[1], ui)}"
+    )
     # Little of the room is wasted: the kept text fills most of the messages.
     assert utf16_length(kept) > (max_messages - 0.5) * LIMIT - 300
 

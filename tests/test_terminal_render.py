@@ -13,6 +13,7 @@ from bot.bidi_reorder import reorder
 from bot.terminal_render import CITED_STYLE, MARKER_STYLE, TerminalRenderer, excerpt, printable
 from rag.engine import Engine
 from rag.models import Answer, Citation
+from tests.sample_citations import three_passages_of_one_article
 
 ARABIC_QUESTION = "لماذا تراجعت أمازون عن حظر تيك توك؟"
 
@@ -125,12 +126,15 @@ def test_passage_shows_its_place_and_marks_the_cited_span() -> None:
         start=100,
         end=139,
         highlights=[(17, 34)],
+        passage=3,
+        passages=7,
     )
     renderer, buffer = capture()
-    renderer.passage(citation, (3, 7))
+    renderer.passage(citation)
     out = buffer.getvalue()
-    assert "[2] A title" in out and "French" in out
-    assert "passage 3 of 7" in out and "characters 100–139" in out
+    assert "[2] A title" in out
+    assert "x.txt · French · passage 3 of 7 · “Phrase citée ici.”" in out
+    assert "characters" not in out and "100" not in out
     body = renderer.lines(Text(citation.text))
     assert body[0].plain == citation.text
 
@@ -142,3 +146,42 @@ def test_articles_fit_the_width_in_both_modes(seeded_engine: Engine) -> None:
         lines = buffer.getvalue().splitlines()
         assert len(lines) == 6 and lines[-1] == "5 articles, 21 passages"
         assert all(len(line) <= 80 for line in lines)
+
+
+def test_sources_are_grouped_by_article_with_a_label_per_passage() -> None:
+    answer = Answer(
+        question="q",
+        answer="A [1]. B [2]. C [3]. D [4].",
+        abstained=False,
+        language="en",
+        citations=three_passages_of_one_article(),
+    )
+    renderer, buffer = capture(width=100)
+    renderer.answer(answer)
+    lines = buffer.getvalue().splitlines()
+    assert lines[0] == answer.answer and lines[1] == ""
+    sources = [line for line in lines[2:] if not line.startswith(" " * 8)]  # not the excerpts
+    assert sources == [
+        "Microsoft confirms interest in TikTok: there will be a purchase before September",
+        "    004_d2fbd4bb79a0c38e.txt · English",
+        "    [1] passage 2 of 5 · “To the extent that such data…”",
+        "    [3] passage 4 of 5 · “The two companies have notified their…”",
+        "    [4] passage 3 of 5 · “Microsoft fully appreciates the…”",
+        "تيك توك يحرج أمازون في معركة الحظر",
+        "    001_338fab047889f1f1.txt · Arabic",
+        "    [2] passage 1 of 3 · “تعرضت شركة أمازون الأمريكية لموقف محرج…”",
+    ]
+    assert "characters" not in buffer.getvalue() and "716" not in buffer.getvalue()
+
+
+def test_arabic_labels_are_laid_out_in_reorder_mode() -> None:
+    citations = three_passages_of_one_article()
+    answer = Answer(
+        question="q", answer="جواب [2].", abstained=False, language="ar", citations=[citations[1]]
+    )
+    renderer, buffer = capture("reorder", width=100)
+    renderer.answer(answer)
+    lines = buffer.getvalue().splitlines()
+    label = next(line for line in lines if "[2] passage 1 of 3" in line)
+    opening = "تعرضت شركة أمازون الأمريكية لموقف محرج"
+    assert opening not in label and reorder(opening, rtl=False) in label
