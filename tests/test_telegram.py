@@ -57,6 +57,8 @@ USER = 4242
 GROUP = -100777
 EN = "What did Microsoft promise about data storage?"
 EN_TWO_SOURCES = "How many TikTok users are there in the United States?"
+# Cites two articles under the word-matching embedding the tests use.
+TWO_ARTICLES = "What did Trump say about TikTok?"
 FR = "Combien d’utilisateurs TikTok compte-t-il aux États-Unis ?"
 AR = "كم عدد مستخدمي تيك توك في الولايات المتحدة؟"
 
@@ -368,9 +370,9 @@ def test_pressing_a_citation_button_shows_the_passage_with_the_cited_sentence_in
 ) -> None:
     api = telegram_api
     start_bot()
-    answer = seeded_engine.ask(EN_TWO_SOURCES)
+    answer = seeded_engine.ask(TWO_ARTICLES)
     assert len(answer.citations) == 2
-    api.send_user_message(USER, USER, EN_TWO_SOURCES)
+    api.send_user_message(USER, USER, TWO_ARTICLES)
     [reply] = api.wait_for_messages(USER, 1, WAIT)
     first, second = (b["callback_data"] for b in buttons(reply))
 

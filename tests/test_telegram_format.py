@@ -94,7 +94,7 @@ def test_ui_language_from_telegram_language_code(code: str | None, expected: str
 
 
 def test_every_telegram_text_exists_in_three_languages_and_is_valid_html() -> None:
-    names = {path.name.split(".")[0] for path in PROMPTS.glob("*.txt")}
+    names = {path.name.split(".")[0] for path in PROMPTS.glob("*.*.txt")}  # localized texts
     assert {"help", "not_allowed", "rate_limited", "text_only", "error"} <= names
     samples = {
         "first_name": "<Amira & co>",
