@@ -108,6 +108,7 @@ def test_every_telegram_text_exists_in_three_languages_and_is_valid_html() -> No
         "n": 2,
         "count": 5,
         "opening": "Microsoft will <ensure>",
+        "command": "/foo<b>",
     }
     for name in sorted(names - {"commands"}):
         for language in fmt.UI_LANGUAGES:
