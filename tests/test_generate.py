@@ -455,7 +455,9 @@ def warmed_up(engine: Engine, standin: StandInServer) -> Engine:
     """`engine` after one quick answer: a client's first call loads modules for a second or
     two, which would count toward a short deadline."""
     standin.responder = answer_only(Reply(text="Warm [1]."))
+    before = standin.replies_sent
     engine.ask(QUESTION)
+    assert standin.wait_for_replies(before + 1), "the warm-up reply was never counted"
     return engine
 
 

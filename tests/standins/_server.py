@@ -102,6 +102,7 @@ class StandInServer:
         self._closing = threading.Event()
         # Chat replies written to the end, and whether a client left one in the middle.
         self.replies_sent = 0
+        self._replies_counted = threading.Condition(self._lock)
         self.disconnected = threading.Event()
         server = self
 
@@ -138,8 +139,15 @@ class StandInServer:
         self._closing.wait(seconds)
 
     def reply_sent(self) -> None:
-        with self._lock:
+        with self._replies_counted:
             self.replies_sent += 1
+            self._replies_counted.notify_all()
+
+    def wait_for_replies(self, count: int, timeout: float = 10.0) -> bool:
+        """Whether `count` replies have been written to the end within `timeout`: the
+        count moves after the client already has its reply."""
+        with self._replies_counted:
+            return self._replies_counted.wait_for(lambda: self.replies_sent >= count, timeout)
 
     def kinds(self) -> list[str]:
         return [r.prompt_kind() for r in self.requests if r.messages()]
