@@ -143,6 +143,19 @@ class _Candidate:
 
 
 @dataclass
+class _Reading:
+    """One question read against its ranked passages: what every step of an answer uses."""
+
+    question: str
+    language: str
+    query: QueryTerms
+    ranked: Sequence[RetrievedPassage]
+    units: Sequence[Sequence[Unit]]
+    every: dict[tuple[int, int], _Candidate]
+    wanted: str | None
+
+
+@dataclass
 class _Shown:
     """A sentence as the answer shows it: one unit, or a unit with the one it leans on."""
 
@@ -278,12 +291,13 @@ class ExtractiveAnswerer:
             return abstention(question, language, notices)
 
         chosen = _choose(candidates, ranked, query)
+        reading = _Reading(question, language, query, ranked, units, every, wanted)
         listing = None
         if wanted in ("number", "date"):
-            figures = self._figures(question, language, query, ranked, units, every, chosen)
+            figures = self._figures(reading, chosen)
             listing = _listing(figures)
             if listing is None:
-                chosen = self._led_by_value(question, query, ranked, units, every, chosen, figures)
+                chosen = self._led_by_value(reading, chosen, figures)
         if listing is not None:
             # The listing cites every figure; its sentences follow as far as the budget goes.
             listed: list[_Candidate] = []
@@ -299,19 +313,12 @@ class ExtractiveAnswerer:
         return self._compose(question, language, ranked, shown, listing, wanted, notices)
 
     def _led_by_value(
-        self,
-        question: str,
-        query: QueryTerms,
-        ranked: Sequence[RetrievedPassage],
-        units: Sequence[Sequence[Unit]],
-        every: dict[tuple[int, int], _Candidate],
-        chosen: list[_Candidate],
-        figures: Sequence[_Figure],
+        self, reading: _Reading, chosen: list[_Candidate], figures: Sequence[_Figure]
     ) -> list[_Candidate]:
         """The chosen sentences, led by one that gives what a number or date question asks
         for: the figure found for it, or, when no chosen sentence gives one, the best
         sentence of the pool that does (if it covers the question's words or meaning)."""
-        wanted = asked_value(question)
+        question, ranked, wanted = reading.question, reading.ranked, reading.wanted
 
         def gives(candidate: _Candidate) -> bool:
             language = ranked[candidate.passage].language
@@ -321,7 +328,7 @@ class ExtractiveAnswerer:
         if figures:
             lead = max(figures, key=lambda figure: figure.candidate.score).candidate
         elif not any(map(gives, chosen)):
-            lead = self._best_giving(question, query, ranked, units, every, chosen)
+            lead = self._best_giving(reading, chosen)
         if lead is None:
             return chosen
         led = [lead, *(c for c in chosen if not _overlaps(c, lead, ranked))][:MAX_SENTENCES]
@@ -329,18 +336,11 @@ class ExtractiveAnswerer:
             led.pop()
         return led
 
-    def _best_giving(
-        self,
-        question: str,
-        query: QueryTerms,
-        ranked: Sequence[RetrievedPassage],
-        units: Sequence[Sequence[Unit]],
-        every: dict[tuple[int, int], _Candidate],
-        chosen: Sequence[_Candidate],
-    ) -> _Candidate | None:
+    def _best_giving(self, reading: _Reading, chosen: Sequence[_Candidate]) -> _Candidate | None:
         """The best scored unit of the pool that gives a value of the asked kind and covers
         the question's words or meaning; None when there is none."""
-        wanted = asked_value(question)
+        question, query, ranked = reading.question, reading.query, reading.ranked
+        units, every, wanted = reading.units, reading.every, reading.wanted
         relevant: list[_Candidate] = []
         unsure: list[tuple[int, int]] = []
         for position, passage in enumerate(ranked):
@@ -381,16 +381,7 @@ class ExtractiveAnswerer:
         first, second = self.sentence_vectors.of([asked.lower(), noun.lower()])
         return float(first @ second) >= NOUN_MATCH
 
-    def _figures(
-        self,
-        question: str,
-        language: str,
-        query: QueryTerms,
-        ranked: Sequence[RetrievedPassage],
-        units: Sequence[Sequence[Unit]],
-        every: dict[tuple[int, int], _Candidate],
-        chosen: Sequence[_Candidate],
-    ) -> list[_Figure]:
+    def _figures(self, reading: _Reading, chosen: Sequence[_Candidate]) -> list[_Figure]:
         """The figures (or dates) the passages give for what was asked, one per unit.
 
         A how-many question names what it counts ("users"): a figure counts if it counts
@@ -400,7 +391,8 @@ class ExtractiveAnswerer:
         pool: that is how "170 مليون مستخدم" joins "80 مليون مستخدم". Otherwise only the
         sentences chosen for the answer give figures.
         """
-        wanted = asked_value(question)
+        question, language, query = reading.question, reading.language, reading.query
+        ranked, units, every, wanted = reading.ranked, reading.units, reading.every, reading.wanted
         noun = asked_noun(question) if wanted == "number" else None
         if noun and asked_quantity(question) not in ("count", "any"):
             noun = None

@@ -529,16 +529,6 @@ class Engine:
     def articles(self) -> list[ArticleInfo]:
         return self.index.articles()
 
-    def passage_place(self, passage_id: str) -> tuple[int, int] | None:
-        """(k, n) when the passage is the k-th of its article's n passages; None if unknown."""
-        snapshot = self.index.snapshot()
-        row = snapshot.row_of.get(passage_id)
-        if row is None:
-            return None
-        found = snapshot.records[row]
-        starts = sorted(record.start for record in snapshot.records if record.path == found.path)
-        return starts.index(found.start) + 1, len(starts)
-
     def stats(self) -> dict[str, object]:
         articles = self.articles()
         return {

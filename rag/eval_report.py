@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rag.evaluate import (
@@ -86,13 +86,15 @@ def run_heading(run: EvalRun) -> str:
     return " · ".join(parts)
 
 
+def _flagged(
+    run: EvalRun, reasons_of: Callable[[QuestionResult], list[str]]
+) -> list[tuple[QuestionResult, list[str]]]:
+    """The results `reasons_of` finds something wrong with, each with what it found."""
+    return [(result, reasons) for result in run.results if (reasons := reasons_of(result))]
+
+
 def misses(run: EvalRun) -> list[tuple[QuestionResult, list[str]]]:
-    found = []
-    for result in run.results:
-        reasons = miss_reasons(result)
-        if reasons:
-            found.append((result, reasons))
-    return found
+    return _flagged(run, miss_reasons)
 
 
 def _crossing_label(result: QuestionResult) -> str:
@@ -125,12 +127,7 @@ def hygiene_summary(run: EvalRun) -> str:
 
 
 def hygiene_issues(run: EvalRun) -> list[tuple[QuestionResult, list[str]]]:
-    found = []
-    for result in run.results:
-        problems = hygiene_problems(result)
-        if problems:
-            found.append((result, problems))
-    return found
+    return _flagged(run, hygiene_problems)
 
 
 def terminal_report(run: EvalRun) -> str:

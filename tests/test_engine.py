@@ -226,14 +226,12 @@ class TestIngest:
         assert engine.ask("Who wants to buy TikTok?").abstained
 
 
-def test_passage_place_in_its_article(seeded_engine: Engine) -> None:
+def test_a_citation_knows_its_place_in_its_article(seeded_engine: Engine) -> None:
     answer = seeded_engine.ask("لماذا تراجعت أمازون عن حظر تيك توك؟")
     citation = answer.citations[0]
     article = next(a for a in seeded_engine.articles() if a.source == citation.source)
-    place = seeded_engine.passage_place(citation.passage_id)
-    assert place is not None and place[1] == article.passages
-    assert (place[0] == 1) == (citation.start == 0)
-    assert seeded_engine.passage_place("no-such-passage") is None
+    assert citation.passages == article.passages
+    assert (citation.passage == 1) == (citation.start == 0)
 
 
 @pytest.mark.parametrize(
