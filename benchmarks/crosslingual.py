@@ -38,7 +38,7 @@ from _machine import PROJECT_ROOT, header
 
 from rag.engine import Engine
 from rag.models import RetrievedPassage
-from rag.retrieve import reciprocal_rank_fusion
+from rag.retrieval.fusion import reciprocal_rank_fusion
 from rag.settings import load_settings
 from tests.standins._server import Reply, Request, Script
 from tests.standins.openai_api import OpenAIStandIn

@@ -152,7 +152,7 @@ def telegram_application(engine: Engine | None, api: TelegramStandin) -> tuple[A
     if engine is None:
         return reference_application(lambda text: text, api), " echo, no engine"
     try:
-        from bot import telegram as front_end  # type: ignore[attr-defined,unused-ignore]
+        from bot.telegram import runtime as front_end  # type: ignore[attr-defined,unused-ignore]
     except ImportError:
         application = reference_application(lambda text: engine.ask(text).answer, api)
         return application, " (reference handler: no bot.telegram)"

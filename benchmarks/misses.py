@@ -78,9 +78,9 @@ class SetMisses:
 
 
 def gold_holds_rarest_term(engine: Engine, question: Question, paragraph: Paragraph) -> bool:
-    from rag.analysis import analyzer_for
-    from rag.language import detect_language
-    from rag.retrieve import QueryTerms
+    from rag.retrieval.query_terms import QueryTerms
+    from rag.text.analysis import analyzer_for
+    from rag.text.language import detect_language
 
     snapshot = engine.index.snapshot()
     _, terms = analyzer_for(detect_language(question.text)).words_and_terms(question.text)

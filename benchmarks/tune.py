@@ -65,7 +65,7 @@ def arabic_stemmers() -> dict[str, Callable[[str], str]]:
     from nltk.stem.arlstem2 import ARLSTem2
     from nltk.stem.isri import ISRIStemmer
 
-    from rag.analysis import arabic_light_stem
+    from rag.text.analysis import arabic_light_stem
 
     def identity(word: str) -> str:
         return word
@@ -106,8 +106,8 @@ def term_bm25_reciprocal_ranks(
     import bm25s
     import Stemmer
 
-    from rag.analysis import Analyzer
-    from rag.language import detect_language
+    from rag.text.analysis import Analyzer
+    from rag.text.language import detect_language
 
     def identity(word: str) -> str:
         return word
@@ -162,9 +162,9 @@ def subword_mrr(
     paragraphs: Sequence[Paragraph], questions: Sequence[Question], k1: float, b: float, n: int
 ) -> float:
     """MRR@10 of the n-gram index alone with the given BM25 parameters and gram size."""
-    from rag.analysis import analyzer_for
-    from rag.language import detect_language
-    from rag.subword import SubwordIndex
+    from rag.store.subword import SubwordIndex
+    from rag.text.analysis import analyzer_for
+    from rag.text.language import detect_language
 
     def words(text: str) -> str:
         language = detect_language(text)
@@ -281,7 +281,7 @@ def pool_engine(root: Path, paragraphs: Sequence[Paragraph], name: str) -> Engin
 
 
 def use_config(engine: Engine, config: FusionConfig) -> None:
-    from rag.retrieve import HybridRetriever
+    from rag.retrieval.hybrid import HybridRetriever
 
     engine.retriever = HybridRetriever(
         engine.index,
@@ -535,7 +535,7 @@ def main() -> None:
 
 
 def current_config(engine: Engine) -> FusionConfig:
-    from rag.retrieve import COVERAGE_WEIGHT, PROXIMITY_WEIGHT, PROXIMITY_WINDOW
+    from rag.retrieval.hybrid import COVERAGE_WEIGHT, PROXIMITY_WEIGHT, PROXIMITY_WINDOW
 
     settings = engine.settings
     return FusionConfig(

@@ -47,7 +47,7 @@ from tune import OUTPUT, FusionConfig, best_rows, coordinate_ascent
 
 if TYPE_CHECKING:
     from rag.engine import Engine
-    from rag.lexical import LexicalIndex
+    from rag.store.lexical import LexicalIndex
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ class MemoEmbedding:
 
 def memo_retriever(engine: Engine, config: FusionConfig) -> None:
     """Use `config`, with the vector store's answers remembered per question vector."""
-    from rag.retrieve import HybridRetriever
+    from rag.retrieval.hybrid import HybridRetriever
 
     memo: dict[tuple[bytes, str, int], np.ndarray] = getattr(engine, "_similarity_memo", {})
     engine._similarity_memo = memo  # type: ignore[attr-defined]
@@ -133,7 +133,7 @@ def mrr_of(config: FusionConfig, sets: TuningSets) -> list[float]:
 def model_tuning_sets(benchmark: Benchmark) -> TuningSets:
     """The tuning questions against the pool, and the questions on the first half of
     XQuAD's articles against only the other language's paragraphs (cross-lingual)."""
-    from rag.lexical import LexicalIndex
+    from rag.store.lexical import LexicalIndex
 
     tuning, _ = tuning_split(benchmark)
     xquad_tune, _ = xquad_halves(benchmark)
@@ -171,7 +171,7 @@ def model_tuning_sets(benchmark: Benchmark) -> TuningSets:
 
 
 def tune_model_fusion(sets: TuningSets) -> tuple[str, ModelConfig]:
-    from rag.retrieve import COVERAGE_WEIGHT, PROXIMITY_WEIGHT, PROXIMITY_WINDOW
+    from rag.retrieval.hybrid import COVERAGE_WEIGHT, PROXIMITY_WEIGHT, PROXIMITY_WINDOW
 
     seen: dict[ModelConfig, list[float]] = {}
 
@@ -309,7 +309,7 @@ def abstention_parts(
 ) -> tuple[np.ndarray, np.ndarray, int, int]:
     """Evidence parts of the answerable tuning questions and of the pool's tuning questions
     asked without their articles; and how many pool questions and kept paragraphs."""
-    from rag.lexical import LexicalIndex
+    from rag.store.lexical import LexicalIndex
 
     engine = sets["ARCD-train"][0]
     questions = [q for owner, qs in sets.values() if owner is engine for q in qs]
@@ -466,7 +466,7 @@ def main() -> None:
 
     from tune import current_config
 
-    from rag.retrieve import LEXICAL_CONFIDENCE, MODEL_COVERAGE_WEIGHT
+    from rag.retrieval.hybrid import LEXICAL_CONFIDENCE, MODEL_COVERAGE_WEIGHT
 
     config: FusionConfig = replace(
         ModelConfig(**asdict(current_config(engine)), confidence=LEXICAL_CONFIDENCE),

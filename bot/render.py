@@ -5,12 +5,15 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Sequence
 
-from rag.models import Answer, ArticleInfo, Citation
+from rag.models import LANGUAGE_NAMES, Answer, ArticleInfo, Citation
 from rag.safe_text import escaped_name, one_line, printable
 
 __all__ = ["escaped_name", "one_line", "printable"]
 
-LANGUAGE_NAMES = {"ar": "Arabic", "fr": "French", "en": "English", "und": "unknown"}
+
+def language_name(code: str) -> str:
+    """ "Arabic" for "ar"; "unknown" for "und"; other codes as they are."""
+    return "unknown" if code == "und" else LANGUAGE_NAMES.get(code, code)
 
 
 def render_answer(answer: Answer, *, width: int = 88) -> str:
@@ -32,7 +35,7 @@ def _after_text(answer: Answer, width: int) -> list[str]:
         lines.append("Sources")
         for group in by_article(answer.citations):
             first = group[0]
-            language = LANGUAGE_NAMES.get(first.language, first.language)
+            language = language_name(first.language)
             lines.append(one_line(first.title))
             lines.append(f"    {escaped_name(first.source)} · {language}")
             for citation in group:
@@ -67,7 +70,7 @@ def passage_label(citation: Citation) -> str:
 
 def render_passage(citation: Citation, *, width: int = 88) -> str:
     """One cited passage in full, and where it sits in its article."""
-    language = LANGUAGE_NAMES.get(citation.language, citation.language)
+    language = language_name(citation.language)
     lines = [
         f"[{citation.n}] {one_line(citation.title)}",
         f"    {escaped_name(citation.source)} · {language} · {passage_label(citation)}",

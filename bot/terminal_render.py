@@ -17,7 +17,7 @@ from rich.spinner import Spinner
 from rich.text import Text
 
 from bot.bidi_reorder import has_rtl, is_rtl_paragraph, visual_line
-from bot.render import LANGUAGE_NAMES, by_article, passage_label, printable
+from bot.render import by_article, language_name, passage_label, printable
 from rag.models import Answer, ArticleInfo, Citation
 from rag.safe_text import escaped_name
 
@@ -183,7 +183,7 @@ class TerminalRenderer:
         mode = str(stats.get("mode", ""))
         counts = f"{stats.get('articles', 0)} articles · {stats.get('passages', 0)} passages"
         answers = MODE_NAMES.get(mode, f"{mode} answers")
-        names = ", ".join(LANGUAGE_NAMES.get(code, code) for code in codes) or "nothing yet"
+        names = ", ".join(language_name(code) for code in codes) or "nothing yet"
         # The longest variant that fits on one line.
         for parts in (
             [counts, names, answers, "/help for commands"],
@@ -243,9 +243,9 @@ class TerminalRenderer:
             self.info("No articles are indexed yet; /ingest PATH indexes some.")
             return
         source_width = max(len(escaped_name(article.source)) for article in articles)
-        language_width = max(len(LANGUAGE_NAMES.get(a.language, a.language)) for a in articles)
+        language_width = max(len(language_name(a.language)) for a in articles)
         for article in articles:
-            language = LANGUAGE_NAMES.get(article.language, article.language)
+            language = language_name(article.language)
             line = Text(f"{escaped_name(article.source):<{source_width}}  ", style=META_STYLE)
             line.append(f"{language:<{language_width}}  {article.passages:>4} passages  ")
             title = Text(printable(article.title).replace("\n", " "), style=TITLE_STYLE)
@@ -273,7 +273,7 @@ class TerminalRenderer:
 
     def _meta(self, citation: Citation, label: str = "") -> None:
         """The article's file and language, and `label` after them."""
-        language = LANGUAGE_NAMES.get(citation.language, citation.language)
+        language = language_name(citation.language)
         parts = [escaped_name(citation.source), language, label]
         self.write(
             Text(" · ".join(part for part in parts if part), style=META_STYLE),

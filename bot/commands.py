@@ -1,0 +1,148 @@
+"""`newsbot ask`, `newsbot ingest` and `newsbot sources`."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from bot.frontend import ensure_index, open_engine, reports_errors, run_ingest, stdin_lines
+from rag.errors import BackendError, BadInputError
+
+if TYPE_CHECKING:
+    from rag.engine import Engine
+    from rag.models import Answer
+
+
+@click.command()
+@click.argument("question")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per answer.")
+@click.option("-k", "--top-k", type=click.IntRange(1, 50), help="Passages to answer from.")
+@reports_errors
+def ask(question: str, as_json: bool, top_k: int | None) -> None:
+    """Answer QUESTION from the indexed articles.
+
+    With QUESTION "-", read one question per line from standard input and answer
+    each (with --json: JSON Lines out, one object per question; a bad line, or one
+    the Chroma server failed to serve, gives an object with an "error" field and the
+    run goes on; the exit code is 1 if any line failed). The first run indexes the
+    corpus directory.
+
+    \b
+    Examples:
+      newsbot ask "What did Microsoft promise about data storage?"
+      newsbot ask --json "Pourquoi Amazon a-t-il interdit TikTok ?"
+      cat questions.txt | newsbot ask --json -
+    """
+    if question != "-" and not question.strip():
+        raise BadInputError(
+            'the question is empty; ask something, e.g. newsbot ask "Who wants to buy TikTok?"'
+        )
+    engine = open_engine()
+    ensure_index(engine)
+    if question != "-":
+        if as_json:
+            answer = engine.ask(question, top_k=top_k)
+            _echo_notices(answer)
+            click.echo(answer.model_dump_json())
+        else:
+            _echo_notices(_stream_answer(engine, question, top_k))
+        return
+    failures = 0
+    for number, line, problem in stdin_lines():
+        try:
+            if problem:
+                raise BadInputError(problem)
+            if as_json:
+                answer = engine.ask(line, top_k=top_k)
+            else:
+                _stream_answer(engine, line, top_k)
+                click.echo("")
+        except (BadInputError, BackendError) as exc:  # the next line may work again
+            failures += 1
+            _emit_error(as_json, number, line, str(exc))
+            continue
+        if as_json:
+            click.echo(answer.model_dump_json())
+        sys.stdout.flush()
+    if failures:
+        sys.exit(1)
+
+
+def _echo_notices(answer: Answer) -> None:
+    for notice in answer.notices:
+        click.echo(f"newsbot: note: {notice}", err=True)
+
+
+def _stream_answer(engine: Engine, question: str, top_k: int | None) -> Answer:
+    """Print the answer for people: a generated one as the model writes it, then its sources."""
+    from bot.render import render_after_stream, render_answer
+    from rag.models import Answer
+
+    streamed: list[str] = []
+    answer: Answer | None = None
+    for event in engine.ask_stream(question, top_k=top_k):
+        if isinstance(event, Answer):
+            answer = event
+        else:
+            streamed.append(event.text)
+            click.echo(event.text, nl=False)
+            sys.stdout.flush()
+    assert answer is not None, "ask_stream always ends with the Answer"
+    if streamed and "".join(streamed) == answer.answer:
+        rest = render_after_stream(answer)
+        click.echo("\n" + rest if rest else "")
+    else:
+        if streamed:
+            # The model's text was dropped (it failed, or cited nothing): the answer follows.
+            click.echo("\n")
+        click.echo(render_answer(answer))
+    return answer
+
+
+def _emit_error(as_json: bool, number: int, line: str, message: str) -> None:
+    if as_json:
+        click.echo(
+            json.dumps({"line": number, "question": line, "error": message}, ensure_ascii=False)
+        )
+    else:
+        click.echo(f"newsbot: error: line {number}: {message}", err=True)
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--rebuild", is_flag=True, help="Drop the index and build it again from PATHS.")
+@reports_errors
+def ingest(paths: tuple[Path, ...], rebuild: bool) -> None:
+    """Index articles from PATHS (files or folders; default: the corpus directory).
+
+    Reads .txt and .md files as UTF-8 (or UTF-16 with a BOM). Unchanged articles are
+    left alone, changed ones are re-indexed, and articles whose files vanished from an
+    ingested folder are dropped. Unreadable files, devices, pipes and files over 5 MB
+    are skipped with a warning; a PATH that does not exist stops the ingest.
+    """
+    missing = [str(path) for path in paths if not os.path.lexists(path)]
+    if missing:
+        raise BadInputError(f"no such file or folder: {', '.join(missing)}; nothing was indexed")
+    engine = open_engine()
+    report = run_ingest(engine, list(paths) or None, rebuild)
+    click.echo(report.summary())
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@reports_errors
+def sources(as_json: bool) -> None:
+    """List the indexed articles: file, language, passages and title."""
+    from bot.render import render_articles
+
+    engine = open_engine()
+    articles = engine.articles()
+    if as_json:
+        click.echo(json.dumps([a.model_dump() for a in articles], ensure_ascii=False))
+    else:
+        click.echo(render_articles(articles))

@@ -1,0 +1,162 @@
+"""What every front end shares: opening the engine, first-run indexing, the error handler,
+stdin lines, ingest progress, and the process set-up."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from rag.errors import NewsbotError
+
+if TYPE_CHECKING:
+    from rag.engine import Engine
+    from rag.models import IngestReport, ProgressCallback
+
+F = TypeVar("F", bound=Callable[..., Any])
+PROGRESS_BAR_MIN_FILES = 50
+PROGRESS_BAR_AFTER_SECONDS = 1.0
+
+
+def fail(message: str, code: int = 1) -> None:
+    click.echo("newsbot: error: " + " ".join(message.split()), err=True)
+    sys.exit(code)
+
+
+def reports_errors(command: F) -> F:
+    """Turn newsbot's errors into one line on stderr and an exit code."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except NewsbotError as exc:
+            fail(str(exc), exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("newsbot: interrupted", err=True)
+            sys.exit(130)
+        except (click.exceptions.Exit, click.ClickException, SystemExit):
+            raise
+        except Exception as exc:
+            logging.getLogger("newsbot").debug("unexpected error", exc_info=True)
+            fail(
+                f"unexpected {type(exc).__name__}: {exc} "
+                "(set NEWSBOT_LOG_LEVEL=DEBUG to log the trace)"
+            )
+
+    return wrapper  # type: ignore[return-value]
+
+
+def open_engine() -> Engine:
+    from rag.engine import Engine
+    from rag.settings import load_settings, unknown_setting_warnings
+
+    settings = load_settings()
+    for warning in unknown_setting_warnings(os.environ):
+        click.echo(f"newsbot: warning: {warning}", err=True)
+    logging.basicConfig(
+        level=settings.log_level,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    return Engine(settings)
+
+
+class _Progress:
+    """A progress bar on stderr for long ingests; silent for short ones."""
+
+    def __init__(self) -> None:
+        self._bar: Any = None
+        self._task: Any = None
+        self._stage = ""
+        self._timed_stage = ""
+        self._stage_started = time.monotonic()
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage != self._timed_stage:
+            self._timed_stage, self._stage_started = stage, time.monotonic()
+        # Embedding with the bundled model takes seconds even for a few dozen passages.
+        slow = time.monotonic() - self._stage_started > PROGRESS_BAR_AFTER_SECONDS
+        if total < PROGRESS_BAR_MIN_FILES and not slow:
+            return
+        if self._bar is None:
+            from rich.console import Console
+            from rich.progress import Progress
+
+            self._bar = Progress(console=Console(stderr=True), transient=True)
+            self._bar.start()
+        if stage != self._stage:
+            label = {
+                "read": "Reading articles",
+                "embed": "Embedding passages",
+                "delete": "Removing old passages",
+            }.get(stage, stage)
+            self._task = self._bar.add_task(label, total=total)
+            self._stage = stage
+        self._bar.update(self._task, completed=done)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+def run_ingest(engine: Engine, paths: list[Path] | None, rebuild: bool) -> IngestReport:
+    progress = _Progress()
+    callback: ProgressCallback = progress
+    try:
+        report = engine.ingest(paths, rebuild=rebuild, progress=callback)
+    finally:
+        progress.close()
+    for warning in report.skipped:
+        click.echo(f"newsbot: warning: {warning}", err=True)
+    return report
+
+
+def ensure_index(engine: Engine) -> None:
+    """Index the corpus on first use, saying so."""
+    if engine.has_index():
+        return
+    corpus = engine.settings.corpus_dir
+    click.echo(f"newsbot: indexing {corpus}/ for the first time…", err=True)
+    report = run_ingest(engine, None, rebuild=False)
+    click.echo(f"newsbot: indexed {report.summary()}", err=True)
+
+
+# glibc's mallopt parameter for the number of malloc arenas.
+M_ARENA_MAX = -8
+
+
+def limit_malloc_arenas(arenas: int = 2) -> bool:
+    """Cap glibc's malloc arenas, before any thread starts.
+
+    glibc gives each thread that allocates concurrently an arena of its own (up to eight
+    per core) and rarely returns their free memory: a bot that answers from worker threads
+    while ingests publish new snapshots grew 12% in ten minutes that way
+    (benchmarks/soak.py), and stays flat with two. False where it doesn't apply (not glibc).
+    """
+    if sys.platform != "linux":
+        return False
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        return bool(libc.mallopt(M_ARENA_MAX, arenas))
+    except (OSError, AttributeError):
+        return False
+
+
+def stdin_lines() -> Iterator[tuple[int, str, str | None]]:
+    """Numbered lines of standard input, each with the reason it is unusable, if any."""
+    for number, raw in enumerate(sys.stdin.buffer, 1):
+        try:
+            yield number, raw.decode("utf-8").rstrip("\r\n"), None
+        except UnicodeDecodeError as exc:
+            text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+            yield number, text, f"the line is not UTF-8 text (invalid byte at offset {exc.start})"

@@ -1,0 +1,1 @@
+"""The REPL: a terminal session that asks question after question with the index loaded once."""

@@ -1,0 +1,1 @@
+"""The Telegram front end: configuration, access, formatting, handlers and the runtime."""

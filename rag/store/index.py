@@ -1,0 +1,430 @@
+"""The two indexes over one set of passages, kept in step.
+
+The lexical snapshot is the catalogue: it names every passage that is indexed.
+An ingest adds new vectors to Chroma first, then publishes the new snapshot, then
+deletes vectors that no snapshot names any more. Readers only use vector hits that
+their snapshot names, so at every moment both sides describe the same passages,
+and an ingest that dies half-way leaves the previous index whole; the next ingest
+reconciles Chroma with the catalogue.
+
+Where the snapshot is published depends on where Chroma is (rag/store/catalogue.py): in the
+data dir for the embedded store, on the server in server mode. Every question first
+checks the catalogue's token, so a process answers from the newest published snapshot.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from rag.errors import IndexUnavailableError, NewsbotError
+from rag.models import ArticleInfo, IngestReport, ProgressCallback
+from rag.store.catalogue import Catalogue, CatalogueChanged, ChromaCatalogue, LocalCatalogue
+from rag.store.ingest import plan_ingest
+from rag.store.lexical import LexicalIndex, PassageRecord, generation_of
+from rag.store.locks import (
+    INGEST_LOCK_FILE,
+    ChromaLease,
+    ingest_lock,
+    vectors_read_lock,
+    vectors_write_lock,
+)
+from rag.store.vectors import (
+    MODEL_EMBED_BATCH,
+    NoVectors,
+    VectorIndex,
+    connect,
+    forget_clients,
+    location_of,
+)
+
+if TYPE_CHECKING:
+    from llama_index.core.base.embeddings.base import BaseEmbedding
+
+    from rag.settings import Settings
+
+LOCK_FILE = INGEST_LOCK_FILE
+LOAD_ATTEMPTS = 3
+
+log = logging.getLogger(__name__)
+
+
+class NewsIndex:
+    """Chroma (embedded or on a server) and the lexical snapshot, kept in step."""
+
+    def __init__(
+        self, settings: Settings, embedding: BaseEmbedding | None, embedding_name: str
+    ) -> None:
+        """`embedding` None: the configured model cannot be loaded here. Questions are then
+        answered from the lexical indexes, and an ingest stores passages without vectors;
+        the next ingest with the model embeds them."""
+        self.settings = settings
+        self.embedding = embedding
+        self.embedding_name = embedding_name
+        self.data_dir = settings.data_dir
+        self.where = location_of(settings)
+        self._vector: VectorIndex | None = None
+        self._catalogue: ChromaCatalogue | None = None
+        # Embedded store: set when another process published, so our Chroma view is stale.
+        self._vector_stale = False
+        self._snapshot: LexicalIndex | None = None
+        self._snapshot_token: str | None = None
+        self._lock = threading.Lock()
+        self._loading = threading.Lock()
+        # (vector view, snapshot) the last vector gap was counted for, and what it was.
+        self._gap_checked: tuple[int, str | None] | None = None
+        self._gap: str | None = None
+
+    # -- connections -------------------------------------------------------------
+
+    def _open_vectors(self) -> VectorIndex:
+        client = connect(self.settings)
+        return VectorIndex(client, self.settings.collection, self.where)
+
+    def _server(self) -> tuple[VectorIndex, ChromaCatalogue]:
+        """Server mode: the connection, opened again if the last call on it failed."""
+        with self._lock:
+            if self._vector is None or self._vector.failed or self._catalogue is None:
+                vectors = self._open_vectors()
+                self._vector = vectors
+                self._catalogue = ChromaCatalogue(
+                    vectors.client,
+                    vectors,
+                    self.settings.collection,
+                    self.settings.lexical_cache_dir(),
+                )
+            return self._vector, self._catalogue
+
+    def catalogue(self) -> Catalogue:
+        if self.where.server:
+            return self._server()[1]
+        return LocalCatalogue(self.settings.lexical_dir())
+
+    @property
+    def vector(self) -> VectorIndex | NoVectors:
+        """The vector index to query.
+
+        Embedded store: opened (again) only while no ingest writes it; until then, the
+        view opened before, or no vector hits at all if there is none.
+        """
+        if self.where.server:
+            return self._server()[0]
+        with self._lock:
+            if self._vector is None or self._vector.failed or self._vector_stale:
+                if not self.data_dir.is_dir():
+                    return NoVectors()
+                with vectors_read_lock(self.data_dir) as free:
+                    if free:
+                        vectors = self._open_vectors()
+                        vectors.warm_up()
+                        self._vector, self._vector_stale = vectors, False
+                    elif self._vector is None or self._vector.failed:
+                        log.info("an ingest is writing the vector store: lexical ranking only")
+                        return NoVectors()
+            return self._vector
+
+    def vector_gap(self) -> str | None:
+        """What is wrong, if the vector store lacks vectors for the indexed passages: a store
+        deleted, emptied or left behind by an ingest without the model. Counted once per
+        store view and snapshot; None while an ingest holds the store (lexical ranking only
+        for that while)."""
+        snapshot = self.snapshot()
+        vectors = self.vector
+        if not isinstance(vectors, VectorIndex) or not len(snapshot):
+            return None
+        key = (id(vectors), self._snapshot_token)
+        if key == self._gap_checked:
+            return self._gap
+        stored = vectors.count()
+        gap = None
+        if stored == 0:
+            gap = (
+                f"{self.where.description} holds no vectors for the {len(snapshot):,} indexed "
+                "passages (deleted or emptied?), so questions are matched by their words only; "
+                "run `newsbot ingest --rebuild`"
+            )
+        elif stored < len(snapshot):
+            gap = (
+                f"{self.where.description} holds vectors for {stored:,} of the "
+                f"{len(snapshot):,} indexed passages; the others are matched by their words "
+                "only; run `newsbot ingest` to embed them"
+            )
+        self._gap_checked, self._gap = key, gap
+        return gap
+
+    # -- reading -----------------------------------------------------------------
+
+    def exists(self) -> bool:
+        """Whether anything was ever indexed here.
+
+        Nothing is indexed only when no index file is left: a lexical index gone while
+        the Chroma store holds vectors it was published with is damage, and indexing the
+        corpus dir then would delete the user's vectors. Vectors never published with a
+        lexical index are a first ingest that was interrupted; the next one resumes it.
+        """
+        if self.catalogue().current() is not None:
+            return True
+        store = self.settings.chroma_dir() / "chroma.sqlite3"
+        if not self.where.server and store.is_file() and store.stat().st_size > 0:
+            vectors = self.vector
+            stored = vectors.count() if isinstance(vectors, VectorIndex) else 0
+            if stored and isinstance(vectors, VectorIndex) and vectors.published():
+                raise IndexUnavailableError(
+                    f"the lexical index in {self.settings.lexical_dir()} is missing, but the "
+                    f"Chroma store holds {stored:,} passages; run `newsbot ingest --rebuild`"
+                )
+        return False
+
+    def snapshot(self) -> LexicalIndex:
+        """The newest published snapshot; reloaded when an ingest published a new one."""
+        catalogue = self.catalogue()
+        token = catalogue.current()
+        with self._lock:
+            if token is not None and token == self._snapshot_token:
+                assert self._snapshot is not None
+                return self._snapshot
+        with self._loading:  # one thread loads; the others wait for it, then use its result
+            return self._load(catalogue, token)
+
+    def _load(self, catalogue: Catalogue, token: str | None) -> LexicalIndex:
+        with self._lock:
+            if token is not None and token == self._snapshot_token:
+                assert self._snapshot is not None
+                return self._snapshot
+        for _ in range(LOAD_ATTEMPTS):
+            if token is None:
+                snapshot = LexicalIndex([], None, generation="empty", embedding=self.embedding_name)
+                break
+            try:
+                snapshot = catalogue.load(token, self._snapshot)
+                break
+            except NewsbotError:
+                raise
+            except (CatalogueChanged, OSError, ValueError, KeyError, TypeError, EOFError) as exc:
+                newer = catalogue.current()
+                if newer == token:  # not replaced while we read it: broken
+                    raise IndexUnavailableError(
+                        f"the index in {self._catalogue_place()} is unreadable "
+                        f"({type(exc).__name__}: {exc}); run `newsbot ingest --rebuild`"
+                    ) from exc
+                token = newer  # an ingest published again while we read: take the newer one
+        else:
+            raise IndexUnavailableError(
+                f"the index in {self._catalogue_place()} kept changing while it was read; try again"
+            )
+        if snapshot.embedding != self.embedding_name and len(snapshot):
+            raise IndexUnavailableError(
+                f"the index in {self._catalogue_place()} was built with the embedding "
+                f"{snapshot.embedding!r}, not the configured {self.embedding_name!r}; "
+                "run `newsbot ingest --rebuild` to re-embed the articles"
+            )
+        with self._lock:
+            if token != self._snapshot_token:
+                self._snapshot, self._snapshot_token = snapshot, token
+                self._vector_stale = self._vector is not None
+            return snapshot
+
+    def _catalogue_place(self) -> str:
+        return self.where.description if self.where.server else str(self.data_dir)
+
+    def articles(self) -> list[ArticleInfo]:
+        by_path: dict[str, ArticleInfo] = {}
+        for record in self.snapshot().records:
+            info = by_path.get(record.path)
+            if info is None:
+                by_path[record.path] = ArticleInfo(
+                    source=record.source,
+                    title=record.title,
+                    language=record.language,
+                    passages=1,
+                    path=record.path,
+                )
+            else:
+                info.passages += 1
+        return sorted(by_path.values(), key=lambda a: (a.source, a.path))
+
+    # -- writing -----------------------------------------------------------------
+
+    def _ensure_data_dir(self) -> None:
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            probe = self.data_dir / f".write-test-{os.getpid()}-{threading.get_ident()}"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            raise IndexUnavailableError(
+                f"cannot write to the data directory {self.data_dir} ({exc.strerror or exc}); "
+                "set NEWSBOT_DATA_DIR to a writable folder"
+            ) from exc
+
+    @contextlib.contextmanager
+    def _writing(
+        self, *, rebuild: bool
+    ) -> Iterator[tuple[VectorIndex, Catalogue, ChromaLease | None]]:
+        """Hold every lock an ingest needs; yield the vectors and catalogue to write."""
+        self._ensure_data_dir()
+        with ingest_lock(self.data_dir):
+            if self.where.server:
+                vectors, catalogue = self._server()
+                lease = ChromaLease(
+                    vectors.client, self.settings.collection, self.where.description
+                )
+                with vectors.calling():
+                    lease.acquire()
+                try:
+                    yield vectors, catalogue, lease
+                finally:
+                    lease.release()
+                return
+            with vectors_write_lock(self.data_dir):
+                # A view of our own: the one readers hold may predate another ingest.
+                try:
+                    vectors = self._open_vectors()
+                except IndexUnavailableError:
+                    if not rebuild:
+                        raise
+                    log.warning("the Chroma store cannot be opened: starting it afresh")
+                    self._discard_vector_store()
+                    vectors = self._open_vectors()
+                yield vectors, LocalCatalogue(self.settings.lexical_dir()), None
+
+    def ingest(
+        self,
+        paths: Sequence[Path],
+        *,
+        rebuild: bool = False,
+        progress: ProgressCallback | None = None,
+    ) -> IngestReport:
+        """Bring the index in line with the articles under `paths`.
+
+        Progress stages: "read" (files), "embed" (new passages stored), then "delete"
+        (stale vectors; reported once with 0 done right after the new snapshot is
+        published).
+        """
+        started = time.perf_counter()
+        with self._writing(rebuild=rebuild) as (vectors, catalogue, lease):
+            indexed: list[PassageRecord] = [] if rebuild else self.snapshot().records
+            plan = plan_ingest(
+                paths,
+                indexed,
+                chunk_size=self.settings.chunk_size,
+                chunk_overlap=self.settings.chunk_overlap,
+                outside_links=self.settings.ingest_outside_links,
+                progress=(lambda done, total: progress("read", done, total)) if progress else None,
+            )
+            if rebuild and vectors.embedding_model() not in (None, self.embedding_name):
+                vectors.reset()  # other dimensions, other space: start the collection anew
+            present = vectors.ids()
+            wanted = {record.passage_id for record in plan.records}
+            # A rebuild stores every passage again, replacing vectors in place.
+            to_add = (
+                plan.records
+                if rebuild
+                else [record for record in plan.records if record.passage_id not in present]
+            )
+            done = 0
+
+            def advance(count: int) -> None:
+                nonlocal done
+                done += count
+                if progress:
+                    progress("embed", done, len(to_add))
+
+            if self.embedding is None:
+                if self.where.server:
+                    raise IndexUnavailableError(
+                        "the embedding model cannot be loaded, and a Chroma server needs "
+                        "every passage's vector; nothing was changed"
+                    )
+                log.info("no embedding model: %d passages stored without vectors", len(to_add))
+                to_add = []
+            vectors.set_embedding_model(self.embedding_name)
+            vectors.add(to_add, self._embed, advance, embed_batch=self._embed_batch())
+            current = None if rebuild else self.snapshot()
+            unchanged = (
+                current is not None
+                and not to_add
+                and current.embedding == self.embedding_name
+                and current.generation == generation_of(r.passage_id for r in plan.records)
+                and [r.doc_hash for r in plan.records] == [r.doc_hash for r in current.records]
+            )
+            if not unchanged:
+                # Published snapshots are immutable: an ingest that changes nothing keeps
+                # the current one rather than building and publishing the same index again.
+                self._publish(plan.records, vectors, catalogue, lease)
+            vectors.mark_published()
+            stale = sorted(present - wanted)
+            if progress:
+                progress("delete", 0, len(stale))
+            try:
+                vectors.delete(stale)
+            except NewsbotError as exc:
+                # Published and consistent: readers ignore vectors their snapshot does not name.
+                log.warning(
+                    "could not remove %d old vectors (%s); the next ingest will", len(stale), exc
+                )
+        return IngestReport(
+            articles=plan.articles,
+            passages=len(plan.records),
+            added=plan.added,
+            updated=plan.updated,
+            removed=plan.removed,
+            unchanged=plan.unchanged,
+            skipped=plan.skipped,
+            seconds=time.perf_counter() - started,
+        )
+
+    def _publish(
+        self,
+        records: Sequence[PassageRecord],
+        vectors: VectorIndex,
+        catalogue: Catalogue,
+        lease: ChromaLease | None,
+    ) -> None:
+        snapshot = LexicalIndex.build(records, embedding=self.embedding_name)
+        if lease is not None:
+            lease.check()
+        try:
+            token = catalogue.publish(snapshot)
+        except OSError as exc:
+            raise IndexUnavailableError(
+                f"could not write the lexical index in {self.data_dir} "
+                f"({exc.strerror or exc}); the previous index is unchanged"
+            ) from exc
+        with self._loading, self._lock:
+            # This process answers from the new index at once, through the view that
+            # wrote it.
+            self._snapshot, self._snapshot_token = snapshot, token
+            self._vector, self._vector_stale = vectors, False
+
+    def _embed_batch(self) -> int | None:
+        """Passages embedded per step: few for a model, so that progress and resumption
+        are fine-grained; the client's maximum for the hashing embedding, which is cheap."""
+        if self.embedding is None or self.embedding.class_name() == "NewsbotHashingEmbedding":
+            return None
+        return MODEL_EMBED_BATCH
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        # The bundled and hashing embeddings compute a whole batch in one go; others go
+        # through llama-index's batching.
+        assert self.embedding is not None, "ingest stores no vectors without a model"
+        vectors = getattr(self.embedding, "vectors", None)
+        if callable(vectors):
+            return np.asarray(vectors(texts), dtype=np.float32)
+        return np.asarray(self.embedding.get_text_embedding_batch(texts), dtype=np.float32)
+
+    def _discard_vector_store(self) -> None:
+        """Embedded store: remove Chroma's files when they cannot be opened at all."""
+        with self._lock:
+            self._vector = None
+        forget_clients()
+        shutil.rmtree(self.settings.chroma_dir(), ignore_errors=True)

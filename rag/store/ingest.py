@@ -1,0 +1,309 @@
+"""Reading article files and planning what an ingest changes.
+
+Nothing here touches an index: `plan_ingest` compares what is on disk with the
+catalogue of indexed passages and says which passages the index should hold next.
+"""
+
+from __future__ import annotations
+
+import codecs
+import errno
+import hashlib
+import os
+import re
+import stat
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rag.safe_text import escaped_name
+from rag.store.lexical import PassageRecord
+from rag.text.analysis import analyzer_for
+from rag.text.chunking import chunk_spans
+from rag.text.language import detect_language
+
+SUPPORTED_SUFFIXES = frozenset({".txt", ".md"})
+# A question set (`newsbot eval`'s JSON Lines, such as seeds/questions.jsonl) kept beside
+# the articles it asks about: not an article, and not a file anyone meant to index.
+QUESTION_SET_SUFFIXES = frozenset({".jsonl"})
+MAX_ARTICLE_BYTES = 5_000_000
+TITLE_MAX_CHARS = 160
+# Bump when chunking or analysis changes, so that re-ingesting re-processes every article.
+PIPELINE_VERSION = "4"
+CONTROL_SHARE_OF_BINARY = 0.05
+# Control characters (Unicode category Cc) other than tab and line breaks.
+_CONTROL_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+class SkippedFile(Exception):
+    """A file that cannot be ingested; the message says why, in a few words."""
+
+
+@dataclass(frozen=True)
+class Article:
+    path: str
+    source: str
+    text: str
+    title: str
+    language: str
+    doc_hash: str
+
+    @property
+    def article_id(self) -> str:
+        return hashlib.sha256(self.path.encode()).hexdigest()[:24]
+
+
+@dataclass
+class IngestPlan:
+    """The passages the index should hold after the ingest, and the counts to report."""
+
+    records: list[PassageRecord]
+    articles: int
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    skipped: list[str] = field(default_factory=list)
+
+
+def _title_of(text: str) -> str:
+    for line in text.splitlines():
+        line = line.strip().lstrip("#").strip()
+        if line:
+            if len(line) <= TITLE_MAX_CHARS:
+                return line
+            cut = line.rfind(" ", 0, TITLE_MAX_CHARS)
+            return line[: cut if cut > TITLE_MAX_CHARS // 2 else TITLE_MAX_CHARS].rstrip() + "…"
+    return ""
+
+
+def read_regular_file(path: Path, limit: int, *, follow_links: bool = True) -> bytes:
+    """The bytes of a regular file, at most `limit` of them.
+
+    A device, pipe or socket is never read: `/dev/zero` never ends and a pipe blocks until
+    someone writes. The file is opened without blocking and checked once open, so that a
+    link swapped in between cannot slip through; the limit counts the bytes actually read,
+    not what `stat` claims. Without `follow_links`, a link at `path` itself is refused, so
+    a path checked once resolved cannot be swapped for a link before it is read.
+    """
+    follow = 0 if follow_links else os.O_NOFOLLOW
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | follow)
+    with os.fdopen(descriptor, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise SkippedFile("not a regular file (a device, pipe or socket)")
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise SkippedFile(f"too large (over {limit / 1e6:.0f} MB, the limit)")
+    return data
+
+
+def decode_article(data: bytes) -> str:
+    """The text of an article file: UTF-8, with or without a BOM, or UTF-16 with a BOM (as
+    Windows tools write it). Raises SkippedFile for binary or undecodable content."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            text = data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise SkippedFile(f"not UTF-16 text (invalid bytes at offset {exc.start})") from None
+        if "\x00" in text:
+            raise SkippedFile("binary content (NUL characters)")
+        return text
+    if b"\x00" in data:
+        raise SkippedFile("binary content (NUL bytes)")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SkippedFile(f"not UTF-8 text (invalid byte at offset {exc.start})") from None
+
+
+def read_article(
+    path: Path,
+    *,
+    chunk_size: int,
+    chunk_overlap: int,
+    source: str | None = None,
+    resolved: Path | None = None,
+) -> Article:
+    """Read one article file, or raise SkippedFile saying why it cannot be used.
+
+    `source` is the name shown to readers (by default the file's name); `resolved`, the
+    file's real path once its links were checked, is read without following links again.
+    """
+    if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+        raise SkippedFile("not a .txt or .md file")
+    if resolved is None:
+        resolved = path.resolve()
+        data = read_regular_file(path, MAX_ARTICLE_BYTES)
+    else:
+        data = read_regular_file(resolved, MAX_ARTICLE_BYTES, follow_links=False)
+    source = source or path.name
+    text = decode_article(data)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if not text.strip():
+        raise SkippedFile("empty")
+    head = text[:10000]
+    controls = len(_CONTROL_RE.findall(head))
+    # Some news sites use a control character as a bullet; binary data is full of them.
+    if controls > 20 and controls > CONTROL_SHARE_OF_BINARY * len(head):
+        raise SkippedFile("binary content (control characters)")
+    digest = hashlib.sha256(data)
+    # The name is part of what is indexed: ingesting the folder above renames its articles.
+    digest.update(f"|{chunk_size}|{chunk_overlap}|{PIPELINE_VERSION}|{source}".encode())
+    return Article(
+        path=str(resolved),
+        source=source,
+        text=text,
+        title=_title_of(text) or path.stem,
+        language=detect_language(text[:20000]),
+        doc_hash=digest.hexdigest()[:32],
+    )
+
+
+def passages_of(article: Article, *, chunk_size: int, chunk_overlap: int) -> list[PassageRecord]:
+    """Cut an article into passages, each keeping its span and its article's metadata."""
+    analyzer = analyzer_for(article.language)
+    title_words, title_terms = analyzer.words_and_terms(article.title)
+    records = []
+    for span in chunk_spans(article.text, chunk_size, chunk_overlap):
+        text = article.text[span.start : span.end]
+        words, terms = analyzer.words_and_terms(text)
+        if span.start > 0:
+            # The title says what every passage of the article is about.
+            words, terms = title_words + words, title_terms + terms
+        identity = f"{article.article_id}\0{span.start}\0{span.end}\0{text}"
+        records.append(
+            PassageRecord(
+                passage_id=hashlib.sha256(identity.encode()).hexdigest()[:32],
+                article_id=article.article_id,
+                source=article.source,
+                path=article.path,
+                doc_hash=article.doc_hash,
+                title=article.title,
+                language=article.language,
+                start=span.start,
+                end=span.end,
+                text=text,
+                terms=" ".join(terms),
+                words=" ".join(words),
+            )
+        )
+    return records
+
+
+@dataclass(frozen=True)
+class FoundFile:
+    """A file to read: where it was found, its real path and the name readers see."""
+
+    path: Path
+    source: str
+    resolved: Path | None = None
+
+
+def discover(
+    paths: Sequence[Path], *, outside_links: bool = False
+) -> tuple[list[FoundFile], list[Path], list[str]]:
+    """Files to read, folders whose vanished files should be dropped, and warnings.
+
+    A file in a folder is named by its path relative to that folder, so that two
+    `story.txt` in different folders differ. A link in a folder is followed only to a file
+    inside that folder, unless `outside_links`: ingesting a folder must not publish
+    whatever its links point at. A file named on its own is read wherever it is. Hidden
+    files and question sets (`QUESTION_SET_SUFFIXES`) in a folder are passed over in
+    silence; a file named on its own is always tried (a question set, with a warning).
+    """
+    files: list[FoundFile] = []
+    folders: list[Path] = []
+    warnings: list[str] = []
+    for path in paths:
+        if path.is_dir():
+            root = path.resolve()
+            folders.append(root)
+            for walked, dirnames, filenames in os.walk(path):
+                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+                for name in sorted(filenames):
+                    if name.startswith(".") or Path(name).suffix.lower() in QUESTION_SET_SUFFIXES:
+                        continue
+                    file = Path(walked) / name
+                    resolved = file.resolve()
+                    if not outside_links and not resolved.is_relative_to(root):
+                        warnings.append(
+                            f"{escaped_name(str(file))}: skipped: a link to a file outside "
+                            f"{escaped_name(str(path))} (NEWSBOT_INGEST_OUTSIDE_LINKS=true "
+                            "follows it)"
+                        )
+                        continue
+                    source = file.relative_to(path).as_posix()
+                    files.append(FoundFile(file, source, resolved))
+        elif path.is_file():
+            files.append(FoundFile(path, path.name))
+        else:
+            warnings.append(f"{escaped_name(str(path))}: skipped: no such file or folder")
+    return files, folders, warnings
+
+
+def plan_ingest(
+    paths: Sequence[Path],
+    indexed: Iterable[PassageRecord],
+    *,
+    chunk_size: int,
+    chunk_overlap: int,
+    outside_links: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> IngestPlan:
+    """Compare the files under `paths` with the indexed passages."""
+    by_path: dict[str, list[PassageRecord]] = {}
+    for record in indexed:
+        by_path.setdefault(record.path, []).append(record)
+
+    files, folders, warnings = discover(paths, outside_links=outside_links)
+    plan = IngestPlan(records=[], articles=0, skipped=warnings)
+    seen: set[str] = set()
+    for done, found in enumerate(files, 1):
+        if progress:
+            progress(done, len(files))
+        try:
+            article = read_article(
+                found.path,
+                chunk_size=chunk_size,
+                chunk_overlap=chunk_overlap,
+                source=found.source,
+                resolved=found.resolved,
+            )
+        except SkippedFile as exc:
+            plan.skipped.append(f"{escaped_name(str(found.path))}: skipped: {exc}")
+            continue
+        except OSError as exc:
+            reason = "changed into a link while being read" if exc.errno == errno.ELOOP else None
+            plan.skipped.append(
+                f"{escaped_name(str(found.path))}: skipped: {reason or exc.strerror or exc}"
+            )
+            continue
+        if article.path in seen:
+            continue
+        seen.add(article.path)
+        old = by_path.get(article.path)
+        if old and old[0].doc_hash == article.doc_hash:
+            plan.records.extend(old)
+            plan.unchanged += 1
+        else:
+            records = passages_of(article, chunk_size=chunk_size, chunk_overlap=chunk_overlap)
+            plan.records.extend(records)
+            if old:
+                plan.updated += 1
+            else:
+                plan.added += 1
+
+    missing = {str(path.resolve()) for path in paths if not path.exists()}
+    for path, records in by_path.items():
+        if path in seen:
+            continue
+        vanished = not Path(path).exists() and (
+            path in missing or any(Path(path).is_relative_to(folder) for folder in folders)
+        )
+        if vanished:
+            plan.removed += 1
+        else:
+            # Unreadable now or outside this ingest's paths: what was indexed stays.
+            plan.records.extend(records)
+    plan.articles = len({record.path for record in plan.records})
+    return plan

@@ -1,0 +1,532 @@
+"""The vector side: passages with their embeddings in Chroma, embedded or on a server.
+
+`connect` opens either an embedded `PersistentClient` in the data dir or an `HttpClient`
+to the server named by NEWSBOT_CHROMA_URL; `VectorIndex` is one collection on it. Every
+Chroma call goes through `VectorIndex.calling`, which turns Chroma's and the network's exceptions
+into one-line errors naming the store (never a token) and marks the index as failed, so
+that its owner reconnects before the next question.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from rag.errors import BackendError, IndexUnavailableError, NewsbotError
+from rag.safe_text import escaped_name, redact
+from rag.store.lexical import PassageRecord
+
+if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
+    from chromadb.api.models.Collection import Collection
+    from llama_index.vector_stores.chroma import ChromaVectorStore
+
+    from rag.settings import Settings
+
+# Passages per add, bounded by the client's own maximum batch size.
+ADD_BATCH = 5000
+# Bytes of JSON per request to a Chroma server, well under its default limit (40 MiB,
+# `max_payload_size_bytes`). A server configured lower refuses a batch as "Payload too
+# large"; it is then split.
+REQUEST_BUDGET_BYTES = 8_000_000
+# Passages a model embeds before they are stored: an interrupted ingest loses at most
+# this many embeddings (the next one skips what is stored), and progress moves every few
+# seconds even on two cores.
+MODEL_EMBED_BATCH = 32
+GET_BATCH = 5000
+# A smaller HNSW build beam than Chroma's default 100 makes adding vectors several
+# times faster (benchmarks/scale.py); searches keep the default beam.
+HNSW_EF_CONSTRUCTION = 32
+EMBEDDING_KEY = "newsbot_embedding"
+# Set once an ingest has published a lexical snapshot beside these vectors: vectors without
+# it are an interrupted first ingest (resumable), with it a lexical index that went missing.
+PUBLISHED_KEY = "newsbot_published"
+# Passage fields kept in Chroma beside llama-index's own keys, so that a process that only
+# shares the Chroma server can rebuild the lexical index from it.
+RECORD_KEYS = ("article_id", "path", "doc_hash", "terms", "words")
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ChromaLocation:
+    """Where the vectors are, as users should read it in an error message."""
+
+    description: str
+    server: bool
+    # Blanked out of error messages (a server may echo the request's headers).
+    secret: str = field(default="", repr=False)
+
+    def describe(self, exc: BaseException) -> str:
+        """`exc` in a few words, on one line, without the secret."""
+        import httpx
+
+        if isinstance(exc, httpx.HTTPStatusError):
+            response = exc.response
+            hint = ", check NEWSBOT_CHROMA_AUTH_TOKEN" if response.status_code in (401, 403) else ""
+            return f"HTTP {response.status_code} {response.reason_phrase}{hint}"
+        text = redact(" ".join(str(exc).split()), [self.secret])
+        if len(text) > 200:
+            text = text[:200] + "…"
+        return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def location_of(settings: Settings) -> ChromaLocation:
+    if settings.chroma_url:
+        token = settings.chroma_auth_token
+        return ChromaLocation(
+            f"the Chroma server at {settings.chroma_url}",
+            server=True,
+            secret=token.get_secret_value() if token else "",
+        )
+    return ChromaLocation(f"the Chroma store in {settings.chroma_dir()}", server=False)
+
+
+def _network_failure(exc: BaseException, where: ChromaLocation) -> str | None:
+    """What went wrong on the network, in a few words, if that is what `exc` is about."""
+    import httpx
+
+    chain: list[BaseException] = []
+    seen: BaseException | None = exc
+    while seen is not None and len(chain) < 10:
+        chain.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    if not any(isinstance(link, httpx.TransportError) for link in chain):
+        return None
+    for link in chain:
+        if isinstance(link, httpx.TimeoutException):
+            return "no answer in time, see NEWSBOT_CHROMA_TIMEOUT"
+        if isinstance(link, OSError) and link.strerror:
+            return link.strerror.lower()
+    return where.describe(chain[-1])
+
+
+WRITE_ADVICE = (
+    "nothing was published and the previous index is unchanged; free some space or make "
+    "the store writable, then run the ingest again"
+)
+SERVER_WRITE_ADVICE = (
+    "nothing was published and the previous index is unchanged; run the ingest again "
+    "once the server answers (passages already stored are kept)"
+)
+
+
+class PayloadTooLarge(BackendError):
+    """One passage alone is more than the Chroma server accepts in a request."""
+
+
+def is_payload_too_large(exc: BaseException) -> bool:
+    """Whether a Chroma server refused a request for its size (HTTP 413)."""
+    import httpx
+
+    if isinstance(exc, httpx.HTTPStatusError):
+        return exc.response.status_code == 413
+    return "payload too large" in str(exc).lower()
+
+
+def request_bytes(record: PassageRecord, metadata: dict[str, Any], vector: Sequence[float]) -> int:
+    """About how many bytes of JSON one passage adds to an upsert request (Chroma's client
+    sends UTF-8 JSON; a float32 takes at most ~24 characters)."""
+    import json
+
+    return (
+        len(json.dumps(record.text, ensure_ascii=False).encode())
+        + len(json.dumps(metadata, ensure_ascii=False).encode())
+        + 24 * len(vector)
+        + len(record.passage_id)
+        + 16
+    )
+
+
+def _error_for(exc: Exception, where: ChromaLocation, *, writing: bool) -> NewsbotError:
+    if isinstance(exc, NewsbotError):
+        return exc
+    if where.server:
+        failure = _network_failure(exc, where)
+        if failure is not None:
+            message = (
+                f"cannot reach {where.description} ({failure}); "
+                "is `chroma run` running there? (NEWSBOT_CHROMA_URL)"
+            )
+        else:
+            message = f"{where.description} failed ({where.describe(exc)})"
+        return BackendError(message + (f"; {SERVER_WRITE_ADVICE}" if writing else ""))
+    advice = WRITE_ADVICE if writing else "if this persists, run `newsbot ingest --rebuild`"
+    return IndexUnavailableError(f"{where.description} failed ({where.describe(exc)}); {advice}")
+
+
+@contextlib.contextmanager
+def chroma_errors(where: ChromaLocation, *, writing: bool = False) -> Iterator[None]:
+    """Turn what Chroma or the network raises into one-line newsbot errors.
+
+    `writing`: the call is part of an ingest, before it publishes anything.
+    """
+    try:
+        yield
+    except Exception as exc:
+        error = _error_for(exc, where, writing=writing)
+        if error is exc:
+            raise
+        raise error from exc
+
+
+def connect(settings: Settings) -> ClientAPI:
+    """A new Chroma client: on the server if NEWSBOT_CHROMA_URL is set, else embedded."""
+    import chromadb
+    import httpx
+    from chromadb.config import Settings as ChromaSettings
+
+    where = location_of(settings)
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if not settings.chroma_url:
+        with chroma_errors(where):
+            return _fresh_persistent_client(settings.chroma_dir(), chroma_settings)
+    headers: dict[str, str] = {}
+    token = settings.chroma_auth_token.get_secret_value() if settings.chroma_auth_token else ""
+    if token:
+        if settings.chroma_auth_header == "Authorization":
+            headers["Authorization"] = f"Bearer {token}"
+        else:
+            headers[settings.chroma_auth_header] = token
+    timeout = httpx.Timeout(settings.chroma_timeout, connect=min(settings.chroma_timeout, 10.0))
+    with chroma_errors(where):
+        # chromadb's HttpClient waits forever, starting with the requests it makes when it
+        # is created: check that the server answers first, then bound every request.
+        httpx.get(
+            f"{settings.chroma_url}/api/v2/heartbeat", headers=headers, timeout=timeout
+        ).raise_for_status()
+        client = chromadb.HttpClient(
+            host=settings.chroma_url, headers=headers, settings=chroma_settings
+        )
+    session = getattr(getattr(client, "_server", None), "_session", None)
+    if isinstance(session, httpx.Client):
+        session.timeout = timeout
+    return client
+
+
+def _fresh_persistent_client(path: Path, chroma_settings: Any) -> ClientAPI:
+    """An embedded client with its own view of the store.
+
+    Chroma shares one in-memory system per path inside a process, and that system never
+    sees what another process wrote since it loaded the HNSW index; worse, writing
+    through it would save the stale index over the other process's additions. So each
+    ingest, and each reader after another process published, opens a new one. Clients
+    already handed out keep working on the system they hold.
+    """
+    import chromadb
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    identifier = str(path)
+    SharedSystemClient._identifier_to_system.pop(identifier, None)
+    SharedSystemClient._identifier_to_refcount.pop(identifier, None)
+    return chromadb.PersistentClient(path=identifier, settings=chroma_settings)
+
+
+def forget_clients() -> None:
+    """Make Chroma forget the clients it caches per path, before their files are removed."""
+    from chromadb.api.client import SharedSystemClient
+
+    SharedSystemClient.clear_system_cache()
+
+
+def record_metadata(record: PassageRecord) -> dict[str, Any]:
+    """Chroma metadata for a passage: llama-index's node keys plus the catalogue fields."""
+    from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+    from llama_index.core.vector_stores.utils import node_to_metadata_dict
+
+    node = TextNode(
+        id_=record.passage_id,
+        text=record.text,
+        metadata={
+            "source": record.source,
+            "title": record.title,
+            "language": record.language,
+            "start": record.start,
+            "end": record.end,
+        },
+        relationships={NodeRelationship.SOURCE: RelatedNodeInfo(node_id=record.article_id)},
+    )
+    metadata = node_to_metadata_dict(node, remove_text=True, flat_metadata=True)
+    metadata.update({key: getattr(record, key) for key in RECORD_KEYS})
+    return {key: "" if value is None else value for key, value in metadata.items()}
+
+
+def record_from_chroma(passage_id: str, text: str, metadata: dict[str, Any]) -> PassageRecord:
+    """The passage a Chroma record describes; KeyError if it lacks a catalogue field."""
+    return PassageRecord(
+        passage_id=passage_id,
+        article_id=str(metadata["article_id"]),
+        source=str(metadata["source"]),
+        path=str(metadata["path"]),
+        doc_hash=str(metadata["doc_hash"]),
+        title=str(metadata["title"]),
+        language=str(metadata["language"]),
+        start=int(metadata["start"]),
+        end=int(metadata["end"]),
+        text=text,
+        terms=str(metadata["terms"]),
+        words=str(metadata["words"]),
+    )
+
+
+class VectorIndex:
+    """A Chroma collection that never computes embeddings itself."""
+
+    def __init__(self, client: ClientAPI, collection_name: str, where: ChromaLocation) -> None:
+        self.client = client
+        self._collection_name = collection_name
+        self.where = where
+        self.failed = False
+        with self.calling():
+            self._open_collection()
+
+    @contextlib.contextmanager
+    def calling(self, *, writing: bool = False) -> Iterator[None]:
+        """Wrap a call on this index's client: errors become one line, and mark it failed."""
+        try:
+            yield
+        except NewsbotError:
+            raise
+        except Exception as exc:
+            self.failed = True
+            raise _error_for(exc, self.where, writing=writing) from exc
+
+    def _open_collection(self) -> None:
+        from chromadb.api.collection_configuration import CreateHNSWConfiguration
+
+        hnsw: CreateHNSWConfiguration = {"space": "cosine", "ef_construction": HNSW_EF_CONSTRUCTION}
+        self._collection: Collection = self.client.get_or_create_collection(
+            self._collection_name, embedding_function=None, configuration={"hnsw": hnsw}
+        )
+        self._batch = max(1, min(ADD_BATCH, int(self.client.get_max_batch_size())))
+        self._request_budget = REQUEST_BUDGET_BYTES if self.where.server else None
+
+    @property
+    def store(self) -> ChromaVectorStore:
+        """The collection as a llama-index vector store."""
+        from llama_index.vector_stores.chroma import ChromaVectorStore
+
+        return ChromaVectorStore(chroma_collection=self._collection)
+
+    def reset(self) -> None:
+        """Drop every vector by recreating the collection."""
+        with self.calling(writing=True):
+            with contextlib.suppress(Exception):
+                self.client.delete_collection(self._collection_name)
+            self._open_collection()
+
+    def count(self) -> int:
+        with self.calling():
+            return int(self._collection.count())
+
+    def ids(self) -> set[str]:
+        # One `get` of everything fails past ~32k ids (SQLite's variable limit): page it.
+        found: set[str] = set()
+        with self.calling(writing=True):
+            while True:
+                page = self._collection.get(include=[], limit=GET_BATCH, offset=len(found))
+                found.update(page["ids"])
+                if len(page["ids"]) < GET_BATCH:
+                    return found
+
+    def records(self, passage_ids: Sequence[str]) -> dict[str, PassageRecord]:
+        """The stored passages among `passage_ids`, by id (missing ones are left out)."""
+        found: dict[str, PassageRecord] = {}
+        with self.calling():
+            for offset in range(0, len(passage_ids), GET_BATCH):
+                batch = list(passage_ids[offset : offset + GET_BATCH])
+                result = self._collection.get(ids=batch, include=["documents", "metadatas"])
+                documents = result["documents"] or []
+                metadatas = result["metadatas"] or []
+                for passage_id, text, metadata in zip(
+                    result["ids"], documents, metadatas, strict=True
+                ):
+                    found[passage_id] = record_from_chroma(passage_id, text, dict(metadata))
+        return found
+
+    def embedding_model(self) -> str | None:
+        metadata = self._collection.metadata or {}
+        value = metadata.get(EMBEDDING_KEY)
+        return str(value) if value else None
+
+    def set_embedding_model(self, name: str) -> None:
+        self._set_metadata(EMBEDDING_KEY, name)
+
+    def published(self) -> bool:
+        """Whether an ingest has ever published a lexical index beside these vectors."""
+        with self.calling():
+            return bool((self._collection.metadata or {}).get(PUBLISHED_KEY))
+
+    def mark_published(self) -> None:
+        self._set_metadata(PUBLISHED_KEY, True)
+
+    def _set_metadata(self, key: str, value: str | bool) -> None:
+        with self.calling(writing=True):
+            metadata = dict(self._collection.metadata or {})
+            if metadata.get(key) == value:
+                return
+            metadata[key] = value
+            self._collection.modify(metadata=metadata)
+
+    def add(
+        self,
+        records: Sequence[PassageRecord],
+        embed: Callable[[list[str]], np.ndarray | list[list[float]]],
+        progress: Callable[[int], None] | None = None,
+        *,
+        embed_batch: int | None = None,
+    ) -> None:
+        """Embed and store passages in batches of `embed_batch` (default: as many as the
+        client takes), replacing any stored under the same ids.
+
+        The next batch is embedded in a worker thread while this one is written to Chroma
+        (the model's C engine runs without the GIL), so that writing costs the ingest
+        almost nothing beside embedding. An interruption loses at most the batch being
+        embedded: what was written stays, and the next ingest skips it.
+        """
+        from concurrent.futures import ThreadPoolExecutor
+
+        size = min(self._batch, embed_batch or self._batch)
+        batches = [records[offset : offset + size] for offset in range(0, len(records), size)]
+        if not batches:
+            return
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsbot-embed") as worker:
+            pending = worker.submit(embed, [record.text for record in batches[0]])
+            for number, batch in enumerate(batches):
+                vectors = pending.result()
+                if number + 1 < len(batches):
+                    following = [record.text for record in batches[number + 1]]
+                    pending = worker.submit(embed, following)
+                self._upsert(batch, np.asarray(vectors, dtype=np.float32))
+                if progress:
+                    progress(len(batch))
+
+    def _upsert(self, records: Sequence[PassageRecord], vectors: np.ndarray) -> None:
+        """Write passages, in requests a Chroma server accepts.
+
+        Requests are cut to the byte budget; one the server still refuses for its size is
+        split in half and sent again, and the budget shrinks to what was refused, so that
+        the rest of the ingest doesn't pay for the refusal again.
+        """
+        metadatas: list[Any] = [record_metadata(record) for record in records]
+        if self._request_budget is None:
+            self._upsert_request(records, vectors, metadatas)
+            return
+        sizes = [
+            request_bytes(record, metadata, vector)
+            for record, metadata, vector in zip(records, metadatas, vectors, strict=True)
+        ]
+        start = 0
+        while start < len(records):
+            end, total = start, 0
+            while end < len(records) and (
+                end == start or total + sizes[end] <= self._request_budget
+            ):
+                total += sizes[end]
+                end += 1
+            self._upsert_splitting(
+                records[start:end], vectors[start:end], metadatas[start:end], total
+            )
+            start = end
+
+    def _upsert_splitting(
+        self,
+        records: Sequence[PassageRecord],
+        vectors: np.ndarray,
+        metadatas: list[Any],
+        size: int,
+    ) -> None:
+        try:
+            self._upsert_request(records, vectors, metadatas)
+        except PayloadTooLarge:
+            if len(records) == 1:
+                raise
+            self._request_budget = max(1, min(self._request_budget or size, size // 2))
+            log.info("the Chroma server refused %d bytes; sending halves", size)
+            half = len(records) // 2
+            self._upsert_splitting(records[:half], vectors[:half], metadatas[:half], size // 2)
+            self._upsert_splitting(records[half:], vectors[half:], metadatas[half:], size // 2)
+
+    def _upsert_request(
+        self,
+        records: Sequence[PassageRecord],
+        vectors: np.ndarray,
+        metadatas: list[Any],
+    ) -> None:
+        try:
+            self._collection.upsert(
+                ids=[record.passage_id for record in records],
+                embeddings=vectors,
+                documents=[record.text for record in records],
+                metadatas=metadatas,
+            )
+        except Exception as exc:
+            if self.where.server and is_payload_too_large(exc):
+                if len(records) > 1:
+                    raise PayloadTooLarge("refused for its size") from exc
+                self.failed = True
+                raise PayloadTooLarge(
+                    f"{self.where.description} refuses even one passage "
+                    f"({escaped_name(records[0].source)}, {len(records[0].text)} characters) "
+                    "as too large; raise `max_payload_size_bytes` in the server's config or "
+                    f"lower NEWSBOT_CHUNK_SIZE; {SERVER_WRITE_ADVICE}"
+                ) from exc
+            self.failed = True
+            raise _error_for(exc, self.where, writing=True) from exc
+
+    def delete(self, passage_ids: Sequence[str]) -> None:
+        with self.calling(writing=True):
+            for offset in range(0, len(passage_ids), self._batch):
+                self._collection.delete(ids=list(passage_ids[offset : offset + self._batch]))
+
+    def query(
+        self, vector: list[float], k: int, language: str | None = None
+    ) -> list[tuple[str, float]]:
+        """Passage ids and cosine similarities of the `k` nearest passages (of those in
+        `language`, if given)."""
+        if k <= 0:
+            return []
+        with self.calling():
+            result = self._collection.query(
+                query_embeddings=np.asarray([vector], dtype=np.float32),
+                n_results=k,
+                where={"language": language} if language else None,
+                include=["distances"],
+            )
+        ids = result["ids"][0] if result["ids"] else []
+        distances = (result["distances"] or [[]])[0]
+        # The collection's space is cosine: distance = 1 - cosine similarity.
+        return [(str(i), 1.0 - float(d)) for i, d in zip(ids, distances, strict=False)]
+
+    def warm_up(self) -> None:
+        """Load the collection's index now (Chroma loads it on the first query)."""
+        with self.calling():
+            sample = self._collection.get(limit=1, include=["embeddings"])
+            embeddings = sample["embeddings"]
+            if embeddings is not None and len(embeddings):
+                self._collection.query(
+                    query_embeddings=np.asarray(embeddings[:1], dtype=np.float32), n_results=1
+                )
+
+
+class NoVectors:
+    """Stands in for the vector index while it cannot be opened safely: no vector hits."""
+
+    failed = True
+
+    def query(
+        self, vector: list[float], k: int, language: str | None = None
+    ) -> list[tuple[str, float]]:
+        return []
+
+    def count(self) -> int:
+        return 0
+
+    def ids(self) -> set[str]:
+        return set()

@@ -1,0 +1,420 @@
+"""The `newsbot` console script, run as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import select
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import IO
+
+import pytest
+
+from tests.conftest import (
+    API_KEY,
+    ENGLISH_SEED,
+    FRENCH_SEED,
+    SEEDS_DIR,
+    cli_env,
+    needs_openai,
+    run_newsbot,
+)
+from tests.standins._server import Reply, Script
+from tests.standins.openai_api import OpenAIStandIn
+
+QUESTION = "What did Microsoft promise about data storage?"
+
+
+def test_first_ask_indexes_then_answers(tmp_path: Path, corpus: Path) -> None:
+    result = run_newsbot("ask", QUESTION, env=cli_env(tmp_path, corpus))
+    assert result.returncode == 0, result.stderr.decode()
+    err, out = result.stderr.decode(), result.stdout.decode()
+    assert "indexing" in err and "first time" in err and "5 articles" in err
+    assert re.search(r"\[1\]", out)
+    assert "Sources" in out and "United States" in out
+    assert ".txt" in out
+
+
+def test_a_fresh_clones_first_ask_warns_about_nothing(tmp_path: Path) -> None:
+    seeds = tmp_path / "seeds"
+    shutil.copytree(SEEDS_DIR, seeds)  # the articles and the question set, as cloned
+    assert (seeds / "questions.jsonl").is_file()
+    result = run_newsbot("ask", QUESTION, env=cli_env(tmp_path, seeds))
+    assert result.returncode == 0, result.stderr.decode()
+    indexing, indexed = result.stderr.decode().splitlines()
+    assert indexing == f"newsbot: indexing {seeds}/ for the first time…"
+    assert re.fullmatch(
+        r"newsbot: indexed 5 articles, 21 passages \(added 5, updated 0, removed 0, "
+        r"unchanged 0, skipped 0\) in [0-9.]+ s",
+        indexed,
+    )
+    assert "United States" in result.stdout.decode()
+
+
+def test_ask_json(ingested_data: dict[str, str]) -> None:
+    result = run_newsbot("ask", "--json", QUESTION, env=ingested_data)
+    assert result.returncode == 0, result.stderr.decode()
+    data = json.loads(result.stdout)
+    assert data["question"] == QUESTION and data["abstained"] is False
+    assert "United States" in data["answer"]
+    sources = {c["source"] for c in data["citations"]}
+    assert sources & {ENGLISH_SEED, FRENCH_SEED, "000_df82538c9e46931c.txt"}
+    for number in re.findall(r"\[(\d+)\]", data["answer"]):
+        assert int(number) in {c["n"] for c in data["citations"]}
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Which country holds the backup copy of TikTok's US user data?",
+        "Quels avantages Microsoft s’engage-t-il à offrir au gouvernement américain ?",
+        "كم دفعت مايكروسوفت مقابل شراء تيك توك؟",
+    ],
+)
+def test_sources_are_grouped_by_article_and_labelled_by_place_and_opening(
+    ingested_data: dict[str, str], question: str
+) -> None:
+    data = json.loads(run_newsbot("ask", "--json", question, env=ingested_data).stdout)
+    citations = data["citations"]
+    assert citations
+    for citation in citations:  # JSON keeps the offsets, and has the place and the opening
+        assert 0 <= citation["start"] < citation["end"]
+        assert 1 <= citation["passage"] <= citation["passages"] and citation["cited_opening"]
+    out = run_newsbot("ask", question, env=ingested_data).stdout.decode()
+    sources = out.split("\n\nSources\n", 1)[1].splitlines()
+    articles = list(dict.fromkeys(c["source"] for c in sorted(citations, key=lambda c: c["n"])))
+    headings = [line for line in sources if not line.startswith(" ")]
+    titles = {c["source"]: c["title"] for c in citations}
+    assert headings == [titles[source] for source in articles]  # each title once
+    labels = [line.strip() for line in sources if re.match(r" {4}\[\d+\] ", line)]
+    assert labels == [
+        f"[{c['n']}] passage {c['passage']} of {c['passages']} · “{c['cited_opening']}”"
+        for source in articles
+        for c in sorted(citations, key=lambda c: c["n"])
+        if c["source"] == source
+    ]
+    assert len(set(labels)) == len(labels)
+    assert "characters" not in out
+    assert not re.search(rf"\b{citations[0]['start']}\W{citations[0]['end']}\b", out)
+
+
+def test_abstains_without_citations(ingested_data: dict[str, str]) -> None:
+    result = run_newsbot("ask", "--json", "Who won the 2022 FIFA World Cup?", env=ingested_data)
+    data = json.loads(result.stdout)
+    assert data["abstained"] is True and data["citations"] == []
+    human = run_newsbot("ask", "Who won the 2022 FIFA World Cup?", env=ingested_data)
+    assert "don't cover" in human.stdout.decode() and "Sources" not in human.stdout.decode()
+
+
+def test_json_lines_from_stdin(ingested_data: dict[str, str]) -> None:
+    lines = [
+        "Who wants to buy TikTok?",
+        "",
+        "Pourquoi Trump voulait-il interdire TikTok ?",
+        "   ",
+        "لماذا تراجعت أمازون عن حظر تيك توك؟",
+    ]
+    payload = (
+        ("\n".join(lines) + "\n").encode() + b"\xff\xfe not utf-8\n" + b"Who is Satya Nadella?\n"
+    )
+    result = run_newsbot("ask", "--json", "-", env=ingested_data, input=payload)
+    records = [json.loads(line) for line in result.stdout.decode().splitlines()]
+    assert len(records) == 7
+    assert [("error" in r) for r in records] == [False, True, False, True, False, True, False]
+    assert records[1]["line"] == 2 and "empty" in records[1]["error"]
+    assert "UTF-8" in records[5]["error"]
+    assert records[4]["question"] == lines[4]
+    assert result.returncode == 1
+
+
+def test_empty_question_exits_2(ingested_data: dict[str, str]) -> None:
+    result = run_newsbot("ask", "   ", env=ingested_data)
+    assert result.returncode == 2
+    err = result.stderr.decode().strip()
+    assert err.startswith("newsbot: error:") and "empty" in err and "\n" not in err
+
+
+def test_huge_question_is_truncated(ingested_data: dict[str, str]) -> None:
+    question = QUESTION + " " + "x" * 20_000
+    result = run_newsbot("ask", "--json", question, env=ingested_data)
+    assert result.returncode == 0
+    data = json.loads(result.stdout)
+    assert len(data["question"]) <= 2000 and data["notices"]
+    assert "only its first" in result.stderr.decode()
+
+
+def test_invalid_setting_is_one_line(tmp_path: Path, corpus: Path) -> None:
+    result = run_newsbot("ask", QUESTION, env=cli_env(tmp_path, corpus, NEWSBOT_TOP_K="many"))
+    assert result.returncode == 2
+    lines = result.stderr.decode().strip().splitlines()
+    assert len(lines) == 1 and "NEWSBOT_TOP_K" in lines[0]
+
+
+def test_unwritable_data_dir(tmp_path: Path, corpus: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    env = cli_env(tmp_path, corpus, NEWSBOT_DATA_DIR=str(tmp_path / "file" / "data"))
+    result = run_newsbot("ask", QUESTION, env=env)
+    assert result.returncode == 1
+    lines = result.stderr.decode().strip().splitlines()
+    assert len(lines) == 2 and "NEWSBOT_DATA_DIR" in lines[-1]
+
+
+def test_corrupted_index_says_rebuild(ingested_data: dict[str, str]) -> None:
+    lexical = Path(ingested_data["NEWSBOT_DATA_DIR"]) / "lexical"
+    current = lexical / (lexical / "CURRENT").read_text()
+    (current / "passages.jsonl").write_bytes(b"\x00garbage")
+    result = run_newsbot("ask", QUESTION, env=ingested_data)
+    assert result.returncode == 1
+    assert "newsbot ingest --rebuild" in result.stderr.decode()
+    assert len(result.stderr.decode().strip().splitlines()) == 1
+    assert run_newsbot("ingest", "--rebuild", env=ingested_data).returncode == 0
+    assert run_newsbot("ask", QUESTION, env=ingested_data).returncode == 0
+
+
+def test_ingest_reports_and_warns(tmp_path: Path, corpus: Path) -> None:
+    (corpus / "empty.txt").write_bytes(b"")
+    (corpus / "picture.png").write_bytes(b"\x89PNG\x00")
+    env = cli_env(tmp_path, corpus)
+    result = run_newsbot("ingest", env=env)
+    assert result.returncode == 0
+    assert "5 articles" in result.stdout.decode() and "added 5" in result.stdout.decode()
+    err = result.stderr.decode()
+    assert "empty.txt: skipped: empty" in err and "picture.png: skipped" in err
+    again = run_newsbot("ingest", env=env)
+    assert "added 0" in again.stdout.decode() and "unchanged 5" in again.stdout.decode()
+
+
+def test_sources(ingested_data: dict[str, str]) -> None:
+    result = run_newsbot("sources", "--json", env=ingested_data)
+    articles = json.loads(result.stdout)
+    assert {a["language"] for a in articles} == {"ar", "fr", "en"} and len(articles) == 5
+
+
+def test_help_reads_like_documentation(tmp_path: Path) -> None:
+    result = run_newsbot("--help", env=cli_env(tmp_path))
+    out = result.stdout.decode()
+    assert result.returncode == 0 and "ask" in out and "ingest" in out
+    ask_help = run_newsbot("ask", "--help", env=cli_env(tmp_path)).stdout.decode()
+    assert "Examples" in ask_help and "--json" in ask_help
+
+
+# -- with a language model (a stand-in OpenAI-compatible server) -----------------------
+
+
+def model_env(env: dict[str, str], server: OpenAIStandIn, **extra: str) -> dict[str, str]:
+    return {
+        **env,
+        "NEWSBOT_LLM_PROVIDER": "openai",
+        "NEWSBOT_LLM_BASE_URL": server.base_url,
+        "NEWSBOT_LLM_API_KEY": API_KEY,
+        "NEWSBOT_LLM_TRANSLATE": "false",
+        **extra,
+    }
+
+
+def read_until(stream: IO[bytes], marker: bytes, limit: float = 60) -> bytes:
+    """What the process wrote to `stream` up to `marker` (waiting for it, at most `limit` s)."""
+    seen = b""
+    deadline = time.monotonic() + limit
+    while marker not in seen:
+        ready, _, _ = select.select([stream], [], [], max(0.0, deadline - time.monotonic()))
+        assert ready, f"no {marker!r} after {limit} s; got {seen!r}"
+        chunk = os.read(stream.fileno(), 4096)
+        assert chunk, f"stream ended before {marker!r}; got {seen!r}"
+        seen += chunk
+    return seen
+
+
+@needs_openai
+def test_ask_streams_the_generated_answer(
+    ingested_data: dict[str, str], openai_standin: OpenAIStandIn
+) -> None:
+    rest_may_come = threading.Event()
+    openai_standin.responder = Script(
+        answer=Reply(
+            chunks=["Microsoft said ", "the data stays ", "in the United States [2][9]."],
+            hold=rest_may_come,
+            hold_after=1,
+        )
+    )
+    script = Path(sys.executable).with_name("newsbot")
+    with subprocess.Popen(
+        [str(script), "ask", QUESTION],
+        env=model_env(ingested_data, openai_standin),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as process:
+        assert process.stdout is not None and process.stderr is not None
+        first = read_until(process.stdout, b"Microsoft said")
+        assert b"Sources" not in first, "the first words came before the rest was sent"
+        rest_may_come.set()
+        out = first + process.stdout.read()
+        err = process.stderr.read().decode()
+        assert process.wait(60) == 0, err
+    text = out.decode()
+    assert text.startswith("Microsoft said the data stays in the United States [1].\n\nSources\n")
+    assert re.search(r"\n    \[1\] passage \d of \d · “", text)
+    assert "[2]" not in text and API_KEY not in text + err
+
+
+@needs_openai
+def test_ask_json_with_a_model_and_a_failing_one(
+    ingested_data: dict[str, str], openai_standin: OpenAIStandIn
+) -> None:
+    openai_standin.responder = Script(answer=Reply(text="The data stays in the US [1]."))
+    env = model_env(ingested_data, openai_standin)
+    data = json.loads(run_newsbot("ask", "--json", QUESTION, env=env).stdout)
+    assert data["mode"] == "generated" and data["answer"] == "The data stays in the US [1]."
+    assert len(data["citations"]) == 1 and data["citations"][0]["n"] == 1
+
+    openai_standin.responder = Script(answer=Reply(status=401, error=f"bad key {API_KEY}"))
+    result = run_newsbot("ask", QUESTION, env=env)
+    out, err = result.stdout.decode(), result.stderr.decode()
+    assert result.returncode == 0 and "United States" in out and "Sources" in out
+    assert "newsbot: note: The language model failed (HTTP 401)" in err
+    assert API_KEY not in out + err
+
+
+def test_changed_embedding_says_to_rebuild(ingested_data: dict[str, str]) -> None:
+    env = {**ingested_data, "NEWSBOT_EMBEDDING_DIM": "256"}
+    result = run_newsbot("ask", QUESTION, env=env)
+    assert result.returncode == 1
+    err = result.stderr.decode()
+    assert err.startswith("newsbot: error: the index in ") and err.count("\n") == 1
+    assert "hashing-ngram-3-5-v1/768" in err and "hashing-ngram-3-5-v1/256" in err
+    assert "run `newsbot ingest --rebuild`" in err
+
+
+def test_ingest_of_a_path_that_does_not_exist_exits_2(ingested_data: dict[str, str]) -> None:
+    before = run_newsbot("sources", "--json", env=ingested_data).stdout
+    result = run_newsbot("ingest", "/nonexistent-newsbot-path", env=ingested_data)
+    assert result.returncode == 2
+    err = result.stderr.decode().strip()
+    assert err == (
+        "newsbot: error: no such file or folder: /nonexistent-newsbot-path; nothing was indexed"
+    )
+    assert run_newsbot("sources", "--json", env=ingested_data).stdout == before
+
+
+def test_article_text_never_reaches_the_terminal_with_control_characters(
+    tmp_path: Path,
+) -> None:
+    corpus = tmp_path / "hostile"
+    corpus.mkdir()
+    title = "Breaking\x1b]0;HACKED\x07 news\x1b]52;c;ZWNobyBwd25lZA==\x07"
+    body = "The council approved the budget on Monday.\x1b[2J\x1b[5m It will take effect in May."
+    (corpus / "hostile.txt").write_text(f"{title}\n\n{body}\n", encoding="utf-8")
+    env = cli_env(tmp_path, corpus)
+    assert run_newsbot("ingest", env=env).returncode == 0
+    listing = run_newsbot("sources", env=env)
+    answer = run_newsbot("ask", "When did the council approve the budget?", env=env)
+    for result in (listing, answer):
+        assert result.returncode == 0, result.stderr.decode()
+        assert not re.search(rb"[\x00-\x08\x0b-\x1f\x7f]", result.stdout), result.stdout
+    assert b"Breaking ]0;HACKED  news" in listing.stdout
+    exact = json.loads(
+        run_newsbot("ask", "--json", "When was the budget approved?", env=env).stdout
+    )
+    assert "\x1b[2J" in exact["citations"][0]["text"]  # JSON keeps the article's text exact
+
+
+def test_a_misspelt_setting_is_named_with_the_right_one(ingested_data: dict[str, str]) -> None:
+    result = run_newsbot("ask", QUESTION, env={**ingested_data, "NEWSBOT_TOPK": "3"})
+    assert result.returncode == 0
+    assert result.stderr.decode().splitlines()[0] == (
+        "newsbot: warning: NEWSBOT_TOPK in the environment is not a setting and is ignored; "
+        "did you mean NEWSBOT_TOP_K?"
+    )
+
+
+def test_a_question_that_is_not_utf8_exits_2(ingested_data: dict[str, str]) -> None:
+    script = Path(sys.executable).with_name("newsbot")
+    result = subprocess.run(
+        [str(script), "ask", "--json", b"\xff\xfe TikTok"],
+        env=ingested_data,
+        capture_output=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stderr.decode().strip() == (
+        "newsbot: error: the question is not valid UTF-8 text; "
+        "check the terminal's or the script's encoding"
+    )
+    assert result.stdout == b""
+
+
+def test_an_empty_index_pointer_is_reported_not_reindexed(ingested_data: dict[str, str]) -> None:
+    pointer = Path(ingested_data["NEWSBOT_DATA_DIR"]) / "lexical" / "CURRENT"
+    pointer.write_bytes(b"")
+    result = run_newsbot("ask", QUESTION, env=ingested_data)
+    assert result.returncode == 1
+    err = result.stderr.decode()
+    assert "for the first time" not in err
+    assert err.strip().splitlines() == [
+        f"newsbot: error: the index pointer {pointer} is damaged (it names no snapshot); "
+        "run `newsbot ingest --rebuild`"
+    ]
+    assert pointer.read_bytes() == b""  # nothing was indexed over it
+
+
+def test_sources_tell_same_named_files_apart_and_escape_odd_names(tmp_path: Path) -> None:
+    corpus = tmp_path / "news"
+    for region in ("world", "tech"):
+        (corpus / region).mkdir(parents=True)
+        (corpus / region / "story.txt").write_text(
+            f"{region.title()} story\n\nAn article about TikTok in {region}.", encoding="utf-8"
+        )
+    (corpus / "two\nlines.txt").write_text("Odd name\n\nAn article about Amazon.", "utf-8")
+    env = cli_env(tmp_path, corpus)
+    assert run_newsbot("ingest", env=env).returncode == 0
+    listing = run_newsbot("sources", env=env).stdout.decode().splitlines()
+    assert [line.split()[0] for line in listing[:-1]] == [
+        "tech/story.txt",
+        "two\\nlines.txt",
+        "world/story.txt",
+    ]
+    answer = run_newsbot("ask", "What about TikTok in tech?", env=env).stdout.decode()
+    assert "    tech/story.txt · English" in answer
+
+
+def test_a_malformed_env_file_is_named_with_its_line(
+    ingested_data: dict[str, str], tmp_path: Path
+) -> None:
+    (tmp_path / ".env").write_text(
+        'NEWSBOT_TOP_K=3\nNEWSBOT_LLM_API_KEY="sk-secret-value\nNEWSBOT_TOPK=4\n', "utf-8"
+    )
+    result = run_newsbot("ask", QUESTION, env=ingested_data, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr.decode()
+    err = result.stderr.decode()
+    assert err.splitlines()[:2] == [
+        "newsbot: warning: .env line 2 is not NAME=value (a quote left open?) and is ignored",
+        "newsbot: warning: NEWSBOT_TOPK in .env is not a setting and is ignored; "
+        "did you mean NEWSBOT_TOP_K?",
+    ]
+    assert "python-dotenv" not in err and "sk-secret" not in err
+
+
+def test_an_env_file_that_is_not_utf8_is_one_line(
+    ingested_data: dict[str, str], tmp_path: Path
+) -> None:
+    (tmp_path / ".env").write_bytes(b"NEWSBOT_TOP_K=3\n# caf\xe9 in Latin-1\n")
+    result = run_newsbot("ask", QUESTION, env=ingested_data, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.decode().strip() == (
+        "newsbot: error: .env is not UTF-8 text (byte 0xe9 on line 2); save it as UTF-8"
+    )
+
+
+def test_malloc_arenas_are_capped_where_glibc_allows() -> None:
+    import platform
+
+    from bot.frontend import limit_malloc_arenas
+
+    capped = limit_malloc_arenas()
+    assert capped == (sys.platform == "linux" and platform.libc_ver()[0] == "glibc")

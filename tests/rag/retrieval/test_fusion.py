@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import pytest
+
+from rag.models import RetrievedPassage
+from rag.retrieval.fusion import fuse_passage_rankings
+
+
+def passage(pid: str, evidence: float) -> RetrievedPassage:
+    return RetrievedPassage(
+        passage_id=pid,
+        source=f"{pid}.txt",
+        title=pid,
+        language="en",
+        text=pid,
+        start=0,
+        end=1,
+        score=0.0,
+        evidence=evidence,
+    )
+
+
+def test_votes_are_weighted_by_evidence_and_the_best_evidence_is_kept() -> None:
+    english = [passage("a", 0.2), passage("b", 0.1), passage("c", 0.05)]
+    arabic = [passage("d", 0.9), passage("b", 0.7)]
+    fused = fuse_passage_rankings([english, arabic], k=3)
+    assert [p.passage_id for p in fused] == ["d", "b", "a"]
+    assert [p.evidence for p in fused] == [0.9, 0.7, 0.2]
+    assert fused[0].score == pytest.approx(0.95 / 61)
+    assert fused[1].score == pytest.approx(0.15 / 62 + 0.75 / 62)
+
+
+def test_near_misses_in_one_language_do_not_outvote_a_hit_in_another() -> None:
+    english = [passage(f"en{i}", 0.1) for i in range(10)]
+    arabic = [passage("ar-hit", 0.9), *english[:5]]
+    fused = fuse_passage_rankings([english, arabic], k=5)
+    assert fused[0].passage_id == "ar-hit"
+
+
+def test_single_ranking_keeps_its_order() -> None:
+    ranking = [passage(name, 0.5) for name in "xyz"]
+    assert [p.passage_id for p in fuse_passage_rankings([ranking], k=2)] == ["x", "y"]
+    assert fuse_passage_rankings([], k=5) == []

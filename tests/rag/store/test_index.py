@@ -1,0 +1,409 @@
+"""NewsIndex under concurrency and faults, over the embedded store and a real `chroma run`.
+
+Other processes are real: an ingest paused at a progress stage (tests/ingest_driver.py)
+then resumed or SIGKILLed, and long-lived `newsbot ask --json -` readers. In server mode
+each simulated machine has its own data dir and shares only the Chroma server.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rag.engine import Engine
+from rag.errors import BackendError, IndexUnavailableError, IngestBusyError, NewsbotError
+from rag.models import Answer, IngestReport
+from rag.settings import Settings
+from rag.store.vectors import connect
+from tests.chroma_server import ChromaServer, free_port
+from tests.conftest import (
+    ENGLISH_SEED,
+    FRENCH_SEED,
+    cli_env,
+    make_settings,
+    run_newsbot,
+    unique_collection,
+)
+from tests.processes import AskProcess, IngestProcess
+
+QUOKKA_QUESTION = "Where was the quokka seen?"
+FRENCH_QUESTION = "Qu’a dit Mike Pompeo sur les éditeurs de logiciels chinois ?"
+ENGLISH_QUESTION = "What did Microsoft promise about data storage?"
+
+
+@dataclass
+class Store:
+    """Settings for processes sharing one index: one data dir per machine in server mode."""
+
+    tmp_path: Path
+    corpus: Path
+    extra: dict[str, str]
+
+    def data_dir(self, machine: str) -> Path:
+        server = "NEWSBOT_CHROMA_URL" in self.extra
+        return self.tmp_path / (f"data-{machine}" if server else "data")
+
+    def settings(self, machine: str = "a") -> Settings:
+        values = {key.removeprefix("NEWSBOT_").lower(): value for key, value in self.extra.items()}
+        return make_settings(self.tmp_path, self.corpus, data_dir=self.data_dir(machine), **values)
+
+    def env(self, machine: str = "a") -> dict[str, str]:
+        env = cli_env(self.tmp_path, self.corpus, **self.extra)
+        env["NEWSBOT_DATA_DIR"] = str(self.data_dir(machine))
+        return env
+
+
+@pytest.fixture(params=["embedded", "server"])
+def store(request: pytest.FixtureRequest, tmp_path: Path, corpus: Path) -> Iterator[Store]:
+    if request.param == "server":
+        yield request.getfixturevalue("server_store")
+    else:
+        yield Store(tmp_path, corpus, {})
+
+
+@pytest.fixture
+def server_store(tmp_path: Path, corpus: Path, chroma_server: ChromaServer) -> Store:
+    """Machines sharing the session's `chroma run` server, in a collection of their own."""
+    server = {"NEWSBOT_CHROMA_URL": chroma_server.url, "NEWSBOT_COLLECTION": unique_collection()}
+    return Store(tmp_path, corpus, server)
+
+
+def sources(answer: Answer | dict[str, Any]) -> set[str]:
+    """The files an answer cites (an Answer, or its JSON from `newsbot ask --json`)."""
+    if isinstance(answer, Answer):
+        return {citation.source for citation in answer.citations}
+    assert "error" not in answer, answer
+    return {citation["source"] for citation in answer["citations"]}
+
+
+def change_corpus(corpus: Path) -> None:
+    """Drop the French article and add one about a quokka."""
+    (corpus / FRENCH_SEED).unlink()
+    (corpus / "quokka.txt").write_text(
+        "Quokka news\nA quokka was seen in Perth, near the river, on Tuesday.", encoding="utf-8"
+    )
+
+
+def assert_old_state(engine: Engine) -> None:
+    assert "quokka.txt" not in sources(engine.ask(QUOKKA_QUESTION))
+    assert FRENCH_SEED in sources(engine.ask(FRENCH_QUESTION))
+    assert len(engine.articles()) == 5
+
+
+def assert_new_state(engine: Engine) -> None:
+    assert "quokka.txt" in sources(engine.ask(QUOKKA_QUESTION))
+    assert FRENCH_SEED not in sources(engine.ask(FRENCH_QUESTION))
+    assert {a.source for a in engine.articles()} == {
+        *(p.name for p in engine.settings.corpus_dir.iterdir())
+    }
+
+
+def assert_vectors_match_catalogue(engine: Engine) -> None:
+    """Every passage of the snapshot has its vector, and no other vector is left."""
+    wanted = {record.passage_id for record in engine.index.snapshot().records}
+    assert engine.index.vector.ids() == wanted
+
+
+class Hammer:
+    """Questions asked in a loop from another thread until stopped; errors are kept."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.asked = 0
+        self.errors: list[BaseException] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        questions = [ENGLISH_QUESTION, QUOKKA_QUESTION, FRENCH_QUESTION]
+        while not self._stop.is_set():
+            try:
+                self.engine.ask(questions[self.asked % len(questions)])
+            except Exception as exc:
+                self.errors.append(exc)
+            self.asked += 1
+
+    def __enter__(self) -> Hammer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=60)
+
+
+class TestServerMode:
+    def test_ingest_ask_from_a_second_process_then_delete(
+        self, server_store: Store, corpus: Path
+    ) -> None:
+        store = server_store
+        writer = Engine(store.settings("a"))
+        assert writer.ingest().added == 5
+        with AskProcess(store.env("b")) as reader:
+            assert ENGLISH_SEED in sources(reader.ask(ENGLISH_QUESTION))
+            (corpus / ENGLISH_SEED).unlink()
+            assert writer.ingest().removed == 1
+            assert ENGLISH_SEED not in sources(writer.ask(ENGLISH_QUESTION))
+            assert ENGLISH_SEED not in sources(reader.ask(ENGLISH_QUESTION))
+        listed = run_newsbot("sources", "--json", env=store.env("c"))
+        assert ENGLISH_SEED not in listed.stdout.decode() and FRENCH_SEED in listed.stdout.decode()
+        assert_vectors_match_catalogue(writer)
+        assert not store.data_dir("a").joinpath("chroma").exists()
+
+    def test_answers_are_the_same_as_with_the_embedded_store(
+        self, tmp_path: Path, corpus: Path, chroma_server: ChromaServer
+    ) -> None:
+        embedded = Engine(make_settings(tmp_path, corpus, data_dir=tmp_path / "embedded"))
+        server = Engine(
+            make_settings(
+                tmp_path,
+                corpus,
+                data_dir=tmp_path / "server",
+                chroma_url=chroma_server.url,
+                collection=unique_collection(),
+            )
+        )
+        embedded.ingest()
+        server.ingest()
+        reader = Engine(server.settings.model_copy(update={"data_dir": tmp_path / "other"}))
+        for question in [ENGLISH_QUESTION, FRENCH_QUESTION, "لماذا تراجعت أمازون عن حظر تيك توك؟"]:
+            expected = embedded.ask(question).model_dump()
+            assert server.ask(question).model_dump() == expected
+            assert reader.ask(question).model_dump() == expected
+        # Rebuilt from the server's records: the same passages, words and terms, so the same
+        # term and n-gram indexes.
+        assert reader.index.snapshot().records == embedded.index.snapshot().records
+
+    def test_passages_missing_from_the_server_say_rebuild(
+        self, server_store: Store, corpus: Path
+    ) -> None:
+        store = server_store
+        writer = Engine(store.settings("a"))
+        writer.ingest()
+        writer.index.vector.delete([writer.index.snapshot().records[0].passage_id])
+        with pytest.raises(IndexUnavailableError, match=r"is missing.*ingest --rebuild"):
+            Engine(store.settings("b")).ask(ENGLISH_QUESTION)
+        assert writer.ingest(rebuild=True).passages == len(writer.index.snapshot().records)
+        assert ENGLISH_SEED in sources(Engine(store.settings("b")).ask(ENGLISH_QUESTION))
+
+    def test_server_down_at_start_is_one_line_naming_the_url(self, tmp_path: Path) -> None:
+        url = f"http://127.0.0.1:{free_port()}"
+        env = cli_env(tmp_path, NEWSBOT_CHROMA_URL=url)
+        result = run_newsbot("ask", "Who wants to buy TikTok?", env=env)
+        lines = result.stderr.decode().splitlines()
+        assert result.returncode == 1 and len(lines) == 1, result.stderr
+        assert lines[0].startswith("newsbot: error: cannot reach the Chroma server at " + url)
+        assert "connection refused" in lines[0]
+
+    def test_server_going_away_and_coming_back(self, tmp_path: Path, corpus: Path) -> None:
+        with ChromaServer(tmp_path / "own-server") as server:
+            store = Store(tmp_path, corpus, {"NEWSBOT_CHROMA_URL": server.url})
+            engine = Engine(store.settings("a"))
+            engine.ingest()
+            with AskProcess(store.env("b")) as reader:
+                assert not reader.ask(ENGLISH_QUESTION)["abstained"]
+                server.kill()
+                failed = reader.ask(ENGLISH_QUESTION)
+                assert failed["error"].startswith(f"cannot reach the Chroma server at {server.url}")
+                with pytest.raises(BackendError, match="cannot reach the Chroma server"):
+                    engine.ask(ENGLISH_QUESTION)
+                server.start()
+                assert ENGLISH_SEED in sources(reader.ask(ENGLISH_QUESTION))
+                assert ENGLISH_SEED in sources(engine.ask(ENGLISH_QUESTION))
+
+
+class TestIngestWhileServing:
+    def test_readers_see_the_old_index_until_it_is_published(
+        self, store: Store, corpus: Path
+    ) -> None:
+        Engine(store.settings("a")).ingest()
+        reader = Engine(store.settings("b"))
+        assert_old_state(reader)
+        change_corpus(corpus)
+        with (
+            Hammer(Engine(store.settings("b"))) as hammer,
+            IngestProcess(store.env("a"), pause_at=["embed", "delete"]) as ingest,
+        ):
+            ingest.wait_paused("embed")  # new vectors stored, nothing published
+            assert_old_state(reader)
+            ingest.resume()
+            ingest.wait_paused("delete")  # published, stale vectors still there
+            assert_new_state(reader)
+            ingest.resume()
+            assert ingest.result()["event"] == "done"
+        assert hammer.errors == [] and hammer.asked > 0
+        assert_new_state(reader)
+        assert_vectors_match_catalogue(reader)
+        quokka = next(r for r in reader.index.snapshot().records if r.source == "quokka.txt")
+        nearest = reader.index.vector.query(
+            reader.index.embedding.get_query_embedding(quokka.text), 3
+        )
+        assert quokka.passage_id in [passage_id for passage_id, _ in nearest]
+
+    @pytest.mark.parametrize("stage", ["embed", "delete"])
+    def test_sigkill_half_way_then_rerun(self, store: Store, corpus: Path, stage: str) -> None:
+        Engine(store.settings("a")).ingest()
+        change_corpus(corpus)
+        with IngestProcess(store.env("a"), pause_at=[stage]) as ingest:
+            ingest.wait_paused(stage)
+            ingest.kill()
+        survivor = Engine(store.settings("b"))
+        if stage == "embed":
+            assert_old_state(survivor)
+        else:
+            assert_new_state(survivor)
+        rerun = Engine(store.settings("a")).ingest()
+        assert rerun.passages == len(survivor.index.snapshot().records)
+        assert (rerun.added, rerun.removed) == ((1, 1) if stage == "embed" else (0, 0))
+        assert_new_state(survivor)
+        assert_vectors_match_catalogue(survivor)
+        leftovers = [p.name for p in store.settings("a").lexical_dir().glob(".*")]
+        assert leftovers == []
+
+    def test_two_ingests_at_once(self, store: Store) -> None:
+        with IngestProcess(store.env("a"), pause_at=["embed"]) as first:
+            first.wait_paused("embed")
+            with pytest.raises(IngestBusyError) as refused:
+                Engine(store.settings("b")).ingest()
+            assert str(refused.value).startswith(f"another ingest (pid {first.process.pid}")
+            first.resume()
+            assert first.result()["event"] == "done"
+        again = Engine(store.settings("b")).ingest()
+        assert (again.added, again.unchanged) == (0, 5)
+
+    def test_an_ingest_keeps_what_another_process_ingested_before_it(
+        self, tmp_path: Path, corpus: Path
+    ) -> None:
+        """A long-lived process that ingests again must not save its stale view of Chroma
+        over what another process added meanwhile."""
+        settings = make_settings(tmp_path, corpus)
+        # Chroma keeps small batches in its log, which every process reads; make it write
+        # the HNSW files at every add, as it does for large ingests.
+        connect(settings).create_collection(
+            settings.collection,
+            embedding_function=None,
+            configuration={"hnsw": {"space": "cosine", "batch_size": 2, "sync_threshold": 2}},
+        )
+        repl = Engine(settings)
+        repl.ingest()
+        repl.ask(ENGLISH_QUESTION)
+        change_corpus(corpus)
+        with IngestProcess(cli_env(tmp_path, corpus)) as other:
+            assert other.result()["report"]["added"] == 1
+        (corpus / "otter.txt").write_text("Otter news\nAn otter swam in Oslo.", encoding="utf-8")
+        assert repl.ingest().added == 1
+        fresh = Engine(settings)
+        embed = fresh.index.embedding.get_query_embedding
+        for record in fresh.index.snapshot().records:
+            nearest = fresh.index.vector.query(embed(record.text), 1)
+            assert nearest[0][0] == record.passage_id, record.source
+
+    def test_rebuild_while_serving_keeps_answering(self, store: Store) -> None:
+        Engine(store.settings("a")).ingest()
+        reader = Engine(store.settings("b"))
+        paused, go = threading.Event(), threading.Event()
+        reports: list[IngestReport] = []
+
+        def pause_once_embedded(stage: str, done: int, total: int) -> None:
+            if stage == "embed" and not paused.is_set():
+                paused.set()
+                go.wait(timeout=120)
+
+        rebuild = threading.Thread(
+            target=lambda: reports.append(
+                Engine(store.settings("a")).ingest(rebuild=True, progress=pause_once_embedded)
+            )
+        )
+        rebuild.start()
+        try:
+            assert paused.wait(timeout=120)
+            assert_old_state(reader)
+        finally:
+            go.set()
+            rebuild.join(timeout=120)
+        assert reports[0].added == 5
+        assert_old_state(reader)
+        assert_vectors_match_catalogue(reader)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 64 MB tmpfs to fill up or turn read-only (needs root and CAP_SYS_ADMIN)."""
+    mount_point = tmp_path / "disk"
+    mount_point.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(mount_point)],
+        capture_output=True,
+        text=True,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({mounted.stderr.strip()}): needs root")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-R", "-l", str(mount_point)], check=True)
+
+
+def fill(disk: Path) -> Path:
+    filler = disk / "filler"
+    with filler.open("wb") as out:
+        while True:
+            try:
+                out.write(b"\0" * (1 << 20))
+                out.flush()
+            except OSError:
+                break
+    return filler
+
+
+class TestWriteFailures:
+    def test_disk_full_during_ingest(self, small_disk: Path, corpus: Path, tmp_path: Path) -> None:
+        settings = make_settings(tmp_path, corpus, data_dir=small_disk / "data")
+        Engine(settings).ingest()
+        change_corpus(corpus)
+        filled: list[Path] = []
+
+        def fill_when_read(stage: str, done: int, total: int) -> None:
+            if stage == "read" and done == total and not filled:
+                filled.append(fill(small_disk))
+
+        with pytest.raises(NewsbotError) as failure:
+            Engine(settings).ingest(progress=fill_when_read)
+        message = str(failure.value)
+        assert "the previous index is unchanged" in message and "\n" not in message
+        filled[0].unlink()
+        survivor = Engine(settings)
+        assert_old_state(survivor)
+        assert Engine(settings).ingest().added == 1
+        assert_new_state(Engine(settings))
+
+    def test_data_dir_turning_read_only_during_ingest(
+        self, small_disk: Path, corpus: Path, tmp_path: Path
+    ) -> None:
+        data_dir = small_disk / "data"
+        settings = make_settings(tmp_path, corpus, data_dir=data_dir)
+        Engine(settings).ingest()
+        change_corpus(corpus)
+
+        def read_only_when_read(stage: str, done: int, total: int) -> None:
+            if stage == "read" and done == total:
+                # A read-only mount over the data dir: what is opened from now on fails.
+                subprocess.run(["mount", "--bind", str(data_dir), str(data_dir)], check=True)
+                subprocess.run(["mount", "-o", "remount,bind,ro", str(data_dir)], check=True)
+
+        with pytest.raises(NewsbotError) as failure:
+            Engine(settings).ingest(progress=read_only_when_read)
+        message = str(failure.value)
+        assert "the previous index is unchanged" in message and "\n" not in message
+        with pytest.raises(IndexUnavailableError, match="NEWSBOT_DATA_DIR"):
+            Engine(settings).ingest()
+        subprocess.run(["umount", "-l", str(data_dir)], check=True)
+        assert_old_state(Engine(settings))
+        assert Engine(settings).ingest().added == 1
+        assert_new_state(Engine(settings))

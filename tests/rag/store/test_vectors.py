@@ -1,0 +1,188 @@
+"""Connecting to Chroma, embedded or on a server, and what its failures look like."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import http.server
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import rag.store.vectors as vector_store
+from rag.errors import BackendError, IndexUnavailableError
+from rag.settings import Settings
+from rag.store.ingest import plan_ingest
+from rag.store.vectors import (
+    VectorIndex,
+    chroma_errors,
+    connect,
+    location_of,
+    record_from_chroma,
+    record_metadata,
+)
+from tests.chroma_server import ChromaServer
+from tests.conftest import SEEDS_DIR, make_settings, unique_collection
+
+TOKEN = "sekrit-token-4711"
+
+
+class _NotChroma(http.server.BaseHTTPRequestHandler):
+    """Records request headers; answers its heartbeat, then 500s that echo the headers;
+    or never answers at all."""
+
+    seen: list[dict[str, str]]
+    hang: threading.Event | None = None
+
+    def do_GET(self) -> None:
+        self.seen.append(dict(self.headers))
+        if self.hang is not None:
+            self.hang.wait(timeout=30)
+            return
+        if self.path.endswith("/heartbeat"):
+            self._reply(200, {"nanosecond heartbeat": 1})
+        else:
+            self._reply(500, {"error": "Internal", "message": f"headers {dict(self.headers)}"})
+
+    def _reply(self, status: int, payload: dict[str, object]) -> None:
+        body = json.dumps(payload)
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def not_chroma(*, hang: bool = False) -> Iterator[tuple[str, list[dict[str, str]]]]:
+    """The URL of a misbehaving HTTP server on 127.0.0.1, and the headers it saw."""
+    seen: list[dict[str, str]] = []
+    release = threading.Event()
+    handler = type("Handler", (_NotChroma,), {"seen": seen, "hang": release if hang else None})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", seen
+    finally:
+        release.set()
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [("Authorization", f"Bearer {TOKEN}"), ("X-Chroma-Token", TOKEN)],
+)
+def test_token_is_sent_and_never_shown(tmp_path: Path, header: str, expected: str) -> None:
+    with not_chroma() as (url, seen):
+        settings = Settings(
+            data_dir=tmp_path,
+            chroma_url=url,
+            chroma_auth_token=TOKEN,  # type: ignore[arg-type]
+            chroma_auth_header=header,  # type: ignore[arg-type]
+        )
+        with pytest.raises(BackendError) as failure:
+            connect(settings)
+    assert seen and seen[0].get(header) == expected
+    message = str(failure.value)
+    assert message.startswith(f"the Chroma server at {url} failed")
+    assert TOKEN not in message and "***" in message
+    assert TOKEN not in repr(location_of(settings))
+
+
+def test_a_server_that_does_not_answer_times_out(tmp_path: Path) -> None:
+    with not_chroma(hang=True) as (url, _):
+        settings = Settings(data_dir=tmp_path, chroma_url=url, chroma_timeout=0.5)
+        with pytest.raises(BackendError, match="no answer in time"):
+            connect(settings)
+
+
+def test_error_advice_depends_on_what_failed(tmp_path: Path) -> None:
+    where = location_of(Settings(data_dir=tmp_path))
+    with (
+        pytest.raises(IndexUnavailableError, match="run `newsbot ingest --rebuild`"),
+        chroma_errors(where),
+    ):
+        raise RuntimeError("database disk image is malformed")
+    with (
+        pytest.raises(IndexUnavailableError, match="previous index is unchanged") as failure,
+        chroma_errors(where, writing=True),
+    ):
+        raise RuntimeError("database or disk is full\nsecond line")
+    assert "\n" not in str(failure.value)
+
+
+def seed_records(settings: Settings) -> list:  # type: ignore[type-arg]
+    return plan_ingest(
+        [SEEDS_DIR], [], chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap
+    ).records
+
+
+def test_records_survive_a_round_trip_through_chroma_metadata(tmp_path: Path) -> None:
+    for record in seed_records(Settings(data_dir=tmp_path)):
+        stored = record_metadata(record)
+        assert all(isinstance(value, str | int | float | bool) for value in stored.values())
+        assert record_from_chroma(record.passage_id, record.text, stored) == record
+
+
+@pytest.mark.parametrize("mode", ["embedded", "server"])
+def test_ids_and_records_are_read_in_pages(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    corpus: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    mode: str,
+) -> None:
+    overrides: dict[str, object] = {}
+    if mode == "server":
+        server: ChromaServer = request.getfixturevalue("chroma_server")
+        overrides = {"chroma_url": server.url, "collection": unique_collection()}
+    settings = make_settings(tmp_path, corpus, **overrides)
+    records = seed_records(settings)
+    index = VectorIndex(connect(settings), settings.collection, location_of(settings))
+    index.add(records, lambda texts: [[1.0, float(len(text))] for text in texts])
+    monkeypatch.setattr(vector_store, "GET_BATCH", 4)
+    assert index.ids() == {record.passage_id for record in records}
+    wanted = [*[record.passage_id for record in records][::2], "no-such-passage"]
+    found = index.records(wanted)
+    assert set(found) == set(wanted[:-1])
+    assert all(found[r.passage_id] == r for r in records if r.passage_id in found)
+
+
+def test_batches_fit_a_server_with_a_small_request_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches are cut by bytes; a batch the server still refuses is split and sent again;
+    one passage alone too large is named with what to change."""
+    records = seed_records(Settings(data_dir=tmp_path))
+    with ChromaServer(tmp_path / "small", max_payload_bytes=60_000) as server:
+        settings = make_settings(tmp_path, SEEDS_DIR, chroma_url=server.url)
+        index = VectorIndex(connect(settings), settings.collection, location_of(settings))
+        requests: list[int] = []
+        upsert = index._upsert_request
+
+        def counted(batch, vectors, metadatas):  # type: ignore[no-untyped-def]
+            requests.append(len(batch))
+            upsert(batch, vectors, metadatas)
+
+        monkeypatch.setattr(index, "_upsert_request", counted)
+        # A budget far over the server's limit: every first request is refused.
+        index._request_budget = 10_000_000
+        index.add(records, lambda texts: [[1.0, float(len(text))] for text in texts])
+        assert index.ids() == {record.passage_id for record in records}
+        assert requests[0] == len(records)  # refused, then split
+        assert index._request_budget is not None and index._request_budget < 1_000_000
+
+        huge = dataclasses.replace(records[0], passage_id="huge", text="ت" * 40_000)
+        with pytest.raises(BackendError) as refused:
+            index.add([huge], lambda texts: [[1.0, 2.0] for _ in texts])
+        message = str(refused.value)
+        assert "refuses even one passage" in message and "max_payload_size_bytes" in message
+        assert "free some space" not in message
