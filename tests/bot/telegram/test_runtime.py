@@ -26,14 +26,9 @@ from standins.telegram_api import TelegramStandin, parse_html, utf16_length
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.telegram import formatting as fmt
-from bot.telegram.runtime import (
-    ALLOWED_UPDATES,
-    NewsbotHandlers,
-    TelegramConfig,
-    build_application,
-    handlers_of,
-    serve,
-)
+from bot.telegram.config import TelegramConfig
+from bot.telegram.handlers import NewsbotHandlers, handlers_of
+from bot.telegram.runtime import ALLOWED_UPDATES, build_application, serve
 from prompts import localized_prompt
 from rag.engine import Engine
 from rag.errors import BackendError, ConfigError
