@@ -1,0 +1,2 @@
+"""Answering: extractive answers, cited generation, question rewriting, follow-ups and
+streaming."""

@@ -1,0 +1,1 @@
+"""Backends chosen from the settings: the embedding model and the language model."""

@@ -1,0 +1,1 @@
+"""Evaluation: question sets, scoring and reports."""

@@ -1,0 +1,1 @@
+"""Retrieval: the question's terms, the hybrid retriever and rank fusion."""
