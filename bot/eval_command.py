@@ -9,11 +9,11 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
-from bot.frontend import ensure_index, open_engine, reports_errors
+from bot.frontend import ProgressBar, ensure_index, open_engine, reports_errors
 from rag.errors import BadInputError
 
 if TYPE_CHECKING:
@@ -121,10 +121,16 @@ def eval_command(
     ensure_index(engine)
     for warning in unindexed_sources(question_set.questions, (a.source for a in engine.articles())):
         click.echo(one_line(f"newsbot: warning: {questions_file} {warning}"), err=True)
-    with _ProgressBar(len(question_set.questions)) as progress:
+    bar = ProgressBar()
+    try:
         results, refused = run_question_set(
-            engine, question_set.questions, top_k=top_k, progress=progress
+            engine,
+            question_set.questions,
+            top_k=top_k,
+            progress=lambda done, total: bar.show("Asking questions", done, total),
         )
+    finally:
+        bar.close()
     for error in refused:
         click.echo(
             one_line(f"newsbot: error: {questions_file} line {error.line}: {error.error}"), err=True
@@ -179,40 +185,6 @@ def _write_reports(
 
 def _write_text(path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8")
-
-
-class _ProgressBar:
-    """A progress bar on stderr while the questions run (shown only on a terminal)."""
-
-    def __init__(self, total: int) -> None:
-        self.total = total
-        self._bar: Any = None
-        self._task: Any = None
-
-    def __enter__(self) -> _ProgressBar:
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-        console = Console(stderr=True)
-        if console.is_terminal:
-            self._bar = Progress(
-                TextColumn("Asking questions"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                console=console,
-                transient=True,
-            )
-            self._task = self._bar.add_task("questions", total=self.total)
-            self._bar.start()
-        return self
-
-    def __call__(self, done: int, total: int) -> None:
-        if self._bar is not None:
-            self._bar.update(self._task, completed=done)
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self._bar is not None:
-            self._bar.stop()
 
 
 def _run_settings(engine: Engine, top_k: int | None) -> dict[str, object]:

@@ -45,13 +45,16 @@ def reports_errors(command: F) -> F:
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
         except Exception as exc:
-            logging.getLogger("newsbot").debug("unexpected error", exc_info=True)
-            fail(
-                f"unexpected {type(exc).__name__}: {exc} "
-                "(set NEWSBOT_LOG_LEVEL=DEBUG to log the trace)"
-            )
+            fail(unexpected_error(exc))
 
     return wrapper  # type: ignore[return-value]
+
+
+def unexpected_error(exc: Exception) -> str:
+    """The one line a front end shows for an error newsbot did not foresee; its trace goes to
+    the debug log."""
+    logging.getLogger("newsbot").debug("unexpected error", exc_info=exc)
+    return f"unexpected {type(exc).__name__}: {exc} (set NEWSBOT_LOG_LEVEL=DEBUG to log the trace)"
 
 
 def open_engine() -> Engine:
@@ -69,51 +72,67 @@ def open_engine() -> Engine:
     return Engine(settings)
 
 
-class _Progress:
-    """A progress bar on stderr for long ingests; silent for short ones."""
+class ProgressBar:
+    """A transient progress bar on stderr, one line per label (a stage of an ingest, the
+    questions of an evaluation); nothing is drawn until the first `show`."""
 
     def __init__(self) -> None:
         self._bar: Any = None
-        self._task: Any = None
-        self._stage = ""
-        self._timed_stage = ""
-        self._stage_started = time.monotonic()
+        self._tasks: dict[str, Any] = {}
 
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        if stage != self._timed_stage:
-            self._timed_stage, self._stage_started = stage, time.monotonic()
-        # Embedding with the bundled model takes seconds even for a few dozen passages.
-        slow = time.monotonic() - self._stage_started > PROGRESS_BAR_AFTER_SECONDS
-        if total < PROGRESS_BAR_MIN_FILES and not slow:
-            return
+    def show(self, label: str, done: int, total: int) -> None:
         if self._bar is None:
             from rich.console import Console
-            from rich.progress import Progress
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-            self._bar = Progress(console=Console(stderr=True), transient=True)
+            self._bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
             self._bar.start()
-        if stage != self._stage:
-            label = {
-                "read": "Reading articles",
-                "embed": "Embedding passages",
-                "delete": "Removing old passages",
-            }.get(stage, stage)
-            self._task = self._bar.add_task(label, total=total)
-            self._stage = stage
-        self._bar.update(self._task, completed=done)
+        if label not in self._tasks:
+            self._tasks[label] = self._bar.add_task(label, total=total)
+        self._bar.update(self._tasks[label], completed=done, total=total)
 
     def close(self) -> None:
         if self._bar is not None:
             self._bar.stop()
 
 
+INGEST_STAGES = {
+    "read": "Reading articles",
+    "embed": "Embedding passages",
+    "delete": "Removing old passages",
+}
+
+
+class IngestProgress:
+    """An ingest's progress bar: shown for many files, or for a stage that is slow (embedding
+    with the bundled model takes seconds even for a few dozen passages); silent otherwise."""
+
+    def __init__(self) -> None:
+        self.bar = ProgressBar()
+        self._timed_stage = ""
+        self._stage_started = time.monotonic()
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage != self._timed_stage:
+            self._timed_stage, self._stage_started = stage, time.monotonic()
+        slow = time.monotonic() - self._stage_started > PROGRESS_BAR_AFTER_SECONDS
+        if total >= PROGRESS_BAR_MIN_FILES or slow:
+            self.bar.show(INGEST_STAGES.get(stage, stage), done, total)
+
+
 def run_ingest(engine: Engine, paths: list[Path] | None, rebuild: bool) -> IngestReport:
-    progress = _Progress()
+    progress = IngestProgress()
     callback: ProgressCallback = progress
     try:
         report = engine.ingest(paths, rebuild=rebuild, progress=callback)
     finally:
-        progress.close()
+        progress.bar.close()
     for warning in report.skipped:
         click.echo(f"newsbot: warning: {warning}", err=True)
     return report

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import difflib
-import logging
 import os
 import shlex
 import sys
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import click
 
+from bot.frontend import unexpected_error
 from rag.errors import NewsbotError
 
 if TYPE_CHECKING:
@@ -30,7 +30,6 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 MAX_TOP_K = 50
 PROMPT = "newsbot> "
-logger = logging.getLogger("newsbot.repl")
 
 
 class Cancelled(Exception):
@@ -135,11 +134,7 @@ class ReplSession:
         except NewsbotError as exc:
             self.fail(str(exc))
         except Exception as exc:
-            logger.debug("unexpected error", exc_info=True)
-            self.fail(
-                f"unexpected {type(exc).__name__}: {exc} "
-                "(set NEWSBOT_LOG_LEVEL=DEBUG to log the trace)"
-            )
+            self.fail(unexpected_error(exc))
         return True
 
     def fail(self, message: str) -> None:

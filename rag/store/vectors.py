@@ -25,7 +25,6 @@ from rag.store.lexical import PassageRecord
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
     from chromadb.api.models.Collection import Collection
-    from llama_index.vector_stores.chroma import ChromaVectorStore
 
     from rag.settings import Settings
 
@@ -306,13 +305,6 @@ class VectorIndex:
         )
         self._batch = max(1, min(ADD_BATCH, int(self.client.get_max_batch_size())))
         self._request_budget = REQUEST_BUDGET_BYTES if self.where.server else None
-
-    @property
-    def store(self) -> ChromaVectorStore:
-        """The collection as a llama-index vector store."""
-        from llama_index.vector_stores.chroma import ChromaVectorStore
-
-        return ChromaVectorStore(chroma_collection=self._collection)
 
     def reset(self) -> None:
         """Drop every vector by recreating the collection."""
