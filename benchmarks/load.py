@@ -158,15 +158,16 @@ def telegram_application(engine: Engine | None, api: TelegramStandin) -> tuple[A
         return application, " (reference handler: no bot.telegram)"
     # The per-user rate limit would answer a fast chat's 11th question of the minute with
     # "retry later" and then stay silent, which this harness would count as lost.
-    settings = engine.settings.model_copy(
-        update={
-            "telegram_token": SecretStr(api.token),
-            "telegram_base_url": api.base_url,
-            "telegram_rate_limit": 0,
-            "telegram_public": True,  # no allowlist: the chats are made up
-        }
+    from bot.telegram.config import TelegramConfig, TelegramSettings
+
+    settings = TelegramSettings(
+        telegram_token=SecretStr(api.token),
+        telegram_base_url=api.base_url,
+        telegram_rate_limit=0,
+        telegram_public=True,  # no allowlist: the chats are made up
     )
-    return front_end.build_application(settings, engine), " (bot.telegram)"
+    config = TelegramConfig.from_settings(settings)
+    return front_end.build_application(config, engine), " (bot.telegram)"
 
 
 def drive_telegram(engine: Engine | None, run: Run, questions: list[str], seconds: float) -> None:

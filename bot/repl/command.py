@@ -42,8 +42,11 @@ def repl(top_k: int | None, as_json: bool, bidi: str | None) -> None:
 
 
 def _start(top_k: int | None, as_json: bool, bidi: str | None) -> None:
+    from bot.repl.settings import ReplSettings  # here, like the engine: `--help` stays quick
+
+    settings = ReplSettings.load()
     engine = open_engine()
     if sys.stdin.isatty():
-        run_terminal(engine, top_k, as_json, bidi or engine.settings.repl_bidi)
+        run_terminal(engine, top_k, as_json, bidi or settings.repl_bidi, settings.user_state_dir())
     else:
         sys.exit(run_piped(engine, top_k, as_json))

@@ -372,7 +372,10 @@ def offer_first_ingest(session: ReplSession, ask_user: Callable[[str], str]) -> 
         session.output.info("Nothing indexed; /ingest PATH indexes articles.", dim=True)
 
 
-def run_terminal(engine: Engine, top_k: int | None, as_json: bool, bidi: str) -> None:
+def run_terminal(
+    engine: Engine, top_k: int | None, as_json: bool, bidi: str, state_dir: Path
+) -> None:
+    """The interactive session; its history is kept in `state_dir`."""
     from rich.console import Console
 
     from bot.repl.prompt import make_prompt, open_history
@@ -390,7 +393,7 @@ def run_terminal(engine: Engine, top_k: int | None, as_json: bool, bidi: str) ->
         busy=spinner_for(console),
         stream_to=renderer.streaming,
     )
-    history, problem = open_history(engine.settings.user_state_dir())
+    history, problem = open_history(state_dir)
     if problem:
         renderer.info(f"warning: {problem}")
     prompt = make_prompt(history, [name for command in COMMANDS for name in command.names])

@@ -1,18 +1,114 @@
-"""The Telegram bot's configuration, checked: a well-formed token, who may use the bot,
-the webhook."""
+"""The Telegram bot's settings (NEWSBOT_TELEGRAM_*) and its configuration, checked: a
+well-formed token, who may use the bot, the webhook."""
 
 from __future__ import annotations
 
 import re
 import secrets
 from dataclasses import dataclass, field
+from typing import Annotated
 from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import NoDecode
 
 from bot.telegram.access import AccessPolicy
 from rag.errors import ConfigError
-from rag.settings import Settings
+from rag.settings import EmptyMeansUnset, NewsbotSettings
 
 TOKEN_PATTERN = re.compile(r"[0-9]+:[A-Za-z0-9_-]{35}")
+TELEGRAM_WEBHOOK_PORTS = (443, 80, 88, 8443)
+# Random bytes of the webhook secret made up at start when none is configured.
+WEBHOOK_SECRET_BYTES = 32
+
+
+class TelegramSettings(NewsbotSettings):
+    """The Telegram bot's settings. `.env.example` documents each one."""
+
+    telegram_token: Annotated[SecretStr | None, EmptyMeansUnset] = Field(
+        default=None, description="Bot token."
+    )
+    telegram_base_url: str = Field(
+        default="https://api.telegram.org/bot",
+        pattern=r"^https?://\S+$",
+        description="Bot API base URL; the token is appended to it.",
+    )
+    telegram_allowed_users: Annotated[frozenset[int], NoDecode] = Field(
+        default=frozenset(), description="User ids allowed to use the bot in any chat."
+    )
+    telegram_allowed_chats: Annotated[frozenset[int], NoDecode] = Field(
+        default=frozenset(), description="Chat ids where anyone may use the bot."
+    )
+    telegram_public: bool = Field(
+        default=False,
+        description="Let anyone on Telegram use the bot; required when both allowlists are "
+        "empty (the bot refuses to start otherwise).",
+    )
+    telegram_rate_limit: int = Field(
+        default=10,
+        ge=0,
+        le=1000,
+        description="Questions, commands and button presses per user per minute; 0: no limit.",
+    )
+    telegram_workers: int = Field(
+        default=4, ge=1, le=64, description="Threads answering questions for the bot."
+    )
+    telegram_edit_interval: float = Field(
+        default=1.0,
+        ge=0.0,
+        le=60.0,
+        description="Seconds at least between edits of an answer as a language model writes it.",
+    )
+    telegram_max_answer_messages: int = Field(
+        default=3,
+        ge=1,
+        le=20,
+        description="Telegram messages one answer may take at most; a longer answer is "
+        "shortened, with a note saying so.",
+    )
+    telegram_webhook_url: Annotated[str | None, EmptyMeansUnset] = Field(
+        default=None, description="Public HTTPS URL for Telegram to post updates to."
+    )
+    telegram_webhook_listen: str = Field(
+        default="127.0.0.1", min_length=1, description="Address the webhook server binds."
+    )
+    telegram_webhook_port: int = Field(
+        default=8443, ge=1, le=65535, description="Port the webhook server listens on."
+    )
+    telegram_webhook_secret: Annotated[SecretStr | None, EmptyMeansUnset] = Field(
+        default=None, description="Secret Telegram sends with every webhook request."
+    )
+
+    @field_validator("telegram_allowed_users", "telegram_allowed_chats", mode="before")
+    @classmethod
+    def _comma_separated_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("telegram_webhook_url")
+    @classmethod
+    def _https_webhook(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            parts = urlsplit(value)
+            port = parts.port
+        except ValueError:
+            raise ValueError("must be a URL such as https://bot.example.org/telegram") from None
+        if parts.scheme != "https" or not parts.hostname:
+            raise ValueError("must be an https:// URL (Telegram only posts updates over HTTPS)")
+        if port is not None and port not in TELEGRAM_WEBHOOK_PORTS:
+            raise ValueError("Telegram only posts to ports 443, 80, 88 and 8443")
+        return value
+
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _webhook_secret_characters(cls, value: SecretStr | None) -> SecretStr | None:
+        secret = value.get_secret_value() if value is not None else None
+        if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
+            raise ValueError("must be 1-256 characters: letters, digits, _ and -")
+        return value
 
 
 @dataclass(frozen=True)
@@ -44,7 +140,7 @@ class TelegramConfig:
     max_answer_messages: int = 3  # Telegram messages one answer may take at most
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> TelegramConfig:
+    def from_settings(cls, settings: TelegramSettings) -> TelegramConfig:
         if settings.telegram_token is None:
             raise ConfigError(
                 "NEWSBOT_TELEGRAM_TOKEN is not set; create a bot with @BotFather and put its "
@@ -71,12 +167,17 @@ class TelegramConfig:
             )
         webhook = None
         if settings.telegram_webhook_url:
-            secret = settings.telegram_webhook_secret
+            configured = settings.telegram_webhook_secret
+            secret = (
+                configured.get_secret_value()
+                if configured
+                else secrets.token_urlsafe(WEBHOOK_SECRET_BYTES)
+            )
             webhook = Webhook(
                 url=settings.telegram_webhook_url,
                 listen=settings.telegram_webhook_listen,
                 port=settings.telegram_webhook_port,
-                secret=secret.get_secret_value() if secret else secrets.token_urlsafe(32),
+                secret=secret,
             )
         return cls(
             token=token,

@@ -1,6 +1,6 @@
 """The Telegram bot, built and run: cited answers in private chats and groups.
 
-`build_application(settings, engine)` wires python-telegram-bot to the engine, `serve()` runs
+`build_application(config, engine)` wires python-telegram-bot to the engine, `serve()` runs
 the application until SIGINT or SIGTERM (long polling, or a webhook server behind HTTPS) and
 `main()` is what `newsbot telegram` calls. The engine runs in a small thread pool, off the
 event loop, so that chats never wait for each other; each chat's messages are handled one at
@@ -32,19 +32,17 @@ from bot.telegram.concurrency import (
     MessageRateLimiter,
     PerChatUpdateProcessor,
 )
-from bot.telegram.config import TelegramConfig
+from bot.telegram.config import TelegramConfig, TelegramSettings
 from bot.telegram.handlers import HANDLERS_KEY, NewsbotApplication, NewsbotHandlers, handlers_of
 from bot.telegram.logs import LOG_REDACTOR, RedactSecrets, protect_logs
 from rag.engine import Engine
 from rag.errors import BackendError, ConfigError
-from rag.settings import Settings, load_settings
 
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
 
 
-def build_application(settings: Settings, engine: Engine) -> NewsbotApplication:
-    """The bot for these settings, answering from `engine`; not started yet."""
-    config = TelegramConfig.from_settings(settings)
+def build_application(config: TelegramConfig, engine: Engine) -> NewsbotApplication:
+    """The bot for this configuration, answering from `engine`; not started yet."""
     protect_logs(config.secrets)
     handlers = NewsbotHandlers(engine, config)
     application = (
@@ -152,12 +150,14 @@ def main() -> None:
     from bot.frontend import ensure_index, open_engine
 
     os.environ.setdefault("PTB_TIMEDELTA", "1")  # RetryAfter without deprecation warnings
-    config = TelegramConfig.from_settings(load_settings())
+    # Built once and used throughout: without NEWSBOT_TELEGRAM_WEBHOOK_SECRET, each build
+    # makes up a secret of its own.
+    config = TelegramConfig.from_settings(TelegramSettings.load())
     engine = open_engine()
     for handler in logging.getLogger().handlers:  # whatever else might log a secret
         handler.addFilter(LOG_REDACTOR)
     ensure_index(engine)
-    application = build_application(engine.settings, engine)
+    application = build_application(config, engine)
     protect_logs(config.secrets)  # again, for the loggers created while building
     asyncio.run(serve(application, config))
     _announce("telegram bot stopped")

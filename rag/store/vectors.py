@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from chromadb.api import ClientAPI
     from chromadb.api.models.Collection import Collection
 
-    from rag.settings import Settings
+    from rag.settings import ChromaConfig
 
 # Passages per add, bounded by the client's own maximum batch size.
 ADD_BATCH = 5000
@@ -76,15 +76,12 @@ class ChromaLocation:
         return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def location_of(settings: Settings) -> ChromaLocation:
-    if settings.chroma_url:
-        token = settings.chroma_auth_token
+def location_of(chroma: ChromaConfig) -> ChromaLocation:
+    if chroma.url:
         return ChromaLocation(
-            f"the Chroma server at {settings.chroma_url}",
-            server=True,
-            secret=token.get_secret_value() if token else "",
+            f"the Chroma server at {chroma.url}", server=True, secret=chroma.auth_token or ""
         )
-    return ChromaLocation(f"the Chroma store in {settings.chroma_dir()}", server=False)
+    return ChromaLocation(f"the Chroma store in {chroma.path}", server=False)
 
 
 def _network_failure(exc: BaseException, where: ChromaLocation) -> str | None:
@@ -175,34 +172,32 @@ def chroma_errors(where: ChromaLocation, *, writing: bool = False) -> Iterator[N
         raise error from exc
 
 
-def connect(settings: Settings) -> ClientAPI:
+def connect(chroma: ChromaConfig) -> ClientAPI:
     """A new Chroma client: on the server if NEWSBOT_CHROMA_URL is set, else embedded."""
     import chromadb
     import httpx
     from chromadb.config import Settings as ChromaSettings
 
-    where = location_of(settings)
+    where = location_of(chroma)
     chroma_settings = ChromaSettings(anonymized_telemetry=False)
-    if not settings.chroma_url:
+    if not chroma.url:
         with chroma_errors(where):
-            return _fresh_persistent_client(settings.chroma_dir(), chroma_settings)
+            return _fresh_persistent_client(chroma.path, chroma_settings)
     headers: dict[str, str] = {}
-    token = settings.chroma_auth_token.get_secret_value() if settings.chroma_auth_token else ""
+    token = chroma.auth_token or ""
     if token:
-        if settings.chroma_auth_header == "Authorization":
+        if chroma.auth_header == "Authorization":
             headers["Authorization"] = f"Bearer {token}"
         else:
-            headers[settings.chroma_auth_header] = token
-    timeout = httpx.Timeout(settings.chroma_timeout, connect=min(settings.chroma_timeout, 10.0))
+            headers[chroma.auth_header] = token
+    timeout = httpx.Timeout(chroma.timeout, connect=min(chroma.timeout, 10.0))
     with chroma_errors(where):
         # chromadb's HttpClient waits forever, starting with the requests it makes when it
         # is created: check that the server answers first, then bound every request.
         httpx.get(
-            f"{settings.chroma_url}/api/v2/heartbeat", headers=headers, timeout=timeout
+            f"{chroma.url}/api/v2/heartbeat", headers=headers, timeout=timeout
         ).raise_for_status()
-        client = chromadb.HttpClient(
-            host=settings.chroma_url, headers=headers, settings=chroma_settings
-        )
+        client = chromadb.HttpClient(host=chroma.url, headers=headers, settings=chroma_settings)
     session = getattr(getattr(client, "_server", None), "_session", None)
     if isinstance(session, httpx.Client):
         session.timeout = timeout

@@ -28,6 +28,8 @@ from tests.conftest import (
 from tests.standins._server import Reply, Script
 from tests.standins.openai_api import OpenAIStandIn
 
+pytestmark = pytest.mark.slow
+
 QUESTION = "What did Microsoft promise about data storage?"
 
 
@@ -333,6 +335,21 @@ def test_a_misspelt_setting_is_named_with_the_right_one(ingested_data: dict[str,
     )
 
 
+def test_a_front_end_setting_is_known_to_every_command(ingested_data: dict[str, str]) -> None:
+    env = {
+        **ingested_data,
+        "NEWSBOT_TELEGRAM_TOKNE": "123456:" + "S" * 35,
+        "NEWSBOT_TELEGRAM_PUBLIC": "true",
+        "NEWSBOT_REPL_BIDI": "reorder",
+    }
+    result = run_newsbot("ask", QUESTION, env=env)
+    assert result.returncode == 0
+    assert [line for line in result.stderr.decode().splitlines() if "warning" in line] == [
+        "newsbot: warning: NEWSBOT_TELEGRAM_TOKNE in the environment is not a setting and is "
+        "ignored; did you mean NEWSBOT_TELEGRAM_TOKEN?"
+    ]
+
+
 def test_a_question_that_is_not_utf8_exits_2(ingested_data: dict[str, str]) -> None:
     script = Path(sys.executable).with_name("newsbot")
     result = subprocess.run(
@@ -409,12 +426,3 @@ def test_an_env_file_that_is_not_utf8_is_one_line(
     assert result.stderr.decode().strip() == (
         "newsbot: error: .env is not UTF-8 text (byte 0xe9 on line 2); save it as UTF-8"
     )
-
-
-def test_malloc_arenas_are_capped_where_glibc_allows() -> None:
-    import platform
-
-    from bot.frontend import limit_malloc_arenas
-
-    capped = limit_malloc_arenas()
-    assert capped == (sys.platform == "linux" and platform.libc_ver()[0] == "glibc")

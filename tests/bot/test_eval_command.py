@@ -22,6 +22,8 @@ from tests.conftest import (
 from tests.standins._server import Reply, Script
 from tests.standins.openai_api import OpenAIStandIn
 
+pytestmark = pytest.mark.slow
+
 GROUPS = ["figure", "all", "ar", "en", "fr", "same-language", "cross-lingual"]
 
 

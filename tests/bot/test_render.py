@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from bot.render import by_article, passage_label, render_answer, render_passage
-from rag.models import Answer, opening_words
+from rag.models import Answer
 from tests.sample_citations import ARABIC_TITLE, ENGLISH_TITLE, three_passages_of_one_article
 
 
@@ -64,21 +64,3 @@ def test_a_label_without_a_known_place_is_the_opening_alone() -> None:
         update={"passage": None, "passages": None}
     )
     assert passage_label(citation) == "“To the extent that such data…”"
-
-
-def test_an_opening_is_cut_at_a_word_without_the_sentences_own_quotes() -> None:
-    assert opening_words("« Microsoft veillerait à ce que toutes les données") == (
-        "Microsoft veillerait à ce que toutes…"
-    )
-    assert opening_words("“To the extent that such data is stored”") == (
-        "To the extent that such data…"
-    )
-    assert opening_words('"تعرضت شركة أمازون الأمريكية لموقف محرج بعد أن') == (
-        "تعرضت شركة أمازون الأمريكية لموقف محرج…"
-    )
-    assert opening_words("Microsoft declined to comment.") == "Microsoft declined to comment."
-    assert opening_words("Microsoft will ensure that, this data", chars=28) == (
-        "Microsoft will ensure that…"
-    )
-    link = "https://example.com/" + "a" * 60
-    assert opening_words(link) == link[:40] + "…"

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.text import Text
 
 from bot.bidi_reorder import reorder
-from bot.terminal_render import CITED_STYLE, MARKER_STYLE, TerminalRenderer, excerpt, printable
+from bot.terminal_render import CITED_STYLE, MARKER_STYLE, TerminalRenderer, excerpt
 from rag.engine import Engine
 from rag.models import Answer, Citation
 from tests.sample_citations import three_passages_of_one_article
@@ -56,12 +56,6 @@ def test_excerpt_without_highlights_shows_the_beginning() -> None:
 def test_excerpt_collapses_white_space_and_disarms_control_characters() -> None:
     shown = excerpt("Before\n\n  cited\x1b[31m text   here\tend", [(10, 29)])
     assert "\x1b" not in shown.plain and "  " not in shown.plain
-
-
-def test_printable_keeps_offsets() -> None:
-    text = "a\x1b[2Jb\x07c\u0085d\ne"
-    assert len(printable(text)) == len(text)
-    assert printable(text) == "a [2Jb c d\ne"
 
 
 def arabic_answer(engine: Engine) -> Answer:

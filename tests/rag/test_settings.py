@@ -3,9 +3,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import Field, SecretStr
 
+from bot.repl.settings import ReplSettings
+from bot.telegram.config import TelegramSettings
 from rag.errors import ConfigError
-from rag.settings import Settings, load_settings, unknown_setting_warnings
+from rag.settings import NewsbotSettings, Settings, load_settings, unknown_setting_warnings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -60,95 +63,30 @@ def test_invalid_values_name_the_variable(
 
 
 def test_secret_values_are_never_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("NEWSBOT_TELEGRAM_TOKEN", "123:SECRET")
+    monkeypatch.setenv("NEWSBOT_LLM_API_KEY", "sk-SECRET")
     settings = load_settings()
     assert "SECRET" not in repr(settings) and "SECRET" not in str(settings.model_dump())
+    for view in (settings.llm(), settings.embedding()):
+        assert view.api_key == "sk-SECRET" and "SECRET" not in repr(view)
 
 
-def test_env_example_lists_every_setting() -> None:
+@pytest.mark.parametrize("settings_class", [Settings, TelegramSettings, ReplSettings])
+def test_env_example_lists_every_setting(settings_class: type[NewsbotSettings]) -> None:
     example = (PROJECT_ROOT / ".env.example").read_text(encoding="utf-8")
-    for field in Settings.model_fields:
+    for field in settings_class.model_fields:
         assert f"NEWSBOT_{field.upper()}=" in example, (
             f"NEWSBOT_{field.upper()} missing from .env.example"
         )
 
 
-def test_telegram_id_lists_are_comma_separated(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("NEWSBOT_TELEGRAM_ALLOWED_USERS", " 12, 34,,-100777 ")
-    monkeypatch.setenv("NEWSBOT_TELEGRAM_ALLOWED_CHATS", "")
-    settings = load_settings()
-    assert settings.telegram_allowed_users == frozenset({12, 34, -100777})
-    assert settings.telegram_allowed_chats == frozenset()
-    monkeypatch.setenv("NEWSBOT_TELEGRAM_ALLOWED_CHATS", "12,@mygroup")
-    with pytest.raises(ConfigError, match=r"NEWSBOT_TELEGRAM_ALLOWED_CHATS: .*'@mygroup'"):
-        load_settings()
-
-
-@pytest.mark.parametrize(
-    ("url", "problem"),
-    [
-        ("http://bot.example.org/hook", "must be an https:// URL"),
-        ("https:///hook", "must be an https:// URL"),
-        ("https://bot.example.org:8080/hook", "Telegram only posts to ports 443, 80, 88 and 8443"),
-        ("https://bot.example.org:99999/hook", "must be a URL such as"),
-    ],
-)
-def test_the_webhook_url_must_be_one_telegram_can_post_to(
-    monkeypatch: pytest.MonkeyPatch, url: str, problem: str
-) -> None:
-    monkeypatch.setenv("NEWSBOT_TELEGRAM_WEBHOOK_URL", url)
-    with pytest.raises(ConfigError, match="NEWSBOT_TELEGRAM_WEBHOOK_URL") as caught:
-        load_settings()
-    assert problem in str(caught.value)
-
-
-def test_webhook_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("NEWSBOT_TELEGRAM_WEBHOOK_URL", "https://bot.example.org:8443/newsbot")
-    monkeypatch.setenv("NEWSBOT_TELEGRAM_WEBHOOK_PORT", "9000")
-    monkeypatch.setenv("NEWSBOT_TELEGRAM_WEBHOOK_SECRET", "")  # empty: unset
-    settings = load_settings()
-    assert settings.telegram_webhook_port == 9000 and settings.telegram_webhook_secret is None
-    monkeypatch.setenv("NEWSBOT_TELEGRAM_WEBHOOK_SECRET", "has spaces & SECRET")
-    with pytest.raises(ConfigError) as caught:
-        load_settings()
-    assert "NEWSBOT_TELEGRAM_WEBHOOK_SECRET: Value error, must be 1-256 characters" in str(
-        caught.value
-    )
-    assert "SECRET" not in str(caught.value).replace("WEBHOOK_SECRET", "")
-    monkeypatch.setenv("NEWSBOT_TELEGRAM_WEBHOOK_SECRET", "ok")
-    monkeypatch.setenv("NEWSBOT_TELEGRAM_WEBHOOK_PORT", "0")
-    with pytest.raises(ConfigError, match="NEWSBOT_TELEGRAM_WEBHOOK_PORT"):
-        load_settings()
-
-
-def test_telegram_base_url_and_empty_token(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("NEWSBOT_TELEGRAM_TOKEN", "")
-    assert load_settings().telegram_token is None
-    assert load_settings().telegram_base_url == "https://api.telegram.org/bot"
-    monkeypatch.setenv("NEWSBOT_TELEGRAM_BASE_URL", "api.telegram.org/bot")
-    with pytest.raises(ConfigError, match="NEWSBOT_TELEGRAM_BASE_URL"):
-        load_settings()
-
-
-def test_state_dir_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
-    assert load_settings().user_state_dir() == tmp_path / "xdg" / "newsbot"
-    monkeypatch.setenv("XDG_STATE_HOME", "relative/ignored")
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    assert load_settings().user_state_dir() == tmp_path / "home" / ".local" / "state" / "newsbot"
-    monkeypatch.setenv("NEWSBOT_STATE_DIR", "")  # as in a copied .env.example
-    assert load_settings().state_dir is None
-    monkeypatch.setenv("NEWSBOT_STATE_DIR", str(tmp_path / "mine"))
-    assert load_settings().user_state_dir() == tmp_path / "mine"
-
-
-def test_repl_bidi_values(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert load_settings().repl_bidi == "terminal"
-    monkeypatch.setenv("NEWSBOT_REPL_BIDI", "reorder")
-    assert load_settings().repl_bidi == "reorder"
+def test_core_settings_hold_no_front_end_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    fields = set(Settings.model_fields)
+    assert not fields & set(TelegramSettings.model_fields)
+    assert not fields & set(ReplSettings.model_fields)
+    # The core settings load whatever a front end's variables hold.
+    monkeypatch.setenv("NEWSBOT_TELEGRAM_WEBHOOK_URL", "http://not-https.example.org")
     monkeypatch.setenv("NEWSBOT_REPL_BIDI", "rtl")
-    with pytest.raises(ConfigError, match="NEWSBOT_REPL_BIDI"):
-        load_settings()
+    assert load_settings().top_k == 5
 
 
 @pytest.mark.parametrize(
@@ -188,19 +126,127 @@ def test_chroma_token_is_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NEWSBOT_CHROMA_AUTH_TOKEN", "tok-SECRET")
     settings = load_settings()
     assert "SECRET" not in repr(settings) and "SECRET" not in str(settings.model_dump())
+    chroma = settings.chroma()
+    assert chroma.auth_token == "tok-SECRET" and "SECRET" not in repr(settings.storage())
+
+
+def test_each_component_gets_its_part_of_the_settings(tmp_path: Path) -> None:
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        collection="news-2025",
+        chunk_size=800,
+        chunk_overlap=100,
+        ingest_outside_links=True,
+        chroma_url="http://127.0.0.1:8000/",
+        chroma_auth_header="X-Chroma-Token",
+        chroma_timeout=5.0,
+        embedding_provider="hashing",
+        embedding_dim=128,
+        embedding_threads=2,
+        llm_provider="ollama",
+        llm_model="qwen2.5:3b",
+        llm_timeout=7.0,
+        llm_deadline=30.0,
+        llm_max_answer_chars=1500,
+        llm_temperature=0.5,
+    )
+    storage = settings.storage()
+    assert (storage.data_dir, storage.collection) == (tmp_path / "data", "news-2025")
+    assert storage.lexical_dir == tmp_path / "data" / "lexical"
+    assert storage.lexical_cache_dir == tmp_path / "data" / "lexical-cache"
+    assert (storage.chunk_size, storage.chunk_overlap, storage.outside_links) == (800, 100, True)
+    assert storage.chroma == settings.chroma()
+    assert storage.chroma.path == tmp_path / "data" / "chroma"
+    assert storage.chroma.url == "http://127.0.0.1:8000"
+    assert (storage.chroma.auth_header, storage.chroma.timeout) == ("X-Chroma-Token", 5.0)
+    embedding = settings.embedding()
+    assert (embedding.provider, embedding.dim, embedding.threads) == ("hashing", 128, 2)
+    assert (embedding.model, embedding.base_url, embedding.timeout) == (None, None, 7.0)
+    llm = settings.llm()
+    assert (llm.provider, llm.model, llm.base_url, llm.api_key) == (
+        "ollama",
+        "qwen2.5:3b",
+        None,
+        None,
+    )
+    assert (llm.timeout, llm.deadline, llm.max_answer_chars, llm.temperature) == (
+        7.0,
+        30.0,
+        1500,
+        0.5,
+    )
+
+
+@pytest.mark.parametrize(
+    ("embedding_base_url", "llm_provider", "expected"),
+    [
+        (None, "ollama", "http://127.0.0.1:11434"),  # the LLM's server, of the same kind
+        (None, "openai", None),  # another kind: the provider's usual address
+        ("http://127.0.0.1:9000", "ollama", "http://127.0.0.1:9000"),
+    ],
+)
+def test_the_embedding_server_defaults_to_the_llm_server_of_the_same_kind(
+    embedding_base_url: str | None, llm_provider: str, expected: str | None
+) -> None:
+    settings = Settings(
+        embedding_provider="ollama",
+        embedding_base_url=embedding_base_url,
+        llm_provider=llm_provider,  # type: ignore[arg-type]
+        llm_base_url="http://127.0.0.1:11434",
+    )
+    assert settings.embedding().base_url == expected
 
 
 def test_an_unknown_variable_gets_the_closest_name(tmp_path: Path) -> None:
     env_file = tmp_path / ".env"
     env_file.write_text("NEWSBOT_EMBEDING_PROVIDER=hashing\nNEWSBOT_TOP_K=4\n", encoding="utf-8")
     environ = {"NEWSBOT_TOPK": "3", "NEWSBOT_DATA_DIR": "data", "PATH": "/bin"}
-    assert unknown_setting_warnings(environ, env_file) == [
+    assert unknown_setting_warnings(environ, [Settings], env_file) == [
         "NEWSBOT_TOPK in the environment is not a setting and is ignored; "
         "did you mean NEWSBOT_TOP_K?",
         f"NEWSBOT_EMBEDING_PROVIDER in {env_file} is not a setting and is ignored; "
         "did you mean NEWSBOT_EMBEDDING_PROVIDER?",
     ]
-    assert unknown_setting_warnings({"NEWSBOT_XYZZY": "1"}, tmp_path / "none") == [
+    assert unknown_setting_warnings({"NEWSBOT_XYZZY": "1"}, [Settings], tmp_path / "none") == [
         "NEWSBOT_XYZZY in the environment is not a setting and is ignored (see .env.example)"
     ]
-    assert unknown_setting_warnings({"NEWSBOT_TOP_K": "3"}, tmp_path / "none") == []
+    assert unknown_setting_warnings({"NEWSBOT_TOP_K": "3"}, [Settings], tmp_path / "none") == []
+
+
+class GadgetSettings(NewsbotSettings):
+    """A front end's own settings, as bot.telegram and bot.repl have."""
+
+    gadget_token: SecretStr | None = None
+    gadget_port: int = Field(default=8080, ge=1, le=65535)
+
+
+def test_unknown_names_are_checked_against_every_settings_class_given(tmp_path: Path) -> None:
+    environ = {"NEWSBOT_GADGET_TOKNE": "1:abc", "NEWSBOT_GADGET_PORT": "9000"}
+    none = tmp_path / "none"
+    assert unknown_setting_warnings(environ, [Settings, GadgetSettings], none) == [
+        "NEWSBOT_GADGET_TOKNE in the environment is not a setting and is ignored; "
+        "did you mean NEWSBOT_GADGET_TOKEN?"
+    ]
+    assert len(unknown_setting_warnings(environ, [Settings], none)) == 2
+
+
+def test_any_settings_class_loads_with_the_same_one_line_errors(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / ".env").write_text("NEWSBOT_GADGET_PORT=9000\n", encoding="utf-8")
+    assert GadgetSettings.load().gadget_port == 9000
+    assert GadgetSettings.load(gadget_port=9001).gadget_port == 9001
+    monkeypatch.setenv("NEWSBOT_GADGET_PORT", "0")
+    with pytest.raises(ConfigError) as caught:
+        GadgetSettings.load()
+    assert str(caught.value) == (
+        "invalid setting NEWSBOT_GADGET_PORT: Input should be greater than or equal to 1 (got '0')"
+    )
+    monkeypatch.setenv("NEWSBOT_GADGET_PORT", "9000")
+    with pytest.raises(ConfigError) as caught:
+        GadgetSettings.load(gadget_token=12345)
+    message = str(caught.value)
+    assert message == "invalid setting NEWSBOT_GADGET_TOKEN: Input should be a valid string"
+    monkeypatch.setenv("NEWSBOT_GADGET_PORT", "x")
+    with pytest.raises(ConfigError, match=r"\(and 1 more invalid setting\)$"):
+        GadgetSettings.load(gadget_token=12345)

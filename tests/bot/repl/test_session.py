@@ -325,6 +325,7 @@ def test_engine_errors_are_one_line_and_the_session_goes_on(
 # -- piped: stdin is not a terminal ----------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_piped_mode_answers_plainly(tmp_path: Path, corpus: Path) -> None:
     lines = [
         ENGLISH_QUESTION,
@@ -407,6 +408,7 @@ def terminal(indexed_env: dict[str, str]) -> Iterator[Terminal]:
     session.close()
 
 
+@pytest.mark.slow
 def test_a_terminal_session(terminal: Terminal, indexed_env: dict[str, str]) -> None:
     banner = terminal.prompt()
     assert "5 articles · 21 passages · Arabic, English, French" in banner
@@ -451,6 +453,7 @@ def test_a_terminal_session(terminal: Terminal, indexed_env: dict[str, str]) -> 
     assert "a half-typed question" not in history
 
 
+@pytest.mark.slow
 def test_missing_index_is_offered_and_arabic_reordered(tmp_path: Path, corpus: Path) -> None:
     env = cli_env(
         tmp_path,
@@ -480,6 +483,7 @@ def test_missing_index_is_offered_and_arabic_reordered(tmp_path: Path, corpus: P
     [{"TMUX": TMUX_PANE}, {"TERM": "screen-256color"}],
     ids=["tmux", "screen"],
 )
+@pytest.mark.slow
 def test_arabic_in_a_terminal_without_bidi_brings_one_hint(
     indexed_env: dict[str, str], terminal_env: dict[str, str]
 ) -> None:
@@ -519,6 +523,7 @@ def test_terminals_without_bidi_are_told_apart(environ: dict[str, str], lacking:
 
 
 @needs_openai
+@pytest.mark.slow
 def test_a_terminal_session_with_a_language_model(
     indexed_env: dict[str, str], openai_standin: OpenAIStandIn
 ) -> None:
@@ -546,6 +551,7 @@ def test_a_terminal_session_with_a_language_model(
     assert API_KEY not in answer
 
 
+@pytest.mark.slow
 def test_a_follow_up_in_a_terminal_is_read_with_the_question_before(
     seeded_model_engine: Engine, tmp_path: Path
 ) -> None:

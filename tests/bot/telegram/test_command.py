@@ -22,6 +22,8 @@ from standins.telegram_api import TelegramStandin
 
 from rag.engine import Engine
 
+pytestmark = pytest.mark.slow
+
 telegram_api = conftest_helpers.telegram_api
 
 NEWSBOT = Path(sys.executable).with_name("newsbot")

@@ -20,8 +20,7 @@ from rag.backends.llm import (
 )
 from rag.engine import Engine
 from rag.errors import ConfigError
-from rag.safe_text import redact
-from rag.settings import Settings, load_settings
+from rag.settings import LLMConfig, Settings, load_settings
 from tests.conftest import API_KEY, needs_ollama, needs_openai
 from tests.standins._server import Reply
 from tests.standins.ollama_api import OllamaStandIn
@@ -29,9 +28,9 @@ from tests.standins.openai_api import OpenAIStandIn
 
 
 def test_no_model_by_default() -> None:
-    settings = load_settings()
-    assert settings.llm_provider == "none" and make_llm(settings) is None
-    assert make_chat_model(settings) is None and llm_name(settings) == "none"
+    config = load_settings().llm()
+    assert config.provider == "none" and make_llm(config) is None
+    assert make_chat_model(config) is None and llm_name(config) == "none"
 
 
 @pytest.mark.parametrize(
@@ -57,18 +56,18 @@ def test_missing_extra_names_the_install_command(
 @needs_openai
 def test_openai_api_needs_a_key() -> None:
     with pytest.raises(ConfigError, match="NEWSBOT_LLM_API_KEY"):
-        make_llm(Settings(llm_provider="openai"))
+        make_llm(LLMConfig(provider="openai"))
 
 
 @needs_openai
 def test_openai_settings_reach_the_client() -> None:
     llm = make_llm(
-        Settings(
-            llm_provider="openai",
-            llm_base_url="http://127.0.0.1:8000/v1",
-            llm_model="qwen2.5-7b-instruct",
-            llm_timeout=12,
-            llm_temperature=0.3,
+        LLMConfig(
+            provider="openai",
+            base_url="http://127.0.0.1:8000/v1",
+            model="qwen2.5-7b-instruct",
+            timeout=12,
+            temperature=0.3,
         )
     )
     assert llm is not None
@@ -84,11 +83,11 @@ def test_openai_settings_reach_the_client() -> None:
 
 @needs_ollama
 def test_ollama_defaults() -> None:
-    settings = Settings(llm_provider="ollama")
-    llm = make_llm(settings)
+    config = LLMConfig(provider="ollama")
+    llm = make_llm(config)
     assert llm is not None
     assert (llm.model, llm.base_url) == ("qwen2.5:7b", "http://localhost:11434")  # type: ignore[attr-defined]
-    assert llm_name(settings) == "ollama:qwen2.5:7b"
+    assert llm_name(config) == "ollama:qwen2.5:7b"
 
 
 @pytest.mark.parametrize(
@@ -134,12 +133,6 @@ def test_api_key_is_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     assert API_KEY not in str(caught.value)
 
 
-def test_redact() -> None:
-    assert redact(f"bad key {API_KEY}!", [API_KEY]) == "bad key ***!"
-    assert redact("GET http://user:pw@host/v1 failed", []) == "GET http://***@host/v1 failed"
-    assert redact("nothing to hide", [None, ""]) == "nothing to hide"
-
-
 class _Timeout(Exception):
     pass
 
@@ -176,11 +169,7 @@ def test_failures_are_described_without_quoting_the_server(exc: Exception, reaso
 def test_chat_model_failure_carries_no_server_text(openai_standin: OpenAIStandIn) -> None:
     openai_standin.responder = lambda request: Reply(status=401, error=f"bad key {API_KEY}")
     model = make_chat_model(
-        Settings(
-            llm_provider="openai",
-            llm_base_url=openai_standin.base_url,
-            llm_api_key=SecretStr(API_KEY),
-        )
+        LLMConfig(provider="openai", base_url=openai_standin.base_url, api_key=API_KEY)
     )
     assert isinstance(model, ChatModel)
     for call in (lambda: model.complete("s", "u"), lambda: list(model.stream("s", "u"))):
@@ -196,11 +185,7 @@ def test_chat_model_failure_carries_no_server_text(openai_standin: OpenAIStandIn
 def test_ollama_key_goes_in_the_authorization_header(ollama_standin: OllamaStandIn) -> None:
     ollama_standin.responder = lambda request: Reply(text="hello")
     model = make_chat_model(
-        Settings(
-            llm_provider="ollama",
-            llm_base_url=ollama_standin.base_url,
-            llm_api_key=SecretStr(API_KEY),
-        )
+        LLMConfig(provider="ollama", base_url=ollama_standin.base_url, api_key=API_KEY)
     )
     assert model is not None and model.complete("s", "u") == "hello"
     request = ollama_standin.requests[0]
@@ -222,9 +207,9 @@ def test_reply_limits_default_and_read_from_the_environment(
 @needs_openai
 @needs_ollama
 def test_answer_limit_is_the_models_max_tokens() -> None:
-    base = {"llm_base_url": "http://127.0.0.1:9/v1", "llm_max_answer_chars": 1500}
-    openai = make_llm(Settings(llm_provider="openai", **base))  # type: ignore[arg-type]
-    ollama = make_llm(Settings(llm_provider="ollama", **base))  # type: ignore[arg-type]
+    base = {"base_url": "http://127.0.0.1:9/v1", "max_answer_chars": 1500}
+    openai = make_llm(LLMConfig(provider="openai", **base))  # type: ignore[arg-type]
+    ollama = make_llm(LLMConfig(provider="ollama", **base))  # type: ignore[arg-type]
     assert openai.max_tokens == 1500  # type: ignore[union-attr]
     assert ollama.additional_kwargs["num_predict"] == 1500  # type: ignore[union-attr]
 
@@ -245,11 +230,11 @@ def test_a_trickling_reply_is_cut_at_the_deadline(
 ) -> None:
     with server_class() as server:
         model = make_chat_model(
-            Settings(
-                llm_provider=provider,  # type: ignore[arg-type]
-                llm_base_url=server.base_url,
-                llm_timeout=5,
-                llm_deadline=1.5,
+            LLMConfig(
+                provider=provider,  # type: ignore[arg-type]
+                base_url=server.base_url,
+                timeout=5,
+                deadline=1.5,
             )
         )
         assert model is not None
@@ -276,7 +261,7 @@ def test_closing_a_stream_early_closes_its_connection(
     server_class: type[OpenAIStandIn | OllamaStandIn], provider: str
 ) -> None:
     with server_class() as server:
-        model = make_chat_model(Settings(llm_provider=provider, llm_base_url=server.base_url))  # type: ignore[arg-type]
+        model = make_chat_model(LLMConfig(provider=provider, base_url=server.base_url))  # type: ignore[arg-type]
         assert model is not None
         rest_may_come = threading.Event()
         server.responder = lambda request: Reply(

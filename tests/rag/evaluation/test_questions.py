@@ -1,12 +1,15 @@
-"""The project's own question set, seeds/questions.jsonl, checked against the articles."""
+"""Question sets: parsing and loading a JSON-lines file, and the project's own set,
+seeds/questions.jsonl, checked against the articles."""
 
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
-from rag.evaluation.questions import EvalQuestion, load_question_set
+from rag.errors import BadInputError
+from rag.evaluation.questions import EvalQuestion, load_question_set, parse_question_set
 from rag.evaluation.scoring import contains_keyword
 from rag.store.ingest import read_article
 from rag.text.language import detect_language
@@ -98,3 +101,50 @@ def test_the_us_user_count_spans_three_articles(questions: list[EvalQuestion]) -
     assert {q.language for q in spanning} == set(LANGUAGES)
     for question in spanning:
         assert len(question.expected_sources) == 3
+
+
+class TestQuestionSet:
+    def test_lines(self) -> None:
+        lines = [
+            '{"id": "q1", "question": "Who?", "expected_sources": ["a.txt"]}',
+            '{"id": "q2", "question": "x"',
+            "   ",
+            '["q3"]',
+            '{"id": "q1", "question": "Again?"}',
+            '{"id": "q6", "question": "x", "expected_keywords": ["Canada", "Australia"]}',
+            '{"id": "q7", "question": "x", "answerable": false, "expected_sources": ["a.txt"]}',
+            '{"id": "q8", "question": "x", "expected_source": ["a.txt"]}',
+            "\udcff",
+            '{"id": "q10", "question": "   "}',
+            '{"question": "No id?"}',
+            '{"id": "q12", "question": "Kept?", "language": "fr", "answerable": false}',
+        ]
+        data = b"\xef\xbb\xbf" + "\n".join(lines).encode("utf-8", "surrogateescape") + b"\r\n"
+        parsed = parse_question_set(data)
+        assert [(n, q.id) for n, q in parsed.questions] == [(1, "q1"), (12, "q12")]
+        first, last = parsed.questions[0][1], parsed.questions[1][1]
+        assert first.answerable and first.language is None and first.expected_keywords == []
+        assert last.language == "fr" and not last.answerable
+        errors = {e.line: e.error for e in parsed.errors}
+        assert sorted(errors) == [2, 4, 5, 6, 7, 8, 9, 10, 11]
+        assert errors[2].startswith("not valid JSON") and "column" in errors[2]
+        assert errors[4] == "not a JSON object"
+        assert errors[5] == "id 'q1' is already used on line 1"
+        assert "list of alternatives" in errors[6]
+        assert "unanswerable question has no expected_sources" in errors[7]
+        assert errors[8].startswith("expected_source:")
+        assert "UTF-8" in errors[9]
+        assert "empty" in errors[10]
+        assert errors[11] == "id: Field required"
+        assert all("\n" not in e for e in errors.values())
+
+    def test_load(self, tmp_path: Path) -> None:
+        path = tmp_path / "q.jsonl"
+        path.write_text('{"id": "a", "question": "Who?"}\n', encoding="utf-8")
+        assert [q.id for _, q in load_question_set(path).questions] == ["a"]
+        with pytest.raises(BadInputError, match="cannot read"):
+            load_question_set(tmp_path / "missing.jsonl")
+
+    def test_model_defaults(self) -> None:
+        question = EvalQuestion(id="x", question="Why?")
+        assert question.answerable and question.expected_sources == []

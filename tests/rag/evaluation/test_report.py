@@ -16,7 +16,7 @@ from rag.evaluation.report import (
     text_table,
 )
 from rag.evaluation.runs import EvalRun, build_run, compare_runs
-from tests.rag.evaluation.test_scoring import five_results, make_result
+from tests.rag.evaluation.results import five_results, make_result
 
 
 def sample_run() -> EvalRun:

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import pytest
 
-from rag.engine import Engine
 from rag.errors import BadInputError
-from rag.evaluation.questions import EvalQuestion, load_question_set, parse_question_set
-from rag.evaluation.runs import build_run, compare_runs, load_run, run_question_set
+from rag.evaluation.runs import build_run, load_run
 from rag.evaluation.scoring import (
     CitedSource,
     GroupFigures,
-    QuestionResult,
     aggregate,
     below_floors,
     breakdown,
@@ -33,28 +29,7 @@ from rag.evaluation.scoring import (
     scored,
 )
 from rag.models import RetrievedPassage
-from tests.conftest import ARABIC_SEED, ENGLISH_SEED, FRENCH_SEED
-
-
-def make_result(**overrides: object) -> QuestionResult:
-    """An answered, answerable question citing its one expected source."""
-    values: dict[str, object] = {
-        "line": 1,
-        "id": "q",
-        "question": "Who?",
-        "language": "en",
-        "answerable": True,
-        "crossing": "same",
-        "expected_sources": ["a.txt"],
-        "expected_keywords": [],
-        "answer": "Someone. [1]",
-        "abstained": False,
-        "citations": [CitedSource(n=1, source="a.txt")],
-        "ranked_sources": ["a.txt"],
-        "seconds": 0.01,
-    }
-    values.update(overrides)
-    return QuestionResult.model_validate(values)
+from tests.rag.evaluation.results import five_results, make_result
 
 
 def passage(source: str) -> RetrievedPassage:
@@ -211,56 +186,6 @@ def test_percentile_nearest_rank() -> None:
     assert percentile([5.0], 95) == 5.0
 
 
-def five_results() -> list[QuestionResult]:
-    """Five questions whose figures are worked out by hand in test_aggregate."""
-    return [
-        make_result(  # rank 2; one of two keyword groups; cites an unexpected source
-            id="r1",
-            ranked_sources=["b.txt", "a.txt"],
-            expected_keywords=[["Canada"], ["Australia"]],
-            answer="Canada and New Zealand [1]",
-            citations=[CitedSource(n=1, source="b.txt")],
-            seconds=0.010,
-        ),
-        make_result(  # rank 1 but abstains
-            id="r2",
-            language="fr",
-            crossing="cross",
-            expected_keywords=[["x"]],
-            answer="Les articles ne le disent pas.",
-            abstained=True,
-            citations=[],
-            seconds=0.030,
-        ),
-        make_result(  # unanswerable, abstains
-            id="r3",
-            answerable=False,
-            crossing="none",
-            expected_sources=[],
-            abstained=True,
-            answer="-",
-            citations=[],
-            ranked_sources=["c.txt"],
-            seconds=0.020,
-        ),
-        make_result(  # unanswerable, answers
-            id="r4",
-            language="fr",
-            answerable=False,
-            crossing="none",
-            expected_sources=[],
-            citations=[CitedSource(n=1, source="c.txt")],
-            seconds=0.040,
-        ),
-        make_result(  # rank 5; a marker without a source
-            id="r5",
-            ranked_sources=["c", "d", "e", "f", "a.txt"],
-            answer="y [1] z [2]",
-            seconds=0.050,
-        ),
-    ]
-
-
 def test_aggregate() -> None:
     figures = aggregate(five_results())
     expected = {
@@ -376,143 +301,6 @@ class TestFloors:
         assert below_floors(figures, {"hit@5": 0.5, "mrr": 0.8}) == []
         assert below_floors(figures, {"hit@5": 0.6}) == ["hit@5 is 0.500, below its floor 0.6"]
         assert "could not be computed" in below_floors(figures, {"hit@1": 0.1})[0]
-
-
-class TestQuestionSet:
-    def test_lines(self) -> None:
-        lines = [
-            '{"id": "q1", "question": "Who?", "expected_sources": ["a.txt"]}',
-            '{"id": "q2", "question": "x"',
-            "   ",
-            '["q3"]',
-            '{"id": "q1", "question": "Again?"}',
-            '{"id": "q6", "question": "x", "expected_keywords": ["Canada", "Australia"]}',
-            '{"id": "q7", "question": "x", "answerable": false, "expected_sources": ["a.txt"]}',
-            '{"id": "q8", "question": "x", "expected_source": ["a.txt"]}',
-            "\udcff",
-            '{"id": "q10", "question": "   "}',
-            '{"question": "No id?"}',
-            '{"id": "q12", "question": "Kept?", "language": "fr", "answerable": false}',
-        ]
-        data = b"\xef\xbb\xbf" + "\n".join(lines).encode("utf-8", "surrogateescape") + b"\r\n"
-        parsed = parse_question_set(data)
-        assert [(n, q.id) for n, q in parsed.questions] == [(1, "q1"), (12, "q12")]
-        first, last = parsed.questions[0][1], parsed.questions[1][1]
-        assert first.answerable and first.language is None and first.expected_keywords == []
-        assert last.language == "fr" and not last.answerable
-        errors = {e.line: e.error for e in parsed.errors}
-        assert sorted(errors) == [2, 4, 5, 6, 7, 8, 9, 10, 11]
-        assert errors[2].startswith("not valid JSON") and "column" in errors[2]
-        assert errors[4] == "not a JSON object"
-        assert errors[5] == "id 'q1' is already used on line 1"
-        assert "list of alternatives" in errors[6]
-        assert "unanswerable question has no expected_sources" in errors[7]
-        assert errors[8].startswith("expected_source:")
-        assert "UTF-8" in errors[9]
-        assert "empty" in errors[10]
-        assert errors[11] == "id: Field required"
-        assert all("\n" not in e for e in errors.values())
-
-    def test_load(self, tmp_path: Path) -> None:
-        path = tmp_path / "q.jsonl"
-        path.write_text('{"id": "a", "question": "Who?"}\n', encoding="utf-8")
-        assert [q.id for _, q in load_question_set(path).questions] == ["a"]
-        with pytest.raises(BadInputError, match="cannot read"):
-            load_question_set(tmp_path / "missing.jsonl")
-
-    def test_model_defaults(self) -> None:
-        question = EvalQuestion(id="x", question="Why?")
-        assert question.answerable and question.expected_sources == []
-
-
-class TestRuns:
-    def test_json_round_trip_rescores(self, tmp_path: Path) -> None:
-        run = build_run(five_results(), [], questions_file="q.jsonl", started="today")
-        path = tmp_path / "run.json"
-        tampered = run.model_copy(deep=True)
-        assert tampered.results[0].scores is not None
-        tampered.results[0].scores.hit_at_1 = True
-        path.write_text(tampered.model_dump_json(), encoding="utf-8")
-        loaded = load_run(path)
-        assert loaded.results[0].scores == run.results[0].scores
-        assert loaded.figures == run.figures
-        assert loaded.questions_file == "q.jsonl"
-
-    def test_load_run_errors(self, tmp_path: Path) -> None:
-        garbage = tmp_path / "garbage.json"
-        garbage.write_text('{"not": "a run"}', encoding="utf-8")
-        with pytest.raises(BadInputError, match="not the JSON that newsbot eval --json writes"):
-            load_run(garbage)
-        with pytest.raises(BadInputError, match="cannot read"):
-            load_run(tmp_path / "missing.json")
-
-    def test_compare(self) -> None:
-        old_results = five_results()
-        new_results = five_results()
-        new_results[1] = new_results[1].model_copy(
-            update={
-                "abstained": False,
-                "answer": "x [1]",
-                "citations": [CitedSource(n=1, source="a.txt")],
-                "expected_keywords": [],
-            }
-        )
-        new_results[2] = new_results[2].model_copy(update={"abstained": False})
-        old = build_run(old_results, [], questions_file="q", started="then")
-        new = build_run(new_results, [], questions_file="q", started="now")
-        comparison = compare_runs(old, new)
-        assert comparison.newly_passing == ["r2"] and comparison.newly_missed == ["r3"]
-        assert comparison.old.values["false_abstention"] == pytest.approx(1 / 3)
-        assert comparison.new.values["false_abstention"] == 0.0
-
-
-def test_run_question_set(seeded_engine: Engine) -> None:
-    questions = [
-        (
-            1,
-            EvalQuestion(
-                id="same",
-                question="When was the TikTok app launched?",
-                expected_sources=[ENGLISH_SEED],
-                expected_keywords=[["2016"]],
-            ),
-        ),
-        (
-            2,
-            EvalQuestion(
-                id="cross",
-                question="Which bank asked employees to remove TikTok?",
-                expected_sources=[ARABIC_SEED, FRENCH_SEED],
-            ),
-        ),
-        (
-            3,
-            EvalQuestion(
-                id="ar",
-                question="لماذا تراجعت أمازون عن حظر تيك توك؟",
-                expected_sources=[ARABIC_SEED],
-            ),
-        ),
-        (4, EvalQuestion(id="none", question="Who won the 2022 FIFA World Cup?", answerable=False)),
-        (5, EvalQuestion(id="refused", question="\x00\x01")),
-    ]
-    calls: list[tuple[int, int]] = []
-    results, errors = run_question_set(
-        seeded_engine, questions, progress=lambda done, total: calls.append((done, total))
-    )
-    assert calls == [(n, 5) for n in range(1, 6)]
-    assert [e.line for e in errors] == [5] and "empty" in errors[0].error
-    by_id = {r.id: r for r in results}
-    assert [r.id for r in results] == ["same", "cross", "ar", "none"]
-    assert by_id["same"].crossing == "same" and by_id["cross"].crossing == "cross"
-    assert by_id["none"].crossing == "none" and by_id["none"].abstained
-    assert by_id["ar"].language == "ar" and by_id["same"].language == "en"
-    same = by_id["same"]
-    assert same.ranked_sources[0] == ENGLISH_SEED
-    assert len(same.ranked_sources) == len(set(same.ranked_sources))
-    assert not same.abstained and {c.source for c in same.citations} <= set(same.ranked_sources)
-    assert score(same).keyword_recall == 1.0
-    assert all(r.seconds > 0 and not math.isnan(r.seconds) for r in results)
 
 
 class TestAnswerHygiene:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from rag.models import RetrievedPassage
-from rag.retrieval.fusion import fuse_passage_rankings
+from rag.retrieval.fusion import fuse_passage_rankings, reciprocal_rank_fusion
 
 
 def passage(pid: str, evidence: float) -> RetrievedPassage:
@@ -41,3 +41,8 @@ def test_single_ranking_keeps_its_order() -> None:
     ranking = [passage(name, 0.5) for name in "xyz"]
     assert [p.passage_id for p in fuse_passage_rankings([ranking], k=2)] == ["x", "y"]
     assert fuse_passage_rankings([], k=5) == []
+
+
+def test_reciprocal_rank_fusion_weights_rankings() -> None:
+    fused = reciprocal_rank_fusion([([1, 2], 1.0), ([2, 3], 0.5)], k=0)
+    assert fused == {1: 1.0, 2: 0.5 + 0.5, 3: 0.25}

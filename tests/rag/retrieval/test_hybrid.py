@@ -10,14 +10,12 @@ import numpy as np
 import pytest
 
 from rag.engine import Engine
-from rag.retrieval.fusion import reciprocal_rank_fusion
 from rag.retrieval.hybrid import (
     HybridRetriever,
     _spread_over_candidates,
     margins_over_language,
     window_coverage,
 )
-from rag.retrieval.query_terms import QueryTerms, semantic_evidence
 from rag.settings import Settings
 from tests.conftest import FIXTURES_DIR, make_settings
 
@@ -42,30 +40,6 @@ class TestWindowCoverage:
 
     def test_nothing_found(self) -> None:
         assert window_coverage(["x", "y"], WEIGHTS, window=3) == 0.0
-
-
-class TestQueryTermsCoverage:
-    def test_exact_terms_weigh_by_idf(self) -> None:
-        query = QueryTerms({"tiktok": 3.0, "ban": 1.0})
-        assert query.coverage({"tiktok"}) == (0.75, {"tiktok"})
-
-    def test_near_forms_get_partial_credit(self) -> None:
-        query = QueryTerms({"storag": 1.0})
-        share, found = query.coverage({"storage"})
-        assert 0 < share < 1 and found == {"storag"}
-
-    def test_one_letter_arabic_clitic(self) -> None:
-        query = QueryTerms({"شراء": 1.0})
-        assert query.coverage({"بشراء"})[0] > 0
-        assert QueryTerms({"بشراء": 1.0}).coverage({"شراء"})[0] > 0
-
-    def test_unrelated_terms(self) -> None:
-        assert QueryTerms({"tiktok": 1.0}).coverage({"amazon", "phone"}) == (0.0, set())
-
-
-def test_reciprocal_rank_fusion_weights_rankings() -> None:
-    fused = reciprocal_rank_fusion([([1, 2], 1.0), ([2, 3], 0.5)], k=0)
-    assert fused == {1: 1.0, 2: 0.5 + 0.5, 3: 0.25}
 
 
 def engine_over(tmp_path: Path, articles: dict[str, str], **overrides: object) -> Engine:
@@ -196,12 +170,7 @@ class TestQualityOnTheFixture:
 
 
 class TestSimilarityCalibration:
-    """The embedding's similarities, turned into scores and evidence (rag/retrieval/hybrid.py)."""
-
-    def test_semantic_evidence_stretches_the_narrow_band(self) -> None:
-        assert semantic_evidence(0.70, 0.80, 0.90) == 0.0
-        assert semantic_evidence(0.85, 0.80, 0.90) == pytest.approx(0.5)
-        assert semantic_evidence(0.95, 0.80, 0.90) == 1.0
+    """The embedding's similarities, turned into scores (rag/retrieval/hybrid.py)."""
 
     def test_margins_remove_each_language_offset(self) -> None:
         # The English passages are all nearer than the Arabic ones, as a multilingual

@@ -58,7 +58,9 @@ def server_settings(tmp_path: Path, chroma_server: ChromaServer) -> Settings:
 
 
 def open_catalogue(settings: Settings, cache: Path) -> tuple[VectorIndex, ChromaCatalogue]:
-    vectors = VectorIndex(connect(settings), settings.collection, location_of(settings))
+    vectors = VectorIndex(
+        connect(settings.chroma()), settings.collection, location_of(settings.chroma())
+    )
     return vectors, ChromaCatalogue(vectors.client, vectors, settings.collection, cache)
 
 
@@ -70,10 +72,11 @@ def written(server_settings: Settings, tmp_path: Path) -> Written:
     """The seeds' passages stored on the server, and the writer's catalogue."""
     records = seed_records()
     vectors, writer = open_catalogue(server_settings, tmp_path / "cache-a")
-    vectors.add(records, make_embedding(server_settings).get_text_embedding_batch)
+    vectors.add(records, make_embedding(server_settings.embedding()).get_text_embedding_batch)
     return records, vectors, writer
 
 
+@pytest.mark.slow
 class TestChromaCatalogue:
     def test_another_machine_rebuilds_the_same_snapshot(
         self,
@@ -85,7 +88,7 @@ class TestChromaCatalogue:
         monkeypatch.setattr(catalogue_module, "MANIFEST_PART", 7)  # several parts
         records, _, writer = written
         snapshot = LexicalIndex.build(
-            records, embedding=embedding_id(make_embedding(server_settings))
+            records, embedding=embedding_id(make_embedding(server_settings.embedding()))
         )
         token = writer.publish(snapshot)
         _, reader = open_catalogue(server_settings, tmp_path / "cache-b")

@@ -138,6 +138,7 @@ class Hammer:
         self._thread.join(timeout=60)
 
 
+@pytest.mark.slow
 class TestServerMode:
     def test_ingest_ask_from_a_second_process_then_delete(
         self, server_store: Store, corpus: Path
@@ -218,6 +219,7 @@ class TestServerMode:
                 assert ENGLISH_SEED in sources(engine.ask(ENGLISH_QUESTION))
 
 
+@pytest.mark.slow
 class TestIngestWhileServing:
     def test_readers_see_the_old_index_until_it_is_published(
         self, store: Store, corpus: Path
@@ -285,7 +287,7 @@ class TestIngestWhileServing:
         settings = make_settings(tmp_path, corpus)
         # Chroma keeps small batches in its log, which every process reads; make it write
         # the HNSW files at every add, as it does for large ingests.
-        connect(settings).create_collection(
+        connect(settings.chroma()).create_collection(
             settings.collection,
             embedding_function=None,
             configuration={"hnsw": {"space": "cosine", "batch_size": 2, "sync_threshold": 2}},

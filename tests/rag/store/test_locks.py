@@ -47,7 +47,7 @@ def test_readers_open_the_store_only_when_no_ingest_writes_it(tmp_path: Path) ->
 
 @pytest.fixture
 def client(chroma_server: ChromaServer, tmp_path: Path) -> ClientAPI:
-    return connect(Settings(data_dir=tmp_path, chroma_url=chroma_server.url))
+    return connect(Settings(data_dir=tmp_path, chroma_url=chroma_server.url).chroma())
 
 
 def plant_lease(client: ClientAPI, collection: str, **metadata: Any) -> None:
@@ -75,6 +75,7 @@ def dead_pid() -> int:
     return int(process.stdout)
 
 
+@pytest.mark.slow
 class TestChromaLease:
     def test_a_second_ingest_is_refused_naming_the_first(self, client: ClientAPI) -> None:
         collection = unique_collection()

@@ -82,30 +82,30 @@ def not_chroma(*, hang: bool = False) -> Iterator[tuple[str, list[dict[str, str]
 )
 def test_token_is_sent_and_never_shown(tmp_path: Path, header: str, expected: str) -> None:
     with not_chroma() as (url, seen):
-        settings = Settings(
+        chroma = Settings(
             data_dir=tmp_path,
             chroma_url=url,
             chroma_auth_token=TOKEN,  # type: ignore[arg-type]
             chroma_auth_header=header,  # type: ignore[arg-type]
-        )
+        ).chroma()
         with pytest.raises(BackendError) as failure:
-            connect(settings)
+            connect(chroma)
     assert seen and seen[0].get(header) == expected
     message = str(failure.value)
     assert message.startswith(f"the Chroma server at {url} failed")
     assert TOKEN not in message and "***" in message
-    assert TOKEN not in repr(location_of(settings))
+    assert TOKEN not in repr(location_of(chroma)) and TOKEN not in repr(chroma)
 
 
 def test_a_server_that_does_not_answer_times_out(tmp_path: Path) -> None:
     with not_chroma(hang=True) as (url, _):
-        settings = Settings(data_dir=tmp_path, chroma_url=url, chroma_timeout=0.5)
+        chroma = Settings(data_dir=tmp_path, chroma_url=url, chroma_timeout=0.5).chroma()
         with pytest.raises(BackendError, match="no answer in time"):
-            connect(settings)
+            connect(chroma)
 
 
 def test_error_advice_depends_on_what_failed(tmp_path: Path) -> None:
-    where = location_of(Settings(data_dir=tmp_path))
+    where = location_of(Settings(data_dir=tmp_path).chroma())
     with (
         pytest.raises(IndexUnavailableError, match="run `newsbot ingest --rebuild`"),
         chroma_errors(where),
@@ -132,7 +132,7 @@ def test_records_survive_a_round_trip_through_chroma_metadata(tmp_path: Path) ->
         assert record_from_chroma(record.passage_id, record.text, stored) == record
 
 
-@pytest.mark.parametrize("mode", ["embedded", "server"])
+@pytest.mark.parametrize("mode", ["embedded", pytest.param("server", marks=pytest.mark.slow)])
 def test_ids_and_records_are_read_in_pages(
     request: pytest.FixtureRequest,
     tmp_path: Path,
@@ -146,7 +146,9 @@ def test_ids_and_records_are_read_in_pages(
         overrides = {"chroma_url": server.url, "collection": unique_collection()}
     settings = make_settings(tmp_path, corpus, **overrides)
     records = seed_records(settings)
-    index = VectorIndex(connect(settings), settings.collection, location_of(settings))
+    index = VectorIndex(
+        connect(settings.chroma()), settings.collection, location_of(settings.chroma())
+    )
     index.add(records, lambda texts: [[1.0, float(len(text))] for text in texts])
     monkeypatch.setattr(vector_store, "GET_BATCH", 4)
     assert index.ids() == {record.passage_id for record in records}
@@ -156,6 +158,7 @@ def test_ids_and_records_are_read_in_pages(
     assert all(found[r.passage_id] == r for r in records if r.passage_id in found)
 
 
+@pytest.mark.slow
 def test_batches_fit_a_server_with_a_small_request_limit(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -164,7 +167,9 @@ def test_batches_fit_a_server_with_a_small_request_limit(
     records = seed_records(Settings(data_dir=tmp_path))
     with ChromaServer(tmp_path / "small", max_payload_bytes=60_000) as server:
         settings = make_settings(tmp_path, SEEDS_DIR, chroma_url=server.url)
-        index = VectorIndex(connect(settings), settings.collection, location_of(settings))
+        index = VectorIndex(
+            connect(settings.chroma()), settings.collection, location_of(settings.chroma())
+        )
         requests: list[int] = []
         upsert = index._upsert_request
 
