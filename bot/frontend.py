@@ -82,7 +82,8 @@ def open_engine() -> Engine:
 def front_end_settings() -> tuple[type[NewsbotSettings], ...]:
     """The front ends' settings classes, as bot.cli gave them to the running command."""
     context = click.get_current_context(silent=True)
-    return tuple(context.meta.get(FRONT_END_SETTINGS, ())) if context is not None else ()
+    classes = context.meta.get(FRONT_END_SETTINGS) if context is not None else None
+    return tuple(classes()) if classes is not None else ()
 
 
 class ProgressBar:
