@@ -122,8 +122,9 @@ def ingest(paths: tuple[Path, ...], rebuild: bool) -> None:
 
     Reads .txt and .md files as UTF-8 (or UTF-16 with a BOM). Unchanged articles are
     left alone, changed ones are re-indexed, and articles whose files vanished from an
-    ingested folder are dropped. Unreadable files, devices, pipes and files over 5 MB
-    are skipped with a warning; a PATH that does not exist stops the ingest.
+    ingested folder are dropped. Unreadable files and folders, devices, pipes, link
+    loops and files over 5 MB are skipped with a warning; a PATH that does not exist,
+    or is neither a folder nor a regular file, stops the ingest.
     """
     missing = [str(path) for path in paths if not os.path.lexists(path)]
     if missing:

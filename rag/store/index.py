@@ -26,10 +26,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from rag.errors import IndexUnavailableError, NewsbotError
+from rag.errors import BadInputError, IndexUnavailableError, NewsbotError
 from rag.models import ArticleInfo, IngestReport, ProgressCallback
+from rag.safe_text import escaped_name
 from rag.store.catalogue import Catalogue, CatalogueChanged, ChromaCatalogue, LocalCatalogue
-from rag.store.ingest import plan_ingest
+from rag.store.ingest import plan_ingest, unusable_path
 from rag.store.lexical import LexicalIndex, PassageRecord, generation_of
 from rag.store.locks import (
     INGEST_LOCK_FILE,
@@ -309,6 +310,7 @@ class NewsIndex:
         published).
         """
         started = time.perf_counter()
+        _check_paths(paths)
         with self._writing(rebuild=rebuild) as (vectors, catalogue, lease):
             indexed: list[PassageRecord] = [] if rebuild else self.snapshot().records
             plan = plan_ingest(
@@ -426,3 +428,15 @@ class NewsIndex:
             self._vector = None
         forget_clients()
         shutil.rmtree(self.storage.chroma.path, ignore_errors=True)
+
+
+def _check_paths(paths: Sequence[Path]) -> None:
+    """Raise BadInputError, before anything is read, if a path is neither a folder nor a
+    regular file (gone, a device, a pipe, a link loop)."""
+    unusable: dict[str, list[str]] = {}
+    for path in paths:
+        if not (path.is_dir() or path.is_file()):
+            unusable.setdefault(unusable_path(path), []).append(escaped_name(str(path)))
+    if unusable:
+        problems = "; ".join(f"{why}: {', '.join(names)}" for why, names in unusable.items())
+        raise BadInputError(f"{problems}; nothing was indexed")

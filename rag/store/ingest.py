@@ -31,6 +31,8 @@ TITLE_MAX_CHARS = 160
 # Bump when chunking or analysis changes, so that re-ingesting re-processes every article.
 PIPELINE_VERSION = "4"
 CONTROL_SHARE_OF_BINARY = 0.05
+NOT_A_REGULAR_FILE = "not a regular file (a device, pipe or socket)"
+LINK_LOOP = "a link that loops back on itself"
 # Control characters (Unicode category Cc) other than tab and line breaks.
 _CONTROL_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -87,10 +89,15 @@ def read_regular_file(path: Path, limit: int, *, follow_links: bool = True) -> b
     a path checked once resolved cannot be swapped for a link before it is read.
     """
     follow = 0 if follow_links else os.O_NOFOLLOW
-    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | follow)
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | follow)
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:  # a Unix socket cannot be opened at all
+            raise SkippedFile(NOT_A_REGULAR_FILE) from None
+        raise
     with os.fdopen(descriptor, "rb") as handle:
         if not stat.S_ISREG(os.fstat(descriptor).st_mode):
-            raise SkippedFile("not a regular file (a device, pipe or socket)")
+            raise SkippedFile(NOT_A_REGULAR_FILE)
         data = handle.read(limit + 1)
     if len(data) > limit:
         raise SkippedFile(f"too large (over {limit / 1e6:.0f} MB, the limit)")
@@ -214,17 +221,27 @@ def discover(
     files: list[FoundFile] = []
     folders: list[Path] = []
     warnings: list[str] = []
+
+    def unreadable_folder(exc: OSError) -> None:
+        warnings.append(
+            f"{escaped_name(str(exc.filename))}: skipped: a folder that cannot be read "
+            f"({exc.strerror or exc})"
+        )
+
     for path in paths:
         if path.is_dir():
             root = path.resolve()
             folders.append(root)
-            for walked, dirnames, filenames in os.walk(path):
+            for walked, dirnames, filenames in os.walk(path, onerror=unreadable_folder):
                 dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
                 for name in sorted(filenames):
                     if name.startswith(".") or Path(name).suffix.lower() in QUESTION_SET_SUFFIXES:
                         continue
                     file = Path(walked) / name
-                    resolved = file.resolve()
+                    resolved = resolved_path(file)
+                    if resolved is None:
+                        warnings.append(f"{escaped_name(str(file))}: skipped: {LINK_LOOP}")
+                        continue
                     if not outside_links and not resolved.is_relative_to(root):
                         warnings.append(
                             f"{escaped_name(str(file))}: skipped: a link to a file outside "
@@ -237,8 +254,34 @@ def discover(
         elif path.is_file():
             files.append(FoundFile(path, path.name))
         else:
-            warnings.append(f"{escaped_name(str(path))}: skipped: no such file or folder")
+            warnings.append(f"{escaped_name(str(path))}: skipped: {unusable_path(path)}")
     return files, folders, warnings
+
+
+def resolved_path(path: Path) -> Path | None:
+    """`path` with its links resolved; None for a link that loops back on itself."""
+    try:
+        return path.resolve()
+    except RuntimeError:  # Python before 3.13 reports a loop so
+        return None
+
+
+def loops(path: Path) -> bool:
+    """Whether `path` is a link that loops back on itself (`l1` -> `l2` -> `l1`)."""
+    try:
+        path.stat()
+    except OSError as exc:
+        return exc.errno == errno.ELOOP
+    return False
+
+
+def unusable_path(path: Path) -> str:
+    """Why a path named to an ingest, neither a folder nor a regular file, can't be read."""
+    if loops(path):
+        return LINK_LOOP
+    if os.path.lexists(path) and path.exists():
+        return NOT_A_REGULAR_FILE
+    return "no such file or folder"
 
 
 def plan_ingest(
@@ -273,7 +316,9 @@ def plan_ingest(
             plan.skipped.append(f"{escaped_name(str(found.path))}: skipped: {exc}")
             continue
         except OSError as exc:
-            reason = "changed into a link while being read" if exc.errno == errno.ELOOP else None
+            reason = None
+            if exc.errno == errno.ELOOP:
+                reason = LINK_LOOP if loops(found.path) else "changed into a link while being read"
             plan.skipped.append(
                 f"{escaped_name(str(found.path))}: skipped: {reason or exc.strerror or exc}"
             )
@@ -293,7 +338,7 @@ def plan_ingest(
             else:
                 plan.added += 1
 
-    missing = {str(path.resolve()) for path in paths if not path.exists()}
+    missing = {str(resolved_path(path) or path.absolute()) for path in paths if not path.exists()}
     for path, records in by_path.items():
         if path in seen:
             continue

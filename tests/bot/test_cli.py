@@ -304,6 +304,41 @@ def test_ingest_of_a_path_that_does_not_exist_exits_2(ingested_data: dict[str, s
     assert run_newsbot("sources", "--json", env=ingested_data).stdout == before
 
 
+@pytest.mark.parametrize("kind", ["device", "pipe", "link loop"])
+def test_ingest_of_a_path_that_is_no_file_exits_2(
+    ingested_data: dict[str, str], tmp_path: Path, kind: str
+) -> None:
+    path = Path("/dev/zero")
+    if kind == "pipe":
+        path = tmp_path / "fifo.txt"
+        os.mkfifo(path)
+    elif kind == "link loop":
+        path = tmp_path / "self.txt"
+        path.symlink_to("self.txt")
+    before = run_newsbot("sources", "--json", env=ingested_data).stdout
+    result = run_newsbot("ingest", str(path), env=ingested_data)
+    assert result.returncode == 2
+    reason = (
+        "a link that loops back on itself"
+        if kind == "link loop"
+        else "not a regular file (a device, pipe or socket)"
+    )
+    error = result.stderr.decode().strip()
+    assert error == f"newsbot: error: {reason}: {path}; nothing was indexed"
+    assert run_newsbot("sources", "--json", env=ingested_data).stdout == before
+
+
+def test_a_link_loop_in_the_corpus_dir_is_skipped_at_the_first_ask(
+    tmp_path: Path, corpus: Path
+) -> None:
+    (corpus / "self.txt").symlink_to("self.txt")
+    result = run_newsbot("ask", QUESTION, env=cli_env(tmp_path, corpus))
+    assert result.returncode == 0, result.stderr.decode()
+    warning = f"{corpus / 'self.txt'}: skipped: a link that loops back on itself"
+    assert f"newsbot: warning: {warning}" in result.stderr.decode()
+    assert "indexed 5 articles" in result.stderr.decode() and ENGLISH_SEED in result.stdout.decode()
+
+
 def test_article_text_never_reaches_the_terminal_with_control_characters(
     tmp_path: Path,
 ) -> None:

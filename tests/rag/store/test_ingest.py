@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import pytest
 
 from rag.store.ingest import (
+    LINK_LOOP,
     MAX_ARTICLE_BYTES,
     SkippedFile,
     discover,
@@ -178,6 +180,58 @@ class TestPlan:
         assert sorted(plan.skipped) == [
             f"{folder / 'fifo.txt'}: skipped: not a regular file (a device, pipe or socket)",
             f"{folder / 'zero.txt'}: skipped: not a regular file (a device, pipe or socket)",
+        ]
+
+    def test_a_unix_socket_in_a_folder_is_skipped_like_a_pipe(self, tmp_path: Path) -> None:
+        folder = tmp_path / "news"
+        folder.mkdir()
+        write(folder / "story.txt", "Title\n\nA real article about TikTok.")
+        with socket.socket(socket.AF_UNIX) as listening:
+            listening.bind(str(folder / "socket.txt"))
+            plan = plan_ingest([folder], [], **SIZES)
+        assert plan.articles == 1
+        assert plan.skipped == [
+            f"{folder / 'socket.txt'}: skipped: not a regular file (a device, pipe or socket)"
+        ]
+
+    def test_link_loops_are_skipped_and_named_and_the_rest_is_indexed(self, tmp_path: Path) -> None:
+        folder = tmp_path / "news"
+        folder.mkdir()
+        write(folder / "story.txt", "Title\n\nA real article about TikTok.")
+        (folder / "self.txt").symlink_to("self.txt")
+        (folder / "l1.txt").symlink_to("l2.txt")
+        (folder / "l2.txt").symlink_to("l1.txt")
+        plan = plan_ingest([folder], [], **SIZES)
+        assert plan.articles == 1
+        assert sorted(plan.skipped) == [
+            f"{folder / name}: skipped: {LINK_LOOP}" for name in ("l1.txt", "l2.txt", "self.txt")
+        ]
+        named = plan_ingest([folder / "self.txt"], plan.records, **SIZES)
+        assert named.skipped == [f"{folder / 'self.txt'}: skipped: {LINK_LOOP}"]
+        assert named.articles == 1 and named.removed == 0
+
+    @pytest.mark.skipif(os.geteuid() == 0, reason="root reads every folder")
+    def test_an_unreadable_folder_is_skipped_and_named(self, tmp_path: Path) -> None:
+        folder = tmp_path / "news"
+        (folder / "locked").mkdir(parents=True)
+        write(folder / "story.txt", "Title\n\nA real article about TikTok.")
+        write(folder / "locked" / "hidden.txt", "Title\n\nAn article no one can read.")
+        (folder / "locked").chmod(0)
+        try:
+            plan = plan_ingest([folder], [], **SIZES)
+        finally:
+            (folder / "locked").chmod(0o755)
+        assert plan.articles == 1
+        assert plan.skipped == [
+            f"{folder / 'locked'}: skipped: a folder that cannot be read (Permission denied)"
+        ]
+
+    def test_a_device_or_pipe_named_on_its_own_is_not_a_missing_file(self, tmp_path: Path) -> None:
+        os.mkfifo(tmp_path / "fifo")
+        plan = plan_ingest([Path("/dev/zero"), tmp_path / "fifo"], [], **SIZES)
+        assert plan.skipped == [
+            "/dev/zero: skipped: not a regular file (a device, pipe or socket)",
+            f"{tmp_path / 'fifo'}: skipped: not a regular file (a device, pipe or socket)",
         ]
 
     def test_links_to_files_outside_the_folder_are_skipped_and_named(self, tmp_path: Path) -> None:
