@@ -17,6 +17,9 @@ if TYPE_CHECKING:
     from rag.engine import Engine
     from rag.models import Answer
 
+# Printed under a language model's streamed text when the answer does not use it.
+WITHDRAWN = "(The language model's text above is withdrawn; the answer below replaces it.)"
+
 
 @click.command()
 @click.argument("question")
@@ -82,6 +85,7 @@ def _stream_answer(engine: Engine, question: str, top_k: int | None) -> Answer:
     """Print the answer for people: a generated one as the model writes it, then its sources."""
     from bot.render import render_after_stream, render_answer
     from rag.models import Answer
+    from rag.safe_text import printable
 
     streamed: list[str] = []
     answer: Answer | None = None
@@ -90,7 +94,7 @@ def _stream_answer(engine: Engine, question: str, top_k: int | None) -> Answer:
             answer = event
         else:
             streamed.append(event.text)
-            click.echo(event.text, nl=False)
+            click.echo(printable(event.text), nl=False)
             sys.stdout.flush()
     assert answer is not None, "ask_stream always ends with the Answer"
     if streamed and "".join(streamed) == answer.answer:
@@ -98,8 +102,9 @@ def _stream_answer(engine: Engine, question: str, top_k: int | None) -> Answer:
         click.echo("\n" + rest if rest else "")
     else:
         if streamed:
-            # The model's text was dropped (it failed, or cited nothing): the answer follows.
-            click.echo("\n")
+            # The model's text was dropped (it failed, or cited nothing): it stays above, so
+            # it is marked as withdrawn before the answer that replaces it.
+            click.echo(f"\n{WITHDRAWN}\n")
         click.echo(render_answer(answer))
     return answer
 

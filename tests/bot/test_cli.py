@@ -25,6 +25,7 @@ from tests.conftest import (
     needs_openai,
     run_newsbot,
 )
+from tests.sample_escapes import ESCAPES, HOSTILE_CHUNKS
 from tests.standins._server import Reply, Script
 from tests.standins.openai_api import OpenAIStandIn
 
@@ -263,6 +264,35 @@ def test_ask_streams_the_generated_answer(
     assert text.startswith("Microsoft said the data stays in the United States [1].\n\nSources\n")
     assert re.search(r"\n    \[1\] passage \d of \d · “", text)
     assert "[2]" not in text and API_KEY not in text + err
+
+
+@needs_openai
+def test_a_streamed_answer_reaches_the_terminal_without_escape_codes(
+    ingested_data: dict[str, str], openai_standin: OpenAIStandIn
+) -> None:
+    openai_standin.responder = Script(answer=Reply(chunks=HOSTILE_CHUNKS))
+    result = run_newsbot("ask", QUESTION, env=model_env(ingested_data, openai_standin))
+    assert result.returncode == 0, result.stderr.decode()
+    out = result.stdout.decode()
+    assert "Microsoft promised" in out and "United States [1]" in out
+    assert not ESCAPES.search(out + result.stderr.decode()), out
+    assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", out)
+
+
+@needs_openai
+def test_a_model_answer_that_cites_nothing_is_marked_withdrawn_above_the_answer(
+    ingested_data: dict[str, str], openai_standin: OpenAIStandIn
+) -> None:
+    openai_standin.responder = Script(answer=Reply(text="The data goes to the Moon, trust me."))
+    result = run_newsbot("ask", QUESTION, env=model_env(ingested_data, openai_standin))
+    assert result.returncode == 0, result.stderr.decode()
+    out = result.stdout.decode()
+    uncited, rest = out.split(
+        "\n(The language model's text above is withdrawn; the answer below replaces it.)\n", 1
+    )
+    assert uncited.strip() == "The data goes to the Moon, trust me."
+    assert "United States" in rest and "Sources" in rest and "Moon" not in rest
+    assert "(note: The language model's answer cited no passage" in rest
 
 
 @needs_openai

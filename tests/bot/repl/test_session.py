@@ -32,6 +32,7 @@ from tests.conftest import (
     needs_openai,
     run_newsbot,
 )
+from tests.sample_escapes import ESCAPES, HOSTILE_CHUNKS
 from tests.standins._server import Reply, Script
 from tests.standins.openai_api import OpenAIStandIn
 
@@ -549,6 +550,34 @@ def test_a_terminal_session_with_a_language_model(
     finally:
         session.close()
     assert API_KEY not in answer
+
+
+@needs_openai
+@pytest.mark.slow
+def test_a_streamed_answer_reaches_the_terminal_without_escape_codes(
+    indexed_env: dict[str, str], openai_standin: OpenAIStandIn
+) -> None:
+    openai_standin.responder = Script(answer=Reply(chunks=HOSTILE_CHUNKS))
+    env = {
+        **indexed_env,
+        "NEWSBOT_LLM_PROVIDER": "openai",
+        "NEWSBOT_LLM_BASE_URL": openai_standin.base_url,
+        "NEWSBOT_LLM_API_KEY": API_KEY,
+        "NEWSBOT_LLM_TRANSLATE": "false",
+    }
+    session = Terminal(env)
+    try:
+        session.prompt()
+        session.child.sendline(ENGLISH_QUESTION)
+        session.child.expect_exact(BRACKETED_PASTE_ON)
+        shown = session.child.before or ""
+        session.child.sendline("/quit")
+        session.child.expect(pexpect.EOF)
+    finally:
+        session.close()
+    text = " ".join(ANSI.sub("", shown).split())
+    assert "Microsoft promised" in text and "United States [1]" in text, text
+    assert not ESCAPES.search(shown), repr(shown)
 
 
 @pytest.mark.slow

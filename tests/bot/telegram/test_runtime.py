@@ -49,6 +49,7 @@ from tests.conftest import (
     model_engine,
     needs_openai,
 )
+from tests.sample_escapes import ESCAPES, HOSTILE_CHUNKS
 from tests.standins._server import Reply, Script
 from tests.standins.openai_api import OpenAIStandIn
 
@@ -1163,6 +1164,25 @@ def test_a_generated_answer_is_edited_in_as_it_is_written_then_formatted(
         assert text.endswith(" …") and answer.answer.startswith(text.removesuffix(" …"))
     assert not any(edit.get("entities") for edit in partial), "<b> stayed text, not bold"
     assert all(edit["message_id"] == reply["message_id"] for edit in api.edits(USER))
+
+
+@needs_openai
+def test_a_streamed_answer_reaches_the_chat_without_escape_codes(
+    telegram_api: TelegramStandin,
+    start_bot: StartBot,
+    writing_engine: Engine,
+    openai_standin: OpenAIStandIn,
+) -> None:
+    api = telegram_api
+    openai_standin.responder = Script(answer=Reply(chunks=HOSTILE_CHUNKS))
+    start_bot(writing_engine, telegram_edit_interval=0)
+    api.send_user_message(USER, USER, EN, language_code="en")
+    [reply] = wait_for_buttons(api, USER)
+    sent = [r.params["text"] for r in api.requests("sendMessage")]
+    shown = sent + [edit["text"] for edit in api.edits(USER)]
+    assert len(shown) >= 2 and "United States [1]" in reply["text"]
+    for text in shown:
+        assert not ESCAPES.search(text), repr(text)
 
 
 @needs_openai
