@@ -149,6 +149,8 @@ def run_ingest(engine: Engine, paths: list[Path] | None, rebuild: bool) -> Inges
         progress.bar.close()
     for warning in report.skipped:
         click.echo(f"newsbot: warning: {warning}", err=True)
+    for notice in report.notices:
+        click.echo(f"newsbot: note: {notice}", err=True)
     return report
 
 

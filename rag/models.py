@@ -173,6 +173,11 @@ class IngestReport(BaseModel):
     removed: int = 0
     unchanged: int = 0
     skipped: list[str] = Field(default_factory=list, description="One warning per skipped file.")
+    notices: list[str] = Field(
+        default_factory=list,
+        description="What the user should know about the ingest as a whole: a damaged store "
+        "set aside, remembered paths that are gone.",
+    )
     seconds: float = 0.0
 
     def summary(self) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -121,6 +122,21 @@ def ingested_data(tmp_path: Path, corpus: Path) -> Iterator[dict[str, str]]:
     result = run_newsbot("ingest", env=env)
     assert result.returncode == 0, result.stderr.decode()
     yield env
+
+
+# Pages of an embedded Chroma store (4 KiB each) where garbage makes Chroma fail as it is
+# opened, panic in its Rust core as it is opened, or fail at the first read.
+DAMAGED_PAGES = (3, 10, 50)
+
+
+def damage_chroma_store(data_dir: Path, page: int) -> bytes:
+    """Write 20 pages of garbage into the embedded store's database at `page`, as a failing
+    disk would; returns the garbage."""
+    garbage = random.Random(page).randbytes(4096 * 20)
+    with (data_dir / "chroma" / "chroma.sqlite3").open("r+b") as handle:
+        handle.seek(4096 * page)
+        handle.write(garbage)
+    return garbage
 
 
 # -- language-model and embedding stand-ins -------------------------------------------

@@ -267,6 +267,8 @@ class ReplSession:
             return
         for warning in report.skipped:
             self.output.info(f"warning: {warning}", dim=True)
+        for notice in report.notices:
+            self.output.info(f"note: {notice}")
         self.output.info(f"Indexed {report.summary()}.")
 
     def toggle_json(self, argument: str) -> None:

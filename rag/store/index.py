@@ -15,9 +15,9 @@ checks the catalogue's token, so a process answers from the newest published sna
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
-import shutil
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -43,9 +43,10 @@ from rag.store.vectors import (
     MODEL_EMBED_BATCH,
     NoVectors,
     VectorIndex,
-    connect,
+    VectorStoreUnusable,
     forget_clients,
     location_of,
+    open_index,
 )
 
 if TYPE_CHECKING:
@@ -88,8 +89,7 @@ class NewsIndex:
     # -- connections -------------------------------------------------------------
 
     def _open_vectors(self) -> VectorIndex:
-        client = connect(self.storage.chroma)
-        return VectorIndex(client, self.storage.collection, self.where)
+        return open_index(self.storage.chroma, self.storage.collection)
 
     def _server(self) -> tuple[VectorIndex, ChromaCatalogue]:
         """Server mode: the connection, opened again if the last call on it failed."""
@@ -259,9 +259,17 @@ class NewsIndex:
         try:
             self.data_dir.mkdir(parents=True, exist_ok=True)
             probe = self.data_dir / f".write-test-{os.getpid()}-{threading.get_ident()}"
-            probe.write_bytes(b"")
-            probe.unlink()
+            try:
+                probe.write_bytes(b"-")  # a byte, for a full disk refuses only data
+            finally:
+                probe.unlink(missing_ok=True)
         except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise IndexUnavailableError(
+                    f"the disk holding the data directory {self.data_dir} is full "
+                    f"({exc.strerror}); nothing was changed; free some space, then run the "
+                    "ingest again"
+                ) from exc
             raise IndexUnavailableError(
                 f"cannot write to the data directory {self.data_dir} ({exc.strerror or exc}); "
                 "set NEWSBOT_DATA_DIR to a writable folder"
@@ -269,9 +277,13 @@ class NewsIndex:
 
     @contextlib.contextmanager
     def _writing(
-        self, *, rebuild: bool
+        self, *, rebuild: bool, notices: list[str]
     ) -> Iterator[tuple[VectorIndex, Catalogue, ChromaLease | None]]:
-        """Hold every lock an ingest needs; yield the vectors and catalogue to write."""
+        """Hold every lock an ingest needs; yield the vectors and catalogue to write.
+
+        A rebuild sets an embedded store that cannot be read aside, and says so in
+        `notices`; a full disk or a read-only store stops it.
+        """
         self._ensure_data_dir()
         with ingest_lock(self.data_dir):
             if self.where.server:
@@ -288,11 +300,17 @@ class NewsIndex:
                 # A view of our own: the one readers hold may predate another ingest.
                 try:
                     vectors = self._open_vectors()
-                except IndexUnavailableError:
-                    if not rebuild:
+                except IndexUnavailableError as exc:
+                    cause = exc.cause if isinstance(exc, VectorStoreUnusable) else None
+                    if not rebuild or cause in ("full", "read-only"):
                         raise
-                    log.warning("the Chroma store cannot be opened: starting it afresh")
-                    self._discard_vector_store()
+                    why = exc.words if isinstance(exc, VectorStoreUnusable) else str(exc)
+                    aside = self._set_aside_vector_store()
+                    notices.append(
+                        f"{self.where.description} could not be read ({why}); it was moved "
+                        f"to {aside} (remove it once the rebuilt index answers well) and a new "
+                        "one was built"
+                    )
                     vectors = self._open_vectors()
                 yield vectors, LocalCatalogue(self.storage.lexical_dir), None
 
@@ -311,7 +329,8 @@ class NewsIndex:
         """
         started = time.perf_counter()
         _check_paths(paths)
-        with self._writing(rebuild=rebuild) as (vectors, catalogue, lease):
+        notices: list[str] = []
+        with self._writing(rebuild=rebuild, notices=notices) as (vectors, catalogue, lease):
             indexed: list[PassageRecord] = [] if rebuild else self.snapshot().records
             plan = plan_ingest(
                 paths,
@@ -380,6 +399,7 @@ class NewsIndex:
             removed=plan.removed,
             unchanged=plan.unchanged,
             skipped=plan.skipped,
+            notices=notices,
             seconds=time.perf_counter() - started,
         )
 
@@ -422,12 +442,28 @@ class NewsIndex:
             return np.asarray(vectors(texts), dtype=np.float32)
         return np.asarray(self.embedding.get_text_embedding_batch(texts), dtype=np.float32)
 
-    def _discard_vector_store(self) -> None:
-        """Embedded store: remove Chroma's files when they cannot be opened at all."""
+    def _set_aside_vector_store(self) -> Path:
+        """Embedded store: move Chroma's files, which cannot be read, out of the way (never
+        delete them: they may be all the user has). Returns where they went."""
         with self._lock:
             self._vector = None
         forget_clients()
-        shutil.rmtree(self.storage.chroma.path, ignore_errors=True)
+        store = self.storage.chroma.path
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        aside = store.with_name(f"{store.name}.damaged-{stamp}")
+        number = 1
+        while os.path.lexists(aside):
+            number += 1
+            aside = store.with_name(f"{store.name}.damaged-{stamp}-{number}")
+        try:
+            store.rename(aside)
+        except OSError as exc:
+            raise IndexUnavailableError(
+                f"{self.where.description} cannot be read, and could not be moved aside to "
+                f"{aside} ({exc.strerror or exc}); move it yourself, then run "
+                "`newsbot ingest --rebuild`"
+            ) from exc
+        return aside
 
 
 def _check_paths(paths: Sequence[Path]) -> None:

@@ -10,7 +10,12 @@ that its owner reconnects before the next question.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
+import os
+import sys
+import tempfile
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,6 +108,84 @@ def _network_failure(exc: BaseException, where: ChromaLocation) -> str | None:
     return where.describe(chain[-1])
 
 
+# What SQLite and Chroma say about a store's files, by what is wrong with them. Chroma
+# reports a damaged log table as logs it failed to pull.
+_DAMAGE_SIGNS = (
+    "database disk image is malformed",
+    "file is not a database",
+    "failed to pull logs from the log store",
+)
+_FULL_SIGNS = ("database or disk is full", "no space left on device", "disk quota exceeded")
+_READ_ONLY_SIGNS = ("readonly database", "read-only file system", "permission denied")
+_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+_READ_ONLY_ERRNOS = (errno.EROFS, errno.EACCES, errno.EPERM)
+
+
+def is_panic(exc: BaseException) -> bool:
+    """Whether `exc` is a panic of Chroma's Rust core: a BaseException, not an Exception."""
+    kind = type(exc)
+    return kind.__name__ == "PanicException" and kind.__module__ == "pyo3_runtime"
+
+
+def store_failure(exc: BaseException) -> tuple[str, str] | None:
+    """What is wrong with the embedded store's files, if `exc` says: ("damaged", "full" or
+    "read-only", and the words that say so); None for anything else. A panic while
+    reading the store is damage."""
+    if isinstance(exc, OSError) and exc.errno is not None:
+        if exc.errno in _FULL_ERRNOS:
+            return "full", exc.strerror or "no space left"
+        if exc.errno in _READ_ONLY_ERRNOS:
+            return "read-only", exc.strerror or "read-only"
+    text = " ".join(str(exc).split()).lower()
+    for cause, signs in (
+        ("damaged", _DAMAGE_SIGNS),
+        ("full", _FULL_SIGNS),
+        ("read-only", _READ_ONLY_SIGNS),
+    ):
+        for sign in signs:
+            if sign in text:
+                return cause, sign
+    if is_panic(exc):
+        return "damaged", f"Chroma panicked: {text[:120]}"
+    return None
+
+
+class VectorStoreUnusable(IndexUnavailableError):
+    """The embedded store's files are damaged, on a full disk, or read-only (`cause`)."""
+
+    def __init__(self, message: str, cause: str, words: str) -> None:
+        super().__init__(message)
+        self.cause = cause
+        self.words = words
+
+
+REBUILD_ADVICE = "to set it aside and build the index again, run `newsbot ingest --rebuild`"
+
+
+def _store_error(
+    exc: BaseException, where: ChromaLocation, *, writing: bool
+) -> VectorStoreUnusable | None:
+    failure = store_failure(exc)
+    if failure is None:
+        return None
+    cause, words = failure
+    unchanged = "nothing was published and the previous index is unchanged; " if writing else ""
+    again = "run the ingest again" if writing else "try again"
+    if cause == "damaged":
+        message = f"{where.description} is damaged ({words}); {unchanged}{REBUILD_ADVICE}"
+    elif cause == "full":
+        message = (
+            f"the disk holding {where.description} is full ({words}); {unchanged}"
+            f"free some space, then {again}"
+        )
+    else:
+        message = (
+            f"{where.description} is read-only ({words}); {unchanged}make it writable, or set "
+            f"NEWSBOT_DATA_DIR to a writable folder, then {again}"
+        )
+    return VectorStoreUnusable(message, cause, words)
+
+
 WRITE_ADVICE = (
     "nothing was published and the previous index is unchanged; free some space or make "
     "the store writable, then run the ingest again"
@@ -140,9 +223,11 @@ def request_bytes(record: PassageRecord, metadata: dict[str, Any], vector: Seque
     )
 
 
-def _error_for(exc: Exception, where: ChromaLocation, *, writing: bool) -> NewsbotError:
+def _error_for(exc: BaseException, where: ChromaLocation, *, writing: bool) -> NewsbotError:
     if isinstance(exc, NewsbotError):
         return exc
+    if not where.server and (unusable := _store_error(exc, where, writing=writing)):
+        return unusable
     if where.server:
         failure = _network_failure(exc, where)
         if failure is not None:
@@ -165,11 +250,52 @@ def chroma_errors(where: ChromaLocation, *, writing: bool = False) -> Iterator[N
     """
     try:
         yield
-    except Exception as exc:
+    except BaseException as exc:
+        if not isinstance(exc, Exception) and not is_panic(exc):
+            raise
         error = _error_for(exc, where, writing=writing)
         if error is exc:
             raise
         raise error from exc
+
+
+_OPENING = threading.Lock()
+
+
+@contextlib.contextmanager
+def _rust_panic_held_back() -> Iterator[None]:
+    """Hold back what is written to standard error while the block opens the embedded store.
+
+    A panic in Chroma's Rust core prints its message and a backtrace there (dozens of
+    lines) before Python sees the exception; the user gets one line instead, and the
+    panic's text goes to the debug log. Anything else written meanwhile (another thread's
+    log) comes out when the block ends.
+    """
+    with _OPENING:
+        sys.stderr.flush()
+        try:
+            saved = os.dup(2)
+        except OSError:  # no standard error to hold back
+            yield
+            return
+        panicked = False
+        with tempfile.TemporaryFile() as held:
+            os.dup2(held.fileno(), 2)
+            try:
+                yield
+            except BaseException as exc:
+                panicked = is_panic(exc) or (exc.__cause__ is not None and is_panic(exc.__cause__))
+                raise
+            finally:
+                sys.stderr.flush()
+                os.dup2(saved, 2)
+                os.close(saved)
+                held.seek(0)
+                written = held.read()
+                if panicked:
+                    log.debug("Chroma panicked:\n%s", written.decode(errors="replace"))
+                elif written:
+                    os.write(2, written)
 
 
 def connect(chroma: ChromaConfig) -> ClientAPI:
@@ -202,6 +328,19 @@ def connect(chroma: ChromaConfig) -> ClientAPI:
     if isinstance(session, httpx.Client):
         session.timeout = timeout
     return client
+
+
+def open_index(chroma: ChromaConfig, collection: str) -> VectorIndex:
+    """The collection `collection` on a new client (see `connect`). The embedded store is
+    also counted, which reads what Chroma needs to answer or add: damage shows here, as one
+    line, rather than at the first question."""
+    where = location_of(chroma)
+    if where.server:
+        return VectorIndex(connect(chroma), collection, where)
+    with chroma_errors(where), _rust_panic_held_back():
+        vectors = VectorIndex(connect(chroma), collection, where)
+        vectors.count()
+    return vectors
 
 
 def _fresh_persistent_client(path: Path, chroma_settings: Any) -> ClientAPI:
@@ -287,7 +426,9 @@ class VectorIndex:
             yield
         except NewsbotError:
             raise
-        except Exception as exc:
+        except BaseException as exc:
+            if not isinstance(exc, Exception) and not is_panic(exc):
+                raise
             self.failed = True
             raise _error_for(exc, self.where, writing=writing) from exc
 
@@ -453,7 +594,9 @@ class VectorIndex:
                 documents=[record.text for record in records],
                 metadatas=metadatas,
             )
-        except Exception as exc:
+        except BaseException as exc:
+            if not isinstance(exc, Exception) and not is_panic(exc):
+                raise
             if self.where.server and is_payload_too_large(exc):
                 if len(records) > 1:
                     raise PayloadTooLarge("refused for its size") from exc

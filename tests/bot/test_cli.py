@@ -22,6 +22,7 @@ from tests.conftest import (
     FRENCH_SEED,
     SEEDS_DIR,
     cli_env,
+    damage_chroma_store,
     needs_openai,
     run_newsbot,
 )
@@ -178,6 +179,30 @@ def test_corrupted_index_says_rebuild(ingested_data: dict[str, str]) -> None:
     assert len(result.stderr.decode().strip().splitlines()) == 1
     assert run_newsbot("ingest", "--rebuild", env=ingested_data).returncode == 0
     assert run_newsbot("ask", QUESTION, env=ingested_data).returncode == 0
+
+
+def test_a_corrupted_chroma_store_is_one_line_and_a_rebuild_sets_it_aside(
+    ingested_data: dict[str, str],
+) -> None:
+    env = {**ingested_data, "NEWSBOT_VECTOR_WEIGHT": "1", "RUST_BACKTRACE": "1"}
+    data_dir = Path(env["NEWSBOT_DATA_DIR"])
+    damage_chroma_store(data_dir, page=10)  # Chroma's Rust core panics as it opens it
+    result = run_newsbot("ask", QUESTION, env=env)
+    assert result.returncode == 1
+    assert result.stderr.decode().splitlines() == [
+        f"newsbot: error: the Chroma store in {data_dir / 'chroma'} is damaged (database disk "
+        "image is malformed); to set it aside and build the index again, run "
+        "`newsbot ingest --rebuild`"
+    ]
+    rebuilt = run_newsbot("ingest", "--rebuild", env=env)
+    assert rebuilt.returncode == 0, rebuilt.stderr.decode()
+    [aside] = data_dir.glob("chroma.damaged-*")
+    assert f"it was moved to {aside}" in rebuilt.stderr.decode()
+    assert "5 articles" in rebuilt.stdout.decode()
+    answer = run_newsbot("ask", QUESTION, env=env)
+    assert (
+        answer.returncode == 0 and answer.stderr == b"" and ENGLISH_SEED in answer.stdout.decode()
+    )
 
 
 def test_ingest_reports_and_warns(tmp_path: Path, corpus: Path) -> None:

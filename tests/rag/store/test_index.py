@@ -20,12 +20,14 @@ from rag.engine import Engine
 from rag.errors import BackendError, IndexUnavailableError, IngestBusyError, NewsbotError
 from rag.models import Answer, IngestReport
 from rag.settings import Settings
-from rag.store.vectors import connect
+from rag.store.vectors import VectorStoreUnusable, connect
 from tests.chroma_server import ChromaServer, free_port
 from tests.conftest import (
+    DAMAGED_PAGES,
     ENGLISH_SEED,
     FRENCH_SEED,
     cli_env,
+    damage_chroma_store,
     make_settings,
     run_newsbot,
     unique_collection,
@@ -409,3 +411,77 @@ class TestWriteFailures:
         assert_old_state(Engine(settings))
         assert Engine(settings).ingest().added == 1
         assert_new_state(Engine(settings))
+
+    def test_a_full_disk_is_named_and_is_not_taken_for_damage(
+        self, small_disk: Path, corpus: Path, tmp_path: Path
+    ) -> None:
+        settings = make_settings(tmp_path, corpus, data_dir=small_disk / "data", vector_weight=1.0)
+        Engine(settings).ingest()
+        filler = fill(small_disk)
+        with pytest.raises(IndexUnavailableError) as asking:
+            Engine(settings).ask(ENGLISH_QUESTION)
+        with pytest.raises(IndexUnavailableError) as ingesting:
+            Engine(settings).ingest(rebuild=True)
+        assert str(asking.value) == (
+            f"the disk holding the Chroma store in {settings.chroma_dir()} is full (database or "
+            "disk is full); free some space, then try again"
+        )
+        assert str(ingesting.value) == (
+            f"the disk holding the data directory {settings.data_dir} is full (No space left on "
+            "device); nothing was changed; free some space, then run the ingest again"
+        )
+        assert sorted(p.name for p in settings.data_dir.iterdir()) == [
+            ".ingest.lock",
+            ".vectors.lock",
+            "chroma",
+            "lexical",
+        ]
+        filler.unlink()
+        assert_old_state(Engine(settings))
+
+    def test_a_read_only_store_is_named_and_is_not_taken_for_damage(
+        self, small_disk: Path, corpus: Path, tmp_path: Path
+    ) -> None:
+        data_dir = small_disk / "data"
+        settings = make_settings(tmp_path, corpus, data_dir=data_dir, vector_weight=1.0)
+        Engine(settings).ingest()
+        subprocess.run(["mount", "--bind", str(data_dir), str(data_dir)], check=True)
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(data_dir)], check=True)
+        try:
+            with pytest.raises(IndexUnavailableError) as asking:
+                Engine(settings).ask(ENGLISH_QUESTION)
+        finally:
+            subprocess.run(["umount", "-l", str(data_dir)], check=True)
+        assert str(asking.value) == (
+            f"the Chroma store in {settings.chroma_dir()} is read-only (readonly database); make "
+            "it writable, or set NEWSBOT_DATA_DIR to a writable folder, then try again"
+        )
+        assert_old_state(Engine(settings))
+
+
+class TestDamagedStore:
+    """A Chroma store whose database is damaged: one line that names it and the command,
+    and a rebuild that moves it aside (never deletes it) and builds a new one."""
+
+    @pytest.mark.parametrize("page", DAMAGED_PAGES)
+    def test_a_rebuild_sets_the_damaged_store_aside(
+        self, tmp_path: Path, corpus: Path, page: int
+    ) -> None:
+        settings = make_settings(tmp_path, corpus, vector_weight=1.0)
+        Engine(settings).ingest()
+        garbage = damage_chroma_store(settings.data_dir, page)
+        for attempt in (lambda: Engine(settings).ask(ENGLISH_QUESTION), Engine(settings).ingest):
+            with pytest.raises(VectorStoreUnusable, match=r"is damaged .*ingest --rebuild`$"):
+                attempt()
+
+        report = Engine(settings).ingest(rebuild=True)
+        [aside] = [p for p in settings.data_dir.iterdir() if p.name.startswith("chroma.damaged-")]
+        # Moved as it was, damage and all.
+        assert garbage in (aside / "chroma.sqlite3").read_bytes()
+        [notice] = report.notices
+        assert notice.startswith(f"the Chroma store in {settings.chroma_dir()} could not be read (")
+        assert f"it was moved to {aside} (remove it once" in notice
+        engine = Engine(settings)
+        assert_old_state(engine)
+        assert_vectors_match_catalogue(engine)
+        assert Engine(settings).ingest().notices == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import http.server
 import json
 import threading
@@ -11,21 +12,31 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from chromadb.errors import InternalError
 
 import rag.store.vectors as vector_store
+from rag.engine import Engine
 from rag.errors import BackendError, IndexUnavailableError
 from rag.settings import Settings
 from rag.store.ingest import plan_ingest
 from rag.store.vectors import (
     VectorIndex,
+    VectorStoreUnusable,
     chroma_errors,
     connect,
     location_of,
+    open_index,
     record_from_chroma,
     record_metadata,
 )
 from tests.chroma_server import ChromaServer
-from tests.conftest import SEEDS_DIR, make_settings, unique_collection
+from tests.conftest import (
+    DAMAGED_PAGES,
+    SEEDS_DIR,
+    damage_chroma_store,
+    make_settings,
+    unique_collection,
+)
 
 TOKEN = "sekrit-token-4711"
 
@@ -117,6 +128,62 @@ def test_error_advice_depends_on_what_failed(tmp_path: Path) -> None:
     ):
         raise RuntimeError("database or disk is full\nsecond line")
     assert "\n" not in str(failure.value)
+
+
+@pytest.mark.parametrize(
+    ("raised", "expected"),
+    [
+        # As Chroma's client raises them (chromadb.errors), with SQLite's words.
+        (
+            InternalError("error returned from database: (code: 13) database or disk is full"),
+            "the disk holding the Chroma store in {store} is full (database or disk is full); "
+            "free some space, then try again",
+        ),
+        (
+            OSError(errno.ENOSPC, "No space left on device"),
+            "the disk holding the Chroma store in {store} is full (No space left on device); "
+            "free some space, then try again",
+        ),
+        (
+            InternalError(
+                "error returned from database: (code: 8) attempt to write a readonly database"
+            ),
+            "the Chroma store in {store} is read-only (readonly database); make it writable, or "
+            "set NEWSBOT_DATA_DIR to a writable folder, then try again",
+        ),
+        (
+            InternalError(
+                "error returned from database: (code: 11) database disk image is malformed"
+            ),
+            "the Chroma store in {store} is damaged (database disk image is malformed); to set "
+            "it aside and build the index again, run `newsbot ingest --rebuild`",
+        ),
+    ],
+)
+def test_a_full_disk_a_read_only_store_and_damage_are_named(
+    tmp_path: Path, raised: Exception, expected: str
+) -> None:
+    chroma = Settings(data_dir=tmp_path).chroma()
+    with pytest.raises(IndexUnavailableError) as failure, chroma_errors(location_of(chroma)):
+        raise raised
+    assert str(failure.value) == expected.format(store=chroma.path)
+
+
+@pytest.mark.parametrize("page", DAMAGED_PAGES)
+def test_a_damaged_store_is_one_line_naming_it_and_the_command(
+    tmp_path: Path, page: int, capfd: pytest.CaptureFixture[str]
+) -> None:
+    settings = make_settings(tmp_path, SEEDS_DIR)
+    Engine(settings).ingest()
+    damage_chroma_store(settings.data_dir, page)
+    capfd.readouterr()
+    with pytest.raises(VectorStoreUnusable) as failure:
+        open_index(settings.chroma(), settings.collection)
+    message = str(failure.value)
+    assert message.startswith(f"the Chroma store in {settings.chroma_dir()} is damaged (")
+    assert message.endswith("run `newsbot ingest --rebuild`") and failure.value.cause == "damaged"
+    # Not a line of the Rust core's panic and backtrace reached standard error.
+    assert capfd.readouterr().err == ""
 
 
 def seed_records(settings: Settings) -> list:  # type: ignore[type-arg]
