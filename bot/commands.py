@@ -120,10 +120,21 @@ def _emit_error(as_json: bool, number: int, line: str, message: str) -> None:
 
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--rebuild", is_flag=True, help="Drop the index and build it again from PATHS.")
+@click.option(
+    "--rebuild",
+    is_flag=True,
+    help="Build the index again from PATHS (default: the paths it was built from).",
+)
+@click.option(
+    "--forget-missing",
+    is_flag=True,
+    help="Without PATHS: drop the articles of ingested paths that are gone (a rebuild "
+    "refuses to, without it).",
+)
 @reports_errors
-def ingest(paths: tuple[Path, ...], rebuild: bool) -> None:
-    """Index articles from PATHS (files or folders; default: the corpus directory).
+def ingest(paths: tuple[Path, ...], rebuild: bool, forget_missing: bool) -> None:
+    """Index articles from PATHS (files or folders; default: the paths indexed before, or
+    the corpus directory for a new index).
 
     Reads .txt and .md files as UTF-8 (or UTF-16 with a BOM). Unchanged articles are
     left alone, changed ones are re-indexed, and articles whose files vanished from an
@@ -134,8 +145,12 @@ def ingest(paths: tuple[Path, ...], rebuild: bool) -> None:
     missing = [str(path) for path in paths if not os.path.lexists(path)]
     if missing:
         raise BadInputError(f"no such file or folder: {', '.join(missing)}; nothing was indexed")
+    if forget_missing and paths:
+        raise BadInputError(
+            "--forget-missing applies to the paths the index was built from; run it without PATHS"
+        )
     engine = open_engine()
-    report = run_ingest(engine, list(paths) or None, rebuild)
+    report = run_ingest(engine, list(paths) or None, rebuild, forget_missing=forget_missing)
     click.echo(report.summary())
 
 

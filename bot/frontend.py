@@ -125,14 +125,19 @@ INGEST_STAGES = {
 
 class IngestProgress:
     """An ingest's progress bar: shown for many files, or for a stage that is slow (embedding
-    with the bundled model takes seconds even for a few dozen passages); silent otherwise."""
+    with the bundled model takes seconds even for a few dozen passages); silent otherwise.
+    `announce`, if given, is said once the ingest has started reading."""
 
-    def __init__(self) -> None:
+    def __init__(self, announce: str | None = None) -> None:
         self.bar = ProgressBar()
         self._timed_stage = ""
         self._stage_started = time.monotonic()
+        self._announce = announce
 
     def __call__(self, stage: str, done: int, total: int) -> None:
+        if self._announce:
+            click.echo(self._announce, err=True)
+            self._announce = None
         if stage != self._timed_stage:
             self._timed_stage, self._stage_started = stage, time.monotonic()
         slow = time.monotonic() - self._stage_started > PROGRESS_BAR_AFTER_SECONDS
@@ -140,11 +145,20 @@ class IngestProgress:
             self.bar.show(INGEST_STAGES.get(stage, stage), done, total)
 
 
-def run_ingest(engine: Engine, paths: list[Path] | None, rebuild: bool) -> IngestReport:
-    progress = IngestProgress()
+def run_ingest(
+    engine: Engine,
+    paths: list[Path] | None,
+    rebuild: bool,
+    *,
+    forget_missing: bool = False,
+    announce: str | None = None,
+) -> IngestReport:
+    progress = IngestProgress(announce)
     callback: ProgressCallback = progress
     try:
-        report = engine.ingest(paths, rebuild=rebuild, progress=callback)
+        report = engine.ingest(
+            paths, rebuild=rebuild, forget_missing=forget_missing, progress=callback
+        )
     finally:
         progress.bar.close()
     for warning in report.skipped:
@@ -159,8 +173,9 @@ def ensure_index(engine: Engine) -> None:
     if engine.has_index():
         return
     corpus = engine.settings.corpus_dir
-    click.echo(f"newsbot: indexing {corpus}/ for the first time…", err=True)
-    report = run_ingest(engine, None, rebuild=False)
+    report = run_ingest(
+        engine, None, rebuild=False, announce=f"newsbot: indexing {corpus}/ for the first time…"
+    )
     click.echo(f"newsbot: indexed {report.summary()}", err=True)
 
 

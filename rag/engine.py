@@ -242,14 +242,19 @@ class Engine:
         paths: Sequence[Path] | None = None,
         *,
         rebuild: bool = False,
+        forget_missing: bool = False,
         progress: ProgressCallback | None = None,
     ) -> IngestReport:
-        """Index the articles under `paths` (default: the corpus dir)."""
+        """Index the articles under `paths` (default: the paths the index was built from, or
+        the corpus dir for a new index); `forget_missing` drops the articles of remembered
+        paths that are gone."""
         with self._ingest_lock:
             try:
                 return self.index.ingest(
-                    list(paths) if paths else [self.settings.corpus_dir],
+                    list(paths) if paths else None,
                     rebuild=rebuild,
+                    forget_missing=forget_missing,
+                    corpus_dir=self.settings.corpus_dir,
                     progress=progress,
                 )
             except Exception as exc:

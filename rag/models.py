@@ -42,7 +42,9 @@ class Citation(BaseModel):
 
     n: int = Field(description="The number used in the answer's [n] markers.")
     source: str = Field(
-        description="Article file, by its path relative to the folder ingested; its id."
+        description="The article: its path in the folder ingested (its file name when "
+        "ingested on its own), with the folders above that tell it from another indexed "
+        "article of that path (`x/story.txt`, `y/story.txt`); its id."
     )
     title: str
     language: str

@@ -76,7 +76,11 @@ COMMANDS = (
     Command(("/sources",), "/sources", "the indexed articles: file, language, passages, title"),
     Command(("/k",), "/k N", f"answer from N passages (1-{MAX_TOP_K}); /k alone shows it"),
     Command(("/reset",), "/reset", "forget the conversation so far"),
-    Command(("/ingest",), "/ingest [PATH ...]", "index more articles (default: the corpus dir)"),
+    Command(
+        ("/ingest",),
+        "/ingest [PATH ...]",
+        "index more articles (default: the paths indexed before, else the corpus dir)",
+    ),
     Command(("/json",), "/json", "switch raw JSON output on or off"),
     Command(("/quit", "/exit"), "/quit", "leave (Ctrl-D too)"),
 )

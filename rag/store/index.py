@@ -14,6 +14,7 @@ checks the catalogue's token, so a process answers from the newest published sna
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import errno
 import logging
@@ -26,11 +27,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from rag.errors import BadInputError, IndexUnavailableError, NewsbotError
+from rag.errors import BadInputError, ConfigError, IndexUnavailableError, NewsbotError
 from rag.models import ArticleInfo, IngestReport, ProgressCallback
 from rag.safe_text import escaped_name
 from rag.store.catalogue import Catalogue, CatalogueChanged, ChromaCatalogue, LocalCatalogue
-from rag.store.ingest import plan_ingest, unusable_path
+from rag.store.ingest import plan_ingest, root_path, unusable_path
 from rag.store.lexical import LexicalIndex, PassageRecord, generation_of
 from rag.store.locks import (
     INGEST_LOCK_FILE,
@@ -316,22 +317,48 @@ class NewsIndex:
 
     def ingest(
         self,
-        paths: Sequence[Path],
+        paths: Sequence[Path] | None,
         *,
         rebuild: bool = False,
+        forget_missing: bool = False,
+        corpus_dir: Path | None = None,
         progress: ProgressCallback | None = None,
     ) -> IngestReport:
-        """Bring the index in line with the articles under `paths`.
+        """Bring the index in line with the articles under `paths`; without paths, under
+        the paths it was built from (`corpus_dir` when nothing is indexed yet).
+
+        A remembered path that is gone stops a rebuild, which would drop its articles,
+        unless `forget_missing`; an ingest keeps them, and says so. With `forget_missing`,
+        their articles are dropped.
 
         Progress stages: "read" (files), "embed" (new passages stored), then "delete"
         (stale vectors; reported once with 0 done right after the new snapshot is
         published).
         """
         started = time.perf_counter()
-        _check_paths(paths)
         notices: list[str] = []
+        if paths:
+            _check_paths(paths)
+            forgotten: set[str] = set()
+        else:
+            remembered, forgotten = self._remembered_paths(
+                rebuild=rebuild, forget_missing=forget_missing, notices=notices
+            )
+            if remembered is None:
+                if corpus_dir is None:
+                    raise BadInputError("nothing is indexed yet; name the paths to index")
+                if not (corpus_dir.is_dir() or corpus_dir.is_file()):
+                    raise ConfigError(
+                        f"NEWSBOT_CORPUS_DIR is {escaped_name(str(corpus_dir))}: "
+                        f"{unusable_path(corpus_dir)}; set it to your articles' folder, or "
+                        "index one: `newsbot ingest PATH`"
+                    )
+                remembered = [corpus_dir]
+            paths = remembered
         with self._writing(rebuild=rebuild, notices=notices) as (vectors, catalogue, lease):
             indexed: list[PassageRecord] = [] if rebuild else self.snapshot().records
+            dropped = {record.path for record in indexed if record.root in forgotten}
+            indexed = [record for record in indexed if record.path not in dropped]
             plan = plan_ingest(
                 paths,
                 indexed,
@@ -368,6 +395,18 @@ class NewsIndex:
                 to_add = []
             vectors.set_embedding_model(self.embedding_name)
             vectors.add(to_add, self._embed, advance, embed_batch=self._embed_batch())
+            if not rebuild:
+                # Passages kept as they were but under a new name or root: their vectors
+                # stand, their catalogue fields in the store (read by other machines) follow.
+                before = {record.passage_id: record.doc_hash for record in indexed}
+                renamed = [
+                    record
+                    for record in plan.records
+                    if record.passage_id in present
+                    and before.get(record.passage_id, record.doc_hash) != record.doc_hash
+                ]
+                if renamed:
+                    vectors.update_metadata(renamed)
             current = None if rebuild else self.snapshot()
             unchanged = (
                 current is not None
@@ -396,12 +435,77 @@ class NewsIndex:
             passages=len(plan.records),
             added=plan.added,
             updated=plan.updated,
-            removed=plan.removed,
+            removed=plan.removed + len(dropped),
             unchanged=plan.unchanged,
             skipped=plan.skipped,
             notices=notices,
             seconds=time.perf_counter() - started,
         )
+
+    def _remembered_paths(
+        self, *, rebuild: bool, forget_missing: bool, notices: list[str]
+    ) -> tuple[list[Path] | None, set[str]]:
+        """The paths the index was built from that are still there (None when nothing is
+        indexed), and the roots of those that are gone and are to be forgotten."""
+        found = self._where_articles_were_found()
+        if not found:
+            return None, set()
+        if any(not root for root, _ in found.values()):
+            raise IndexUnavailableError(
+                "the index was built by a version of newsbot that did not record the paths it "
+                "read; name them once, e.g. "
+                f"`newsbot ingest{' --rebuild' if rebuild else ''} {_guessed_paths(found)}`"
+            )
+        articles = collections.Counter(root for root, _ in found.values())
+        gone = sorted(root for root in articles if not os.path.lexists(root_path(root)))
+        there = [root_path(root) for root in sorted(articles) if root not in gone]
+        if not gone:
+            return there, set()
+        named = ", ".join(escaped_name(str(root_path(root))) for root in gone)
+        held = sum(articles[root] for root in gone)
+        if forget_missing:
+            if not there:
+                raise BadInputError(
+                    f"every path the index was built from is gone ({named}); nothing was "
+                    "changed; name the paths to index: `newsbot ingest --rebuild PATH…`"
+                )
+            notices.append(f"{named} is gone: its {held:,} articles were dropped from the index")
+            return there, set(gone)
+        if rebuild:
+            raise BadInputError(
+                f"{named} is gone, and the index holds {held:,} articles from there; a rebuild "
+                "would drop them, so nothing was changed. Put it back, or to rebuild without "
+                "them run `newsbot ingest --rebuild --forget-missing`"
+            )
+        notices.append(
+            f"{named} is gone: its {held:,} indexed articles are kept; "
+            "`newsbot ingest --forget-missing` drops them"
+        )
+        return there, set()
+
+    def _where_articles_were_found(self) -> dict[str, tuple[str, str]]:
+        """The root and name (see PassageRecord) of every indexed article, by its path, read
+        however the index still can be: its snapshot (even one built with another
+        embedding), else the records stored with the vectors. Empty: nothing is indexed."""
+        try:
+            catalogue = self.catalogue()
+            token = catalogue.current()
+            if token is not None:
+                try:
+                    records = self.snapshot().records
+                except NewsbotError:
+                    records = catalogue.load(token, None).records
+                return {r.path: (r.root, r.name or r.source) for r in records}
+        except Exception as exc:
+            log.info("the lexical index cannot be read (%s): asking the vectors", exc)
+        try:
+            vectors = self.vector
+            return vectors.where_found() if isinstance(vectors, VectorIndex) else {}
+        except NewsbotError as exc:
+            raise IndexUnavailableError(
+                "neither the lexical index nor the vectors say which paths the index was "
+                f"built from ({exc}); name them: `newsbot ingest --rebuild PATH…`"
+            ) from exc
 
     def _publish(
         self,
@@ -476,3 +580,15 @@ def _check_paths(paths: Sequence[Path]) -> None:
     if unusable:
         problems = "; ".join(f"{why}: {', '.join(names)}" for why, names in unusable.items())
         raise BadInputError(f"{problems}; nothing was indexed")
+
+
+def _guessed_paths(articles: dict[str, tuple[str, str]]) -> str:
+    """The folders the articles of an index without roots were most likely ingested from, as
+    arguments: each article's path less its name."""
+    import shlex
+
+    folders = set()
+    for path, (_, name) in articles.items():
+        folder = path[: -len(name) - 1] if path.endswith("/" + name) else str(Path(path).parent)
+        folders.add(folder or "/")
+    return " ".join(shlex.quote(folder) for folder in sorted(folders))

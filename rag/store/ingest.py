@@ -49,6 +49,7 @@ class Article:
     title: str
     language: str
     doc_hash: str
+    root: str = ""
 
     @property
     def article_id(self) -> str:
@@ -130,11 +131,13 @@ def read_article(
     chunk_overlap: int,
     source: str | None = None,
     resolved: Path | None = None,
+    root: str = "",
 ) -> Article:
     """Read one article file, or raise SkippedFile saying why it cannot be used.
 
-    `source` is the name shown to readers (by default the file's name); `resolved`, the
-    file's real path once its links were checked, is read without following links again.
+    `source` is its name in the folder it was found in (by default the file's name), and
+    `root` the path that was ingested (see `root_of`); `resolved`, the file's real path
+    once its links were checked, is read without following links again.
     """
     if path.suffix.lower() not in SUPPORTED_SUFFIXES:
         raise SkippedFile("not a .txt or .md file")
@@ -154,8 +157,9 @@ def read_article(
     if controls > 20 and controls > CONTROL_SHARE_OF_BINARY * len(head):
         raise SkippedFile("binary content (control characters)")
     digest = hashlib.sha256(data)
-    # The name is part of what is indexed: ingesting the folder above renames its articles.
-    digest.update(f"|{chunk_size}|{chunk_overlap}|{PIPELINE_VERSION}|{source}".encode())
+    # The name and root are part of what is indexed: ingesting the folder above renames
+    # its articles.
+    digest.update(f"|{chunk_size}|{chunk_overlap}|{PIPELINE_VERSION}|{source}|{root}".encode())
     return Article(
         path=str(resolved),
         source=source,
@@ -163,6 +167,7 @@ def read_article(
         title=_title_of(text) or path.stem,
         language=detect_language(text[:20000]),
         doc_hash=digest.hexdigest()[:32],
+        root=root,
     )
 
 
@@ -192,6 +197,8 @@ def passages_of(article: Article, *, chunk_size: int, chunk_overlap: int) -> lis
                 text=text,
                 terms=" ".join(terms),
                 words=" ".join(words),
+                root=article.root,
+                name=article.source,
             )
         )
     return records
@@ -199,11 +206,26 @@ def passages_of(article: Article, *, chunk_size: int, chunk_overlap: int) -> lis
 
 @dataclass(frozen=True)
 class FoundFile:
-    """A file to read: where it was found, its real path and the name readers see."""
+    """A file to read: where it was found, its name in the ingested folder (its file name
+    when named on its own), that ingested path (`root_of`), and its real path."""
 
     path: Path
     source: str
+    root: str
     resolved: Path | None = None
+
+
+def root_of(path: Path) -> str:
+    """How an ingested path is remembered: a folder, resolved, ends with "/"; a file named on
+    its own is kept as named (made absolute), so that its name stays its link's."""
+    if path.is_dir():
+        return str(path.resolve()).rstrip("/") + "/"
+    return str(path.absolute())
+
+
+def root_path(root: str) -> Path:
+    """The path an ingest was given, from its `root_of`."""
+    return Path(root.rstrip("/") or "/")
 
 
 def discover(
@@ -232,6 +254,7 @@ def discover(
         if path.is_dir():
             root = path.resolve()
             folders.append(root)
+            remembered = root_of(path)
             for walked, dirnames, filenames in os.walk(path, onerror=unreadable_folder):
                 dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
                 for name in sorted(filenames):
@@ -250,9 +273,9 @@ def discover(
                         )
                         continue
                     source = file.relative_to(path).as_posix()
-                    files.append(FoundFile(file, source, resolved))
+                    files.append(FoundFile(file, source, remembered, resolved))
         elif path.is_file():
-            files.append(FoundFile(path, path.name))
+            files.append(FoundFile(path, path.name, root_of(path)))
         else:
             warnings.append(f"{escaped_name(str(path))}: skipped: {unusable_path(path)}")
     return files, folders, warnings
@@ -311,6 +334,7 @@ def plan_ingest(
                 chunk_overlap=chunk_overlap,
                 source=found.source,
                 resolved=found.resolved,
+                root=found.root,
             )
         except SkippedFile as exc:
             plan.skipped.append(f"{escaped_name(str(found.path))}: skipped: {exc}")

@@ -19,8 +19,8 @@ import shutil
 import tempfile
 import zlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, replace
+from pathlib import Path, PurePosixPath
 
 import bm25s
 import numpy as np
@@ -41,7 +41,14 @@ SUBWORD_B = 0.9
 
 @dataclass(frozen=True)
 class PassageRecord:
-    """One indexed passage and the article it comes from."""
+    """One indexed passage and the article it comes from.
+
+    An article is identified by the path an ingest was given (`root`: a folder, ending
+    with "/", or a file named on its own) and its `name` there (its path in the folder).
+    `source`, what readers see, is that name, or more of the path where another indexed
+    article has the same name (`with_source_labels`). Indexes from before roots were kept
+    have neither: their `source` is the name.
+    """
 
     passage_id: str
     article_id: str
@@ -55,9 +62,55 @@ class PassageRecord:
     text: str
     terms: str  # the analysed terms, space-joined, so rebuilds need not re-analyse
     words: str = ""  # the words the terms come from, unstemmed, for the n-gram index
+    root: str = ""
+    name: str = ""
 
     def term_list(self) -> list[str]:
         return self.terms.split()
+
+    @property
+    def found_at(self) -> PurePosixPath:
+        """Where the ingest found the article: the root's path, then its name."""
+        name = self.name or self.source
+        if not self.root:
+            return PurePosixPath(name)
+        if self.root.endswith("/"):
+            return PurePosixPath(self.root) / name
+        return PurePosixPath(self.root)
+
+
+def with_source_labels(records: Sequence[PassageRecord]) -> list[PassageRecord]:
+    """`records`, each `source` set to the shortest end of where its article was found that
+    is at least its name and that no other article's `source` shares: `story.txt` alone;
+    `x/story.txt` and `y/story.txt` when `x/` and `y/` were ingested each with one."""
+    found: dict[str, PurePosixPath] = {}
+    labels: dict[str, tuple[str, ...]] = {}
+    for record in records:
+        if record.path not in found:
+            found[record.path] = record.found_at
+            labels[record.path] = PurePosixPath(record.name or record.source).parts
+    while True:
+        sharing: dict[tuple[str, ...], list[str]] = collections.defaultdict(list)
+        for path, label in labels.items():
+            sharing[label].append(path)
+        longer = False
+        for label, paths in sharing.items():
+            if len(paths) < 2:
+                continue
+            for path in paths:
+                parts = found[path].parts
+                if len(label) < len(parts):
+                    labels[path] = parts[-len(label) - 1 :]
+                    longer = True
+        if not longer:
+            break
+    shown = {path: str(PurePosixPath(*label)) for path, label in labels.items()}
+    return [
+        record
+        if record.source == shown[record.path]
+        else replace(record, source=shown[record.path])
+        for record in records
+    ]
 
 
 def generation_of(passage_ids: Iterable[str]) -> str:
@@ -80,7 +133,7 @@ class LexicalIndex:
         generation: str,
         embedding: str,
     ) -> None:
-        self.records = list(records)
+        self.records = with_source_labels(records)
         self.bm25 = bm25
         self.subword = subword
         self.generation = generation

@@ -53,7 +53,7 @@ EMBEDDING_KEY = "newsbot_embedding"
 PUBLISHED_KEY = "newsbot_published"
 # Passage fields kept in Chroma beside llama-index's own keys, so that a process that only
 # shares the Chroma server can rebuild the lexical index from it.
-RECORD_KEYS = ("article_id", "path", "doc_hash", "terms", "words")
+RECORD_KEYS = ("article_id", "path", "doc_hash", "terms", "words", "root", "name")
 
 log = logging.getLogger(__name__)
 
@@ -405,6 +405,9 @@ def record_from_chroma(passage_id: str, text: str, metadata: dict[str, Any]) -> 
         text=text,
         terms=str(metadata["terms"]),
         words=str(metadata["words"]),
+        # Stored since newsbot kept the paths it ingested.
+        root=str(metadata.get("root", "")),
+        name=str(metadata.get("name", "")),
     )
 
 
@@ -477,6 +480,33 @@ class VectorIndex:
                 ):
                     found[passage_id] = record_from_chroma(passage_id, text, dict(metadata))
         return found
+
+    def where_found(self) -> dict[str, tuple[str, str]]:
+        """The root and name (see PassageRecord) of every stored article, by its path: what
+        the vectors remember of the paths ingested when the lexical index is lost."""
+        found: dict[str, tuple[str, str]] = {}
+        with self.calling():
+            offset = 0
+            while True:
+                page = self._collection.get(include=["metadatas"], limit=GET_BATCH, offset=offset)
+                for metadata in page["metadatas"] or []:
+                    if "path" in metadata:
+                        name = metadata.get("name") or metadata.get("source", "")
+                        found[str(metadata["path"])] = (str(metadata.get("root", "")), str(name))
+                offset += len(page["ids"])
+                if len(page["ids"]) < GET_BATCH:
+                    return found
+
+    def update_metadata(self, records: Sequence[PassageRecord]) -> None:
+        """Store the catalogue fields of passages already stored (an article renamed or
+        found under another root keeps its text, so its vectors), without embedding them."""
+        with self.calling(writing=True):
+            for offset in range(0, len(records), self._batch):
+                batch = records[offset : offset + self._batch]
+                metadatas: list[Any] = [record_metadata(record) for record in batch]
+                self._collection.update(
+                    ids=[record.passage_id for record in batch], metadatas=metadatas
+                )
 
     def embedding_model(self) -> str | None:
         metadata = self._collection.metadata or {}

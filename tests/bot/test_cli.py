@@ -166,7 +166,7 @@ def test_unwritable_data_dir(tmp_path: Path, corpus: Path) -> None:
     result = run_newsbot("ask", QUESTION, env=env)
     assert result.returncode == 1
     lines = result.stderr.decode().strip().splitlines()
-    assert len(lines) == 2 and "NEWSBOT_DATA_DIR" in lines[-1]
+    assert len(lines) == 1 and "NEWSBOT_DATA_DIR" in lines[-1]
 
 
 def test_corrupted_index_says_rebuild(ingested_data: dict[str, str]) -> None:
@@ -203,6 +203,59 @@ def test_a_corrupted_chroma_store_is_one_line_and_a_rebuild_sets_it_aside(
     assert (
         answer.returncode == 0 and answer.stderr == b"" and ENGLISH_SEED in answer.stdout.decode()
     )
+
+
+def test_a_rebuild_reads_the_paths_ingested_and_never_loses_one_silently(
+    tmp_path: Path,
+) -> None:
+    env = cli_env(tmp_path)  # the corpus dir is the seeds, never ingested here
+    news = tmp_path / "news"
+    news.mkdir()
+    (news / "story.txt").write_text("Bridge\n\nThe mayor opened a bridge.", encoding="utf-8")
+    assert run_newsbot("ingest", str(news), env=env).returncode == 0
+    rebuilt = run_newsbot("ingest", "--rebuild", env=env)
+    assert rebuilt.returncode == 0 and rebuilt.stdout.decode().startswith("1 articles, 1 passages")
+
+    news.rename(tmp_path / "moved")
+    refused = run_newsbot("ingest", "--rebuild", env=env)
+    assert refused.returncode == 2
+    assert refused.stderr.decode().splitlines() == [
+        f"newsbot: error: {news} is gone, and the index holds 1 articles from there; a rebuild "
+        "would drop them, so nothing was changed. Put it back, or to rebuild without them run "
+        "`newsbot ingest --rebuild --forget-missing`"
+    ]
+    assert "story.txt" in run_newsbot("sources", env=env).stdout.decode()
+    wrong = run_newsbot("ingest", "--forget-missing", str(tmp_path / "moved"), env=env)
+    assert wrong.returncode == 2 and b"run it without PATHS" in wrong.stderr
+
+
+def test_same_named_files_from_separate_ingests_are_told_apart(tmp_path: Path) -> None:
+    env = cli_env(tmp_path)
+    for town in ("Xville", "Yburg"):
+        folder = tmp_path / town.lower()
+        folder.mkdir()
+        (folder / "story.txt").write_text(
+            f"{town} news\n\nThe mayor of {town} opened a new bridge over the river.",
+            encoding="utf-8",
+        )
+        assert run_newsbot("ingest", str(folder), env=env).returncode == 0
+    listing = run_newsbot("sources", env=env).stdout.decode().splitlines()
+    assert [line.split()[0] for line in listing[:-1]] == ["xville/story.txt", "yburg/story.txt"]
+    question = "Which mayor opened a new bridge over the river?"
+    answer = json.loads(run_newsbot("ask", "--json", question, env=env).stdout)
+    assert {c["source"] for c in answer["citations"]} == {"xville/story.txt", "yburg/story.txt"}
+    shown = run_newsbot("ask", question, env=env).stdout.decode()
+    assert "    xville/story.txt · English" in shown and "    yburg/story.txt · English" in shown
+
+
+def test_a_first_ask_with_a_corpus_dir_that_does_not_exist_is_one_line(tmp_path: Path) -> None:
+    env = cli_env(tmp_path, tmp_path / "nowhere")
+    result = run_newsbot("ask", QUESTION, env=env)
+    assert result.returncode == 2
+    assert result.stderr.decode().splitlines() == [
+        f"newsbot: error: NEWSBOT_CORPUS_DIR is {tmp_path / 'nowhere'}: no such file or folder; "
+        "set it to your articles' folder, or index one: `newsbot ingest PATH`"
+    ]
 
 
 def test_ingest_reports_and_warns(tmp_path: Path, corpus: Path) -> None:

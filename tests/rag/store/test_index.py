@@ -7,6 +7,8 @@ each simulated machine has its own data dir and shares only the Chroma server.
 
 from __future__ import annotations
 
+import dataclasses
+import shutil
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -17,9 +19,18 @@ from typing import Any
 import pytest
 
 from rag.engine import Engine
-from rag.errors import BackendError, IndexUnavailableError, IngestBusyError, NewsbotError
+from rag.errors import (
+    BackendError,
+    BadInputError,
+    ConfigError,
+    IndexUnavailableError,
+    IngestBusyError,
+    NewsbotError,
+)
 from rag.models import Answer, IngestReport
 from rag.settings import Settings
+from rag.store.catalogue import LocalCatalogue
+from rag.store.lexical import LexicalIndex
 from rag.store.vectors import VectorStoreUnusable, connect
 from tests.chroma_server import ChromaServer, free_port
 from tests.conftest import (
@@ -485,3 +496,173 @@ class TestDamagedStore:
         assert_old_state(engine)
         assert_vectors_match_catalogue(engine)
         assert Engine(settings).ingest().notices == []
+
+
+def article_folder(root: Path, name: str, *stories: str) -> Path:
+    """A folder `name` under `root` holding one article per story."""
+    folder = root / name
+    folder.mkdir()
+    for number, story in enumerate(stories):
+        (folder / f"story{'' if number == 0 else number}.txt").write_text(
+            f"{name} news\n\n{story}\n", encoding="utf-8"
+        )
+    return folder
+
+
+class TestRememberedPaths:
+    """An ingest without paths reads the paths the index was built from, never the corpus dir
+    over them; a path that is gone stops a rebuild unless the user forgets it."""
+
+    @pytest.fixture
+    def two_ingests(self, tmp_path: Path, corpus: Path) -> tuple[Settings, Path, Path]:
+        """An index of two folders, ingested one after the other; the corpus dir is the
+        seeds, never ingested."""
+        x = article_folder(tmp_path, "x", "The mayor of Xville opened a bridge.", "Rain fell.")
+        y = article_folder(tmp_path, "y", "The mayor of Yburg closed a bridge.")
+        settings = make_settings(tmp_path, corpus)
+        engine = Engine(settings)
+        engine.ingest([x])
+        engine.ingest([y])
+        return settings, x, y
+
+    @staticmethod
+    def listing(settings: Settings) -> list[tuple[str, str]]:
+        return [(a.source, a.path) for a in Engine(settings).articles()]
+
+    @pytest.mark.parametrize("rebuild", [False, True])
+    def test_an_ingest_without_paths_reads_the_paths_it_was_built_from(
+        self, two_ingests: tuple[Settings, Path, Path], rebuild: bool
+    ) -> None:
+        settings, x, _ = two_ingests
+        before = self.listing(settings)
+        assert len(before) == 3
+        (x / "story2.txt").write_text("x news\n\nSnow fell.\n", encoding="utf-8")
+        report = Engine(settings).ingest(rebuild=rebuild)
+        assert (report.articles, report.notices) == (4, [])
+        assert self.listing(settings) == sorted([*before, ("story2.txt", str(x / "story2.txt"))])
+
+    def test_a_rebuild_stops_when_a_path_is_gone_unless_it_is_forgotten(
+        self, two_ingests: tuple[Settings, Path, Path]
+    ) -> None:
+        settings, x, y = two_ingests
+        before = self.listing(settings)
+        x.rename(x.with_name("x-moved"))
+        with pytest.raises(BadInputError) as refused:
+            Engine(settings).ingest(rebuild=True)
+        assert str(refused.value) == (
+            f"{x} is gone, and the index holds 2 articles from there; a rebuild would drop "
+            "them, so nothing was changed. Put it back, or to rebuild without them run "
+            "`newsbot ingest --rebuild --forget-missing`"
+        )
+        assert self.listing(settings) == before
+
+        kept = Engine(settings).ingest()
+        assert kept.notices == [
+            f"{x} is gone: its 2 indexed articles are kept; `newsbot ingest --forget-missing` "
+            "drops them"
+        ]
+        assert self.listing(settings) == before
+
+        forgotten = Engine(settings).ingest(rebuild=True, forget_missing=True)
+        assert forgotten.notices == [f"{x} is gone: its 2 articles were dropped from the index"]
+        assert self.listing(settings) == [("story.txt", str(y / "story.txt"))]
+
+    def test_forgetting_without_a_rebuild_drops_the_gone_paths_articles(
+        self, two_ingests: tuple[Settings, Path, Path]
+    ) -> None:
+        settings, _, y = two_ingests
+        shutil.rmtree(y)
+        report = Engine(settings).ingest(forget_missing=True)
+        assert (report.removed, report.articles) == (1, 2)
+        assert [source for source, _ in self.listing(settings)] == ["story.txt", "story1.txt"]
+        assert_vectors_match_catalogue(Engine(settings))
+
+    def test_when_every_path_is_gone_the_user_names_the_paths(
+        self, two_ingests: tuple[Settings, Path, Path]
+    ) -> None:
+        settings, x, y = two_ingests
+        shutil.rmtree(x)
+        shutil.rmtree(y)
+        with pytest.raises(BadInputError, match=r"every path the index was built from is gone"):
+            Engine(settings).ingest(rebuild=True, forget_missing=True)
+        assert len(self.listing(settings)) == 3
+
+    def test_a_lost_lexical_index_is_rebuilt_from_the_paths_the_vectors_remember(
+        self, two_ingests: tuple[Settings, Path, Path]
+    ) -> None:
+        settings, _, _ = two_ingests
+        before = self.listing(settings)
+        shutil.rmtree(settings.lexical_dir())
+        with pytest.raises(IndexUnavailableError, match=r"ingest --rebuild`$"):
+            Engine(settings).has_index()
+        assert Engine(settings).ingest(rebuild=True).articles == 3
+        assert self.listing(settings) == before
+
+    def test_a_damaged_chroma_store_is_rebuilt_from_the_paths_the_snapshot_remembers(
+        self, two_ingests: tuple[Settings, Path, Path]
+    ) -> None:
+        settings, _, _ = two_ingests
+        before = self.listing(settings)
+        damage_chroma_store(settings.data_dir, page=10)
+        report = Engine(settings).ingest(rebuild=True)
+        assert report.articles == 3 and len(report.notices) == 1
+        assert self.listing(settings) == before
+
+    def test_an_index_without_roots_names_the_command_to_run(
+        self, tmp_path: Path, corpus: Path
+    ) -> None:
+        settings = make_settings(tmp_path, corpus)
+        engine = Engine(settings)
+        engine.ingest()
+        # As an older newsbot wrote it: passages without the path they were ingested from
+        # (which its articles' hashes did not cover).
+        old = [
+            dataclasses.replace(record, root="", name="", doc_hash=f"old-{record.doc_hash}")
+            for record in engine.index.snapshot().records
+        ]
+        LocalCatalogue(settings.lexical_dir()).publish(
+            LexicalIndex.build(old, embedding=engine.index.embedding_name)
+        )
+        with pytest.raises(IndexUnavailableError) as failure:
+            Engine(settings).ingest(rebuild=True)
+        assert str(failure.value) == (
+            "the index was built by a version of newsbot that did not record the paths it "
+            f"read; name them once, e.g. `newsbot ingest --rebuild {corpus}`"
+        )
+        assert Engine(settings).ingest([corpus]).articles == 5
+        assert Engine(settings).ingest(rebuild=True).articles == 5
+
+    def test_a_corpus_dir_that_does_not_exist_is_named(self, tmp_path: Path) -> None:
+        engine = Engine(make_settings(tmp_path, tmp_path / "nowhere"))
+        with pytest.raises(ConfigError) as failure:
+            engine.ingest()
+        assert str(failure.value) == (
+            f"NEWSBOT_CORPUS_DIR is {tmp_path / 'nowhere'}: no such file or folder; set it to "
+            "your articles' folder, or index one: `newsbot ingest PATH`"
+        )
+        assert not engine.has_index()
+
+
+@pytest.mark.slow
+def test_same_named_files_from_separate_ingests_are_told_apart_on_every_machine(
+    server_store: Store, tmp_path: Path
+) -> None:
+    x = article_folder(tmp_path, "x", "The mayor of Xville opened a bridge on Monday.")
+    y = article_folder(tmp_path, "y", "The mayor of Yburg closed a bridge on Tuesday.")
+    writer = Engine(server_store.settings("a"))
+    writer.ingest([x / "story.txt"])
+    writer.ingest([y])
+    writer.ingest([x])  # the same article, now found in its folder: its vectors stay
+    for machine in ("a", "b"):
+        engine = Engine(server_store.settings(machine))
+        assert [(a.source, a.path) for a in engine.articles()] == [
+            ("x/story.txt", str(x / "story.txt")),
+            ("y/story.txt", str(y / "story.txt")),
+        ]
+        answer = engine.ask("What did the mayor do to the bridge?")
+        assert sources(answer) == {"x/story.txt", "y/story.txt"}
+        # Machine b read the passages from the server: they say where they were found now.
+        assert {record.root for record in engine.index.snapshot().records} == {f"{x}/", f"{y}/"}
+    with pytest.raises(BadInputError, match="is gone"):
+        shutil.rmtree(x)
+        Engine(server_store.settings("b")).ingest(rebuild=True)

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
 import pytest
 
-from rag.store.lexical import POINTER, LexicalIndex, PassageRecord
+from rag.store.lexical import POINTER, LexicalIndex, PassageRecord, with_source_labels
 
 
 def record(i: int, terms: str, text: str | None = None, words: str = "") -> PassageRecord:
@@ -139,3 +140,89 @@ def test_snapshot_of_another_version_says_so(tmp_path: Path) -> None:
     meta.write_text(meta.read_text().replace('"format": 2', '"format": 1'))
     with pytest.raises(ValueError, match="another version of newsbot"):
         LexicalIndex.load(tmp_path)
+
+
+def found(path: str, root: str, name: str, source: str | None = None) -> PassageRecord:
+    """A passage of the article at `path`, found under `root` as `name`."""
+    return PassageRecord(
+        passage_id=path,
+        article_id=path,
+        source=source or name,
+        path=path,
+        doc_hash="h",
+        title="T",
+        language="en",
+        start=0,
+        end=1,
+        text="x",
+        terms="x",
+        root=root,
+        name=name,
+    )
+
+
+class TestSourceLabels:
+    def test_names_alone_when_no_two_articles_share_one(self) -> None:
+        records = [
+            found("/a/x/story.txt", "/a/x/", "story.txt"),
+            found("/a/x/world/story.txt", "/a/x/", "world/story.txt"),
+            found("/b/note.md", "/b/note.md", "note.md"),
+        ]
+        assert with_source_labels(records) == records
+
+    def test_same_names_from_separate_ingests_get_the_shortest_end_that_differs(self) -> None:
+        labels = [
+            r.source
+            for r in with_source_labels(
+                [
+                    found("/a/x/story.txt", "/a/x/", "story.txt"),
+                    found("/a/y/story.txt", "/a/y/", "story.txt"),
+                    found("/b/news/day.txt", "/b/news/", "day.txt"),
+                    found("/c/news/day.txt", "/c/news/", "day.txt"),
+                    found("/e/news/day.txt", "/e/", "news/day.txt", source="stale"),
+                    found("/d/day.txt", "/d/day.txt", "day.txt"),
+                    found("/day.txt", "/", "day.txt"),
+                ]
+            )
+        ]
+        assert labels == [
+            "x/story.txt",
+            "y/story.txt",
+            # `news/day.txt` is also the name of an article of /e/: the folder above tells
+            # the three apart.
+            "b/news/day.txt",
+            "c/news/day.txt",
+            "e/news/day.txt",
+            "d/day.txt",
+            "/day.txt",
+        ]
+        assert len(set(labels)) == len(labels)
+
+    def test_every_passage_of_an_article_gets_its_label(self) -> None:
+        first = found("/a/x/story.txt", "/a/x/", "story.txt")
+        second = dataclasses.replace(first, passage_id="second")
+        other = found("/a/y/story.txt", "/a/y/", "story.txt")
+        assert [r.source for r in with_source_labels([first, second, other])] == [
+            "x/story.txt",
+            "x/story.txt",
+            "y/story.txt",
+        ]
+
+    def test_an_index_from_before_roots_keeps_its_names(self) -> None:
+        old = [record(1, "a"), dataclasses.replace(record(2, "b"), source="1.txt")]
+        assert [r.source for r in with_source_labels(old)] == ["1.txt", "1.txt"]
+
+    def test_a_snapshot_shows_the_labels_and_keeps_the_names(self, tmp_path: Path) -> None:
+        records = [
+            found("/a/x/story.txt", "/a/x/", "story.txt"),
+            found("/a/y/story.txt", "/a/y/", "story.txt"),
+        ]
+        LexicalIndex.build(records, embedding="e").save(tmp_path)
+        loaded = LexicalIndex.load(tmp_path)
+        assert loaded is not None
+        assert [(r.source, r.name) for r in loaded.records] == [
+            ("x/story.txt", "story.txt"),
+            ("y/story.txt", "story.txt"),
+        ]
+        alone = LexicalIndex.build(loaded.records[:1], embedding="e")
+        assert alone.records[0].source == "story.txt"
