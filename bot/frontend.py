@@ -27,6 +27,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 FRONT_END_SETTINGS = "newsbot.front_end_settings"
 PROGRESS_BAR_MIN_FILES = 50
 PROGRESS_BAR_AFTER_SECONDS = 1.0
+# How long a first question waits for another process's first ingest, and how often it
+# looks whether that one has published.
+FIRST_INGEST_WAIT_SECONDS = 600.0
+FIRST_INGEST_POLL_SECONDS = 0.5
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -169,14 +173,35 @@ def run_ingest(
 
 
 def ensure_index(engine: Engine) -> None:
-    """Index the corpus on first use, saying so."""
-    if engine.has_index():
+    """Index the corpus on first use, saying so. While another process does that first
+    ingest, wait for it to publish (at most FIRST_INGEST_WAIT_SECONDS), saying so."""
+    from rag.errors import IngestBusyError
+
+    deadline: float | None = None
+    while not engine.has_index():
+        corpus = engine.settings.corpus_dir
+        try:
+            report = run_ingest(
+                engine,
+                None,
+                rebuild=False,
+                announce=f"newsbot: indexing {corpus}/ for the first time…",
+            )
+        except IngestBusyError:
+            if deadline is None:
+                deadline = time.monotonic() + FIRST_INGEST_WAIT_SECONDS
+                click.echo(
+                    f"newsbot: another process is indexing {corpus}/ for the first time; "
+                    f"waiting for it to finish (at most {FIRST_INGEST_WAIT_SECONDS / 60:.0f} "
+                    "minutes)…",
+                    err=True,
+                )
+            elif time.monotonic() > deadline:
+                raise
+            time.sleep(FIRST_INGEST_POLL_SECONDS)
+            continue
+        click.echo(f"newsbot: indexed {report.summary()}", err=True)
         return
-    corpus = engine.settings.corpus_dir
-    report = run_ingest(
-        engine, None, rebuild=False, announce=f"newsbot: indexing {corpus}/ for the first time…"
-    )
-    click.echo(f"newsbot: indexed {report.summary()}", err=True)
 
 
 # glibc's mallopt parameter for the number of malloc arenas.

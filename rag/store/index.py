@@ -131,16 +131,21 @@ class NewsIndex:
                         self._vector, self._vector_stale = vectors, False
                     elif self._vector is None or self._vector.failed:
                         log.info("an ingest is writing the vector store: lexical ranking only")
-                        return NoVectors()
+                        return NoVectors(busy=True)
             return self._vector
 
     def vector_gap(self) -> str | None:
         """What is wrong, if the vector store lacks vectors for the indexed passages: a store
-        deleted, emptied or left behind by an ingest without the model. Counted once per
-        store view and snapshot; None while an ingest holds the store (lexical ranking only
-        for that while)."""
+        deleted, emptied or left behind by an ingest without the model, or one an ingest is
+        writing (lexical ranking only for that while). Counted once per store view and
+        snapshot."""
         snapshot = self.snapshot()
         vectors = self.vector
+        if isinstance(vectors, NoVectors) and vectors.busy and len(snapshot):
+            return (
+                f"an ingest is writing {self.where.description}, so questions are matched by "
+                "their words only until it has finished"
+            )
         if not isinstance(vectors, VectorIndex) or not len(snapshot):
             return None
         key = (id(vectors), self._snapshot_token)

@@ -676,9 +676,13 @@ class VectorIndex:
 
 
 class NoVectors:
-    """Stands in for the vector index while it cannot be opened safely: no vector hits."""
+    """Stands in for the vector index while it cannot be opened safely: no vector hits.
+    `busy`: because an ingest is writing the embedded store."""
 
     failed = True
+
+    def __init__(self, *, busy: bool = False) -> None:
+        self.busy = busy
 
     def query(
         self, vector: list[float], k: int, language: str | None = None

@@ -26,6 +26,7 @@ from tests.conftest import (
     needs_openai,
     run_newsbot,
 )
+from tests.processes import IngestProcess
 from tests.sample_escapes import ESCAPES, HOSTILE_CHUNKS
 from tests.standins._server import Reply, Script
 from tests.standins.openai_api import OpenAIStandIn
@@ -256,6 +257,30 @@ def test_a_first_ask_with_a_corpus_dir_that_does_not_exist_is_one_line(tmp_path:
         f"newsbot: error: NEWSBOT_CORPUS_DIR is {tmp_path / 'nowhere'}: no such file or folder; "
         "set it to your articles' folder, or index one: `newsbot ingest PATH`"
     ]
+
+
+def test_a_first_ask_during_the_first_ingest_waits_for_it(tmp_path: Path, corpus: Path) -> None:
+    env = cli_env(tmp_path, corpus)
+    script = Path(sys.executable).with_name("newsbot")
+    with IngestProcess(env, pause_at=["read"]) as ingest:
+        ingest.wait_paused("read")  # the first ingest holds the data dir
+        with subprocess.Popen(
+            [str(script), "ask", QUESTION],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        ) as asking:
+            assert asking.stdout is not None and asking.stderr is not None
+            waiting = read_until(asking.stderr, b"minutes)")
+            ingest.resume()
+            out, err = asking.communicate(timeout=120)
+        assert ingest.result()["event"] == "done"
+    assert asking.returncode == 0, err.decode()
+    assert (waiting + err).decode().splitlines() == [
+        f"newsbot: another process is indexing {corpus}/ for the first time; waiting for it "
+        "to finish (at most 10 minutes)…"
+    ]
+    assert ENGLISH_SEED in out.decode()
 
 
 def test_ingest_reports_and_warns(tmp_path: Path, corpus: Path) -> None:

@@ -261,6 +261,26 @@ class TestIngestWhileServing:
         )
         assert quokka.passage_id in [passage_id for passage_id, _ in nearest]
 
+    def test_answers_by_words_only_while_an_ingest_writes_the_store_say_so(
+        self, tmp_path: Path, corpus: Path
+    ) -> None:
+        settings = make_settings(tmp_path, corpus, vector_weight=1.0)
+        Engine(settings).ingest()
+        change_corpus(corpus)
+        env = cli_env(tmp_path, corpus, NEWSBOT_VECTOR_WEIGHT="1")
+        with IngestProcess(env, pause_at=["embed"]) as ingest:
+            ingest.wait_paused("embed")  # the ingest holds the embedded store
+            during = Engine(settings).ask(ENGLISH_QUESTION)
+            ingest.resume()
+            assert ingest.result()["event"] == "done"
+        assert (
+            f"An ingest is writing the Chroma store in {settings.chroma_dir()}, so questions are "
+            "matched by their words only until it has finished."
+        ) in during.notices
+        assert not any(
+            "ingest is writing" in n for n in Engine(settings).ask(ENGLISH_QUESTION).notices
+        )
+
     @pytest.mark.parametrize("stage", ["embed", "delete"])
     def test_sigkill_half_way_then_rerun(self, store: Store, corpus: Path, stage: str) -> None:
         Engine(store.settings("a")).ingest()
