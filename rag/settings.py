@@ -12,13 +12,22 @@ from __future__ import annotations
 import difflib
 import io
 import logging
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Literal, Self
 from urllib.parse import urlsplit
 
-from pydantic import BeforeValidator, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rag.errors import ConfigError
@@ -66,6 +75,10 @@ class NewsbotSettings(BaseSettings):
         # python-dotenv logs its own line for a malformed .env, without the file's name;
         # unknown_setting_warnings says it with the name.
         logging.getLogger("dotenv.main").setLevel(logging.ERROR)
+        if os.path.exists(env_file) and not env_file.is_file():
+            # A pipe would block every command until someone writes to it: only a regular
+            # file is read (unknown_setting_warnings says it was not).
+            overrides = {"_env_file": None, **overrides}
         try:
             return cls(**overrides)
         except UnicodeDecodeError:
@@ -279,6 +292,25 @@ class Settings(NewsbotSettings):
         default=30.0, gt=0, le=3600, description="Seconds to wait for the Chroma server."
     )
 
+    @field_validator("data_dir", "corpus_dir", mode="before")
+    @classmethod
+    def _empty_path_means_the_default(cls, value: object, info: ValidationInfo) -> object:
+        """`NEWSBOT_DATA_DIR=` means the default folder, never the working directory."""
+        if isinstance(value, str) and not value.strip():
+            assert info.field_name is not None
+            return cls.model_fields[info.field_name].default
+        return value
+
+    @model_validator(mode="after")
+    def _check_chunk_overlap(self) -> Self:
+        if self.chunk_overlap >= self.chunk_size:
+            raise ValueError(
+                f"NEWSBOT_CHUNK_OVERLAP ({self.chunk_overlap}) must be less than "
+                f"NEWSBOT_CHUNK_SIZE ({self.chunk_size}); each passage repeats that many "
+                "characters of the one before"
+            )
+        return self
+
     @field_validator("chroma_url")
     @classmethod
     def _check_chroma_url(cls, value: str | None) -> str | None:
@@ -379,9 +411,12 @@ class Settings(NewsbotSettings):
 
 def _describe(error: dict[str, object], secret_fields: set[str]) -> str:
     location = error.get("loc") or ()
-    field = str(location[0]) if isinstance(location, tuple) and location else "?"
-    variable = ENV_PREFIX + field.upper()
     message = str(error.get("msg", "invalid value"))
+    if not location:
+        # A check of several settings, whose message names them.
+        return message.replace("Value error, ", "values: ", 1)
+    field = str(location[0]) if isinstance(location, tuple) else "?"
+    variable = ENV_PREFIX + field.upper()
     if field in secret_fields:
         return f"{variable}: {message}"
     value = error.get("input")
@@ -402,6 +437,8 @@ def unknown_setting_warnings(
     names = [name for name in environ if name.startswith(ENV_PREFIX)]
     origin = {name: "the environment" for name in names}
     warnings = []
+    if os.path.exists(env_file) and not env_file.is_file():
+        warnings.append(f"{env_file} is not a regular file (a pipe?) and is not read")
     if env_file.is_file():
         from dotenv.parser import parse_stream
 

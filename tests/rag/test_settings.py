@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -60,6 +62,44 @@ def test_invalid_values_name_the_variable(
     message = str(caught.value)
     assert expected in message
     assert "\n" not in message
+
+
+@pytest.mark.parametrize("name", ["NEWSBOT_DATA_DIR", "NEWSBOT_CORPUS_DIR"])
+@pytest.mark.parametrize("value", ["", "  "])
+def test_an_empty_folder_setting_means_its_default(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    settings = load_settings()
+    assert (settings.data_dir, settings.corpus_dir) == (Path("data"), Path("seeds"))
+
+
+@pytest.mark.parametrize(("size", "overlap"), [("300", "300"), ("300", "1000")])
+def test_a_chunk_overlap_not_below_the_chunk_size_names_both(
+    monkeypatch: pytest.MonkeyPatch, size: str, overlap: str
+) -> None:
+    monkeypatch.setenv("NEWSBOT_CHUNK_SIZE", size)
+    monkeypatch.setenv("NEWSBOT_CHUNK_OVERLAP", overlap)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert str(caught.value) == (
+        f"invalid setting values: NEWSBOT_CHUNK_OVERLAP ({overlap}) must be less than "
+        f"NEWSBOT_CHUNK_SIZE ({size}); each passage repeats that many characters of the one "
+        "before"
+    )
+    assert caught.value.exit_code == 2
+
+
+def test_an_env_file_that_is_a_pipe_is_not_read(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / ".env")  # reading it would wait for a writer forever
+    loaded: list[Settings] = []
+    loader = threading.Thread(target=lambda: loaded.append(load_settings()), daemon=True)
+    loader.start()
+    loader.join(timeout=30)
+    assert loaded and loaded[0].top_k == 5
+    assert unknown_setting_warnings({}, [Settings]) == [
+        ".env is not a regular file (a pipe?) and is not read"
+    ]
 
 
 def test_secret_values_are_never_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
