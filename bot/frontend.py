@@ -3,14 +3,16 @@ stdin lines, ingest progress, and the process set-up."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
@@ -44,7 +46,12 @@ def reports_errors(command: F) -> F:
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return command(*args, **kwargs)
+            try:
+                return command(*args, **kwargs)
+            finally:
+                sys.stdout.flush()  # here, where a reader gone away can be told apart
+        except BrokenPipeError:
+            reader_gone()
         except NewsbotError as exc:
             fail(str(exc), exc.exit_code)
         except KeyboardInterrupt:
@@ -56,6 +63,15 @@ def reports_errors(command: F) -> F:
             fail(unexpected_error(exc))
 
     return wrapper  # type: ignore[return-value]
+
+
+def reader_gone() -> NoReturn:
+    """Standard output's reader went away (`newsbot … | head`): stop quietly, as Unix tools
+    do, with the status a shell gives one that SIGPIPE stopped."""
+    with contextlib.suppress(OSError):
+        # Python flushes standard output again as it exits; it must not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    sys.exit(128 + signal.SIGPIPE)
 
 
 def unexpected_error(exc: Exception) -> str:

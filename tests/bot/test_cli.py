@@ -283,6 +283,30 @@ def test_a_first_ask_during_the_first_ingest_waits_for_it(tmp_path: Path, corpus
     assert ENGLISH_SEED in out.decode()
 
 
+@pytest.mark.parametrize(
+    ("args", "lines"), [(["sources"], b""), (["ask", "--json", "-"], b"Who?\nWhat?\n" * 50)]
+)
+def test_a_reader_that_goes_away_ends_newsbot_quietly(
+    ingested_data: dict[str, str], args: list[str], lines: bytes
+) -> None:
+    """`newsbot … | head`: the pipe's reader is gone before newsbot writes."""
+    script = Path(sys.executable).with_name("newsbot")
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = subprocess.run(
+            [str(script), *args],
+            env=ingested_data,
+            input=lines,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            timeout=120,
+        )
+    finally:
+        os.close(write_end)
+    assert (result.returncode, result.stderr) == (141, b"")
+
+
 def test_ingest_reports_and_warns(tmp_path: Path, corpus: Path) -> None:
     (corpus / "empty.txt").write_bytes(b"")
     (corpus / "picture.png").write_bytes(b"\x89PNG\x00")
