@@ -253,7 +253,8 @@ def markdown_report(run: EvalRun) -> str:
     if run.errors:
         parts += ["", f"## Lines not run ({len(run.errors)})", ""]
         parts += [f"- line {e.line}: {markdown_text(e.error)}" for e in run.errors]
-    return "\n".join(parts) + "\n"
+    # Questions, names and answers quote files: the report is read in terminals too.
+    return printable("\n".join(parts) + "\n")
 
 
 def _markdown_miss(result: QuestionResult, reasons: list[str]) -> list[str]:

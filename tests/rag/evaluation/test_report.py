@@ -70,6 +70,19 @@ def test_terminal_report_prints_no_escape_sequence() -> None:
     assert "q [2J (en, same-language): missing keywords:  ]0;title " in report
 
 
+def test_markdown_report_carries_no_escape_sequence() -> None:
+    sneaky = make_result(
+        id="q\x1b[2J",
+        question="Who?\x1b]52;c;ZWNobw==\x07",
+        expected_sources=["bad\x1b]0;title\x07.txt"],
+        expected_keywords=[["\x1b]0;title\x07"]],
+        answer="The council\x1b[5m approved it\x9b31m [1].",
+    )
+    report = markdown_report(build_run([sneaky], [], questions_file="q", started="now"))
+    assert not re.search("[\x00-\x09\x0b-\x1f\x7f-\x9f]", report), repr(report)
+    assert r"- **answer:** The council \[5m approved it 31m \[1\]." in report
+
+
 def test_markdown_escapes_what_it_quotes() -> None:
     assert markdown_text("a|b *c* <d> [e](f)\nnext") == r"a\|b \*c\* \<d\> \[e\](f) next"
     report = markdown_report(sample_run())
