@@ -9,6 +9,7 @@ through. `--json` output keeps the exact text; JSON escapes it.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 
 _NAME_CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f]")
@@ -26,6 +27,23 @@ def printable(text: str) -> str:
 def one_line(text: str) -> str:
     """`printable`, on one line: for titles."""
     return printable(text).replace("\n", " ")
+
+
+# Bidirectional controls: embeddings, overrides, isolates and marks. An override left open
+# in a title (U+202E) reverses what follows it on the line: a file name, the next column.
+BIDI_CONTROLS = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+_BIDI_CONTROL_RE = re.compile(f"[{BIDI_CONTROLS}]")
+
+
+def without_bidi_controls(text: str) -> str:
+    """`text` without bidirectional controls (the text's own letters set its direction)."""
+    return _BIDI_CONTROL_RE.sub("", text)
+
+
+def visible(text: str) -> bool:
+    """Whether `text` shows anything: more than spaces, controls and invisible format
+    characters (zero-width spaces and joiners, bidirectional marks)."""
+    return any(not (char.isspace() or unicodedata.category(char) in ("Cc", "Cf")) for char in text)
 
 
 def escaped_name(name: str) -> str:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rag.safe_text import escaped_name
+from rag.safe_text import escaped_name, visible, without_bidi_controls
 from rag.store.lexical import PassageRecord
 from rag.text.analysis import analyzer_for
 from rag.text.chunking import chunk_spans
@@ -29,7 +29,7 @@ QUESTION_SET_SUFFIXES = frozenset({".jsonl"})
 MAX_ARTICLE_BYTES = 5_000_000
 TITLE_MAX_CHARS = 160
 # Bump when chunking or analysis changes, so that re-ingesting re-processes every article.
-PIPELINE_VERSION = "4"
+PIPELINE_VERSION = "5"
 CONTROL_SHARE_OF_BINARY = 0.05
 NOT_A_REGULAR_FILE = "not a regular file (a device, pipe or socket)"
 LINK_LOOP = "a link that loops back on itself"
@@ -70,9 +70,11 @@ class IngestPlan:
 
 
 def _title_of(text: str) -> str:
+    """The article's first visible line, without bidirectional controls, shortened; "" when
+    no line shows anything."""
     for line in text.splitlines():
-        line = line.strip().lstrip("#").strip()
-        if line:
+        line = without_bidi_controls(line).strip().lstrip("#").strip()
+        if visible(line):
             if len(line) <= TITLE_MAX_CHARS:
                 return line
             cut = line.rfind(" ", 0, TITLE_MAX_CHARS)
@@ -149,7 +151,7 @@ def read_article(
     source = source or path.name
     text = decode_article(data)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if not text.strip():
+    if not visible(text):
         raise SkippedFile("empty")
     head = text[:10000]
     controls = len(_CONTROL_RE.findall(head))

@@ -44,6 +44,26 @@ class TestReadArticle:
         path = write(tmp_path / "a.md", "\n\n# Titre de l’article\n\nCorps du texte.")
         assert read_article(path, **SIZES).title == "Titre de l’article"
 
+    @pytest.mark.parametrize(
+        ("first_lines", "title"),
+        [
+            ("Breaking \u202enews", "Breaking news"),
+            ("\u2067عاجل\u2069: \u202bخبر\u202c", "عاجل: خبر"),
+            ("\u200b\u200c\u200d\u2060\n\u200f\nReal title", "Real title"),
+            ("#\u202e\u200b\n", "The body of the article."),
+        ],
+    )
+    def test_titles_lose_bidi_controls_and_an_invisible_one_gives_way(
+        self, tmp_path: Path, first_lines: str, title: str
+    ) -> None:
+        path = write(tmp_path / "invisible.txt", f"{first_lines}\n\nThe body of the article.")
+        assert read_article(path, **SIZES).title == title
+
+    def test_an_article_of_invisible_characters_only_is_empty(self, tmp_path: Path) -> None:
+        path = write(tmp_path / "invisible.txt", "\u200b\u200d\ufeff\u202e\n\u2066\u2069\n")
+        with pytest.raises(SkippedFile, match="empty"):
+            read_article(path, **SIZES)
+
     def test_bom_and_crlf(self, tmp_path: Path) -> None:
         path = write(tmp_path / "a.txt", "\ufeffTitle\r\nBody text here.\r\n")
         article = read_article(path, **SIZES)
