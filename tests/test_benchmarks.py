@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -54,3 +56,29 @@ def test_incomplete_benchmark_folder_names_what_is_missing(tmp_path: Path) -> No
     assert result.returncode == 1
     assert "lacks xquad/xquad.ar.json, arcd/arcd.json" in result.stderr
     assert "xquad/xquad.en.json," not in result.stderr
+
+
+def _fault_benchmark() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "faults", PROJECT_ROOT / "benchmarks" / "faults.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # for its dataclasses
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "scenario",
+    [
+        "corrupted SQLite: Chroma panics as it opens the store",
+        "symlink ring (l1.txt ↔ l2.txt) in an ingested folder",
+        "an ingested folder moved away, then `ingest --rebuild`",
+    ],
+)
+def test_the_fault_benchmark_plays_its_cases(tmp_path: Path, scenario: str) -> None:
+    faults = _fault_benchmark()
+    outcome = dict(faults.SCENARIOS)[scenario](faults.Sandbox(tmp_path))
+    assert outcome.passed, outcome.observed
