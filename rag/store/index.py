@@ -27,7 +27,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from rag.errors import BadInputError, ConfigError, IndexUnavailableError, NewsbotError
+from rag.errors import (
+    BackendError,
+    BadInputError,
+    ConfigError,
+    IndexUnavailableError,
+    NewsbotError,
+)
 from rag.models import ArticleInfo, IngestReport, ProgressCallback
 from rag.safe_text import escaped_name
 from rag.store.catalogue import Catalogue, CatalogueChanged, ChromaCatalogue, LocalCatalogue
@@ -57,6 +63,8 @@ if TYPE_CHECKING:
 
 LOCK_FILE = INGEST_LOCK_FILE
 LOAD_ATTEMPTS = 3
+# What reading a published snapshot raises when it was replaced meanwhile, or is broken.
+_UNREADABLE = (CatalogueChanged, OSError, ValueError, KeyError, TypeError, EOFError)
 
 log = logging.getLogger(__name__)
 
@@ -216,7 +224,7 @@ class NewsIndex:
                 break
             except NewsbotError:
                 raise
-            except (CatalogueChanged, OSError, ValueError, KeyError, TypeError, EOFError) as exc:
+            except _UNREADABLE as exc:
                 newer = catalogue.current()
                 if newer == token:  # not replaced while we read it: broken
                     raise IndexUnavailableError(
@@ -467,6 +475,7 @@ class NewsIndex:
         if not gone:
             return there, set()
         named = ", ".join(escaped_name(str(root_path(root))) for root in gone)
+        is_gone = "is gone" if len(gone) == 1 else "are gone"
         held = sum(articles[root] for root in gone)
         if forget_missing:
             if not there:
@@ -474,16 +483,16 @@ class NewsIndex:
                     f"every path the index was built from is gone ({named}); nothing was "
                     "changed; name the paths to index: `newsbot ingest --rebuild PATH…`"
                 )
-            notices.append(f"{named} is gone: its {held:,} articles were dropped from the index")
+            notices.append(f"{named} {is_gone}: its {held:,} articles were dropped from the index")
             return there, set(gone)
         if rebuild:
             raise BadInputError(
-                f"{named} is gone, and the index holds {held:,} articles from there; a rebuild "
-                "would drop them, so nothing was changed. Put it back, or to rebuild without "
-                "them run `newsbot ingest --rebuild --forget-missing`"
+                f"{named} {is_gone}, and the index holds {held:,} articles from there; a "
+                "rebuild would drop them, so nothing was changed. Put it back, or to rebuild "
+                "without them run `newsbot ingest --rebuild --forget-missing`"
             )
         notices.append(
-            f"{named} is gone: its {held:,} indexed articles are kept; "
+            f"{named} {is_gone}: its {held:,} indexed articles are kept; "
             "`newsbot ingest --forget-missing` drops them"
         )
         return there, set()
@@ -498,14 +507,18 @@ class NewsIndex:
             if token is not None:
                 try:
                     records = self.snapshot().records
-                except NewsbotError:
+                except IndexUnavailableError:
                     records = catalogue.load(token, None).records
                 return {r.path: (r.root, r.name or r.source) for r in records}
-        except Exception as exc:
+        except BackendError:
+            raise  # a Chroma server that fails: its own line says what to do
+        except (NewsbotError, *_UNREADABLE) as exc:
             log.info("the lexical index cannot be read (%s): asking the vectors", exc)
         try:
             vectors = self.vector
             return vectors.where_found() if isinstance(vectors, VectorIndex) else {}
+        except BackendError:
+            raise
         except NewsbotError as exc:
             raise IndexUnavailableError(
                 "neither the lexical index nor the vectors say which paths the index was "
