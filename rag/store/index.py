@@ -49,12 +49,14 @@ from rag.store.locks import (
 from rag.store.vectors import (
     MODEL_EMBED_BATCH,
     NoVectors,
+    SentenceSpan,
     VectorIndex,
     VectorStoreUnusable,
     forget_clients,
     location_of,
     open_index,
 )
+from rag.text.sentence_units import answer_units
 
 if TYPE_CHECKING:
     from llama_index.core.base.embeddings.base import BaseEmbedding
@@ -407,7 +409,29 @@ class NewsIndex:
                 log.info("no embedding model: %d passages stored without vectors", len(to_add))
                 to_add = []
             vectors.set_embedding_model(self.embedding_name)
-            vectors.add(to_add, self._embed, advance, embed_batch=self._embed_batch())
+            sentences = self._sentences if self.keeps_sentences() else None
+            backfill: list[PassageRecord] = []
+            if sentences is not None and not vectors.sentences_complete():
+                # Stored before this version kept sentence vectors, or with another cut.
+                adding = {record.passage_id for record in to_add}
+                backfill = [r for r in plan.records if r.passage_id not in adding]
+                vectors.drop_sentences()
+            vectors.add(
+                to_add,
+                self._embed,
+                advance,
+                embed_batch=self._embed_batch(),
+                sentences=sentences,
+            )
+            if backfill:
+                vectors.add(
+                    backfill,
+                    self._embed,
+                    None,
+                    embed_batch=self._embed_batch(),
+                    sentences=sentences,
+                    passages=False,
+                )
             if not rebuild:
                 # Passages kept as they were but under a new name or root: their vectors
                 # stand, their catalogue fields in the store (read by other machines) follow.
@@ -433,6 +457,8 @@ class NewsIndex:
                 # the current one rather than building and publishing the same index again.
                 self._publish(plan.records, vectors, catalogue, lease)
             vectors.mark_published()
+            if sentences is not None:
+                vectors.mark_sentences_complete()
             stale = sorted(present - wanted)
             if progress:
                 progress("delete", 0, len(stale))
@@ -547,6 +573,18 @@ class NewsIndex:
             # wrote it.
             self._snapshot, self._snapshot_token = snapshot, token
             self._vector, self._vector_stale = vectors, False
+
+    def keeps_sentences(self) -> bool:
+        """Whether the vectors of the passages' sentences are stored: with an embedding
+        model, not with the hashing embedding (no model) or none."""
+        return (
+            self.embedding is not None and self.embedding.class_name() != "NewsbotHashingEmbedding"
+        )
+
+    @staticmethod
+    def _sentences(record: PassageRecord) -> list[SentenceSpan]:
+        units = answer_units(record.text, title=record.title, language=record.language)
+        return [SentenceSpan(unit.start, unit.end, unit.text) for unit in units]
 
     def _embed_batch(self) -> int | None:
         """Passages embedded per step: few for a model, so that progress and resumption

@@ -9,6 +9,7 @@ so a reader never sees a half-written one.
 
 from __future__ import annotations
 
+import bisect
 import collections
 import functools
 import hashlib
@@ -27,6 +28,11 @@ import numpy as np
 
 from rag.errors import IndexUnavailableError
 from rag.store.subword import SubwordIndex, sum_postings
+from rag.text.transliteration import is_arabic_word, skeletons
+
+# A skeleton this long that begins another, or ends one letter short of it, is the same
+# name spelled in another script ("LNKT" for "LNKTN").
+PREFIX_SKELETON = 4
 
 # bm25s sets its own logger to DEBUG on import; let the application's level decide.
 logging.getLogger("bm25s").setLevel(logging.NOTSET)
@@ -140,6 +146,7 @@ class LexicalIndex:
         self.embedding = embedding
         self.row_of = {record.passage_id: row for row, record in enumerate(self.records)}
         self._doc_freq: np.ndarray | None = None
+        self._article_terms: dict[str, list[set[str]]] = {}
 
     @classmethod
     def build(cls, records: Sequence[PassageRecord], *, embedding: str) -> LexicalIndex:
@@ -179,6 +186,64 @@ class LexicalIndex:
             for k, row in enumerate(rows, 1):
                 places[row] = (k, len(rows))
         return places
+
+    @functools.cached_property
+    def _rows_of_article(self) -> dict[str, list[int]]:
+        rows_of: dict[str, list[int]] = collections.defaultdict(list)
+        for row, record in enumerate(self.records):
+            rows_of[record.path].append(row)
+        return dict(rows_of)
+
+    def article_term_sets(self, passage_id: str) -> list[set[str]]:
+        """The term sets of every passage of the article `passage_id` is from ([] for a
+        passage this snapshot does not hold)."""
+        row = self.row_of.get(passage_id)
+        if row is None:
+            return []
+        path = self.records[row].path
+        found = self._article_terms.get(path)
+        if found is None:
+            rows = self._rows_of_article[path]
+            found = [set(self.records[r].term_list()) for r in rows]
+            if len(self._article_terms) > 10_000:
+                self._article_terms.clear()
+            self._article_terms[path] = found
+        return found
+
+    @functools.cached_property
+    def _arabic_skeletons(self) -> tuple[frozenset[str], frozenset[str]]:
+        words = {
+            word for record in self.records for word in record.words.split() if is_arabic_word(word)
+        }
+        keys = frozenset().union(*map(skeletons, words)) if words else frozenset()
+        prefixes = frozenset(key[:end] for key in keys for end in range(PREFIX_SKELETON, len(key)))
+        return keys, prefixes
+
+    @functools.cached_property
+    def _vocabulary(self) -> list[str]:
+        return sorted(self.bm25.vocab_dict) if self.bm25 is not None else []
+
+    def holds_term(self, term: str) -> bool:
+        """Whether a passage holds `term` or a near form of it (the same first letters but
+        for the last two, as QueryTerms.coverage counts them)."""
+        if self.document_frequency(term) > 0:
+            return True
+        if len(term) < 5:
+            return False
+        stem = term[: max(4, len(term) - 2)]
+        vocabulary = self._vocabulary
+        at = bisect.bisect_left(vocabulary, stem)
+        return at < len(vocabulary) and vocabulary[at].startswith(stem)
+
+    def spelled_in_arabic(self, keys: frozenset[str]) -> bool:
+        """Whether an indexed word in Arabic script has one of these skeletons
+        (rag/text/transliteration.py), give or take a last letter: "لينكد إن" for
+        LinkedIn. Built at the first need."""
+        held, prefixes = self._arabic_skeletons
+        return any(
+            key in held or key in prefixes or (len(key) > PREFIX_SKELETON and key[:-1] in held)
+            for key in keys
+        )
 
     @functools.cached_property
     def languages(self) -> list[str]:

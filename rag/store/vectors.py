@@ -1,7 +1,10 @@
 """The vector side: passages with their embeddings in Chroma, embedded or on a server.
 
 `connect` opens either an embedded `PersistentClient` in the data dir or an `HttpClient`
-to the server named by NEWSBOT_CHROMA_URL; `VectorIndex` is one collection on it. Every
+to the server named by NEWSBOT_CHROMA_URL; `VectorIndex` is one collection on it, with
+the vectors of the passages' sentences in a second one beside it (`<name>.sentences`),
+written before their passage and deleted with it, so that a stored passage always has its
+sentences. Every
 Chroma call goes through `VectorIndex.calling`, which turns Chroma's and the network's exceptions
 into one-line errors naming the store (never a token) and marks the index as failed, so
 that its owner reconnects before the next question.
@@ -54,6 +57,13 @@ PUBLISHED_KEY = "newsbot_published"
 # Passage fields kept in Chroma beside llama-index's own keys, so that a process that only
 # shares the Chroma server can rebuild the lexical index from it.
 RECORD_KEYS = ("article_id", "path", "doc_hash", "terms", "words", "root", "name")
+SENTENCES_SUFFIX = ".sentences"
+# Set to SENTENCE_FORMAT once every stored passage has its sentences' vectors; raised when
+# what is embedded of a sentence changes, so that the next ingest embeds them again.
+SENTENCES_KEY = "newsbot_sentences"
+SENTENCE_FORMAT = 1
+# Bytes of one sentence record in a request besides its vector: ids and metadata.
+SENTENCE_RECORD_BYTES = 200
 
 log = logging.getLogger(__name__)
 
@@ -390,6 +400,24 @@ def record_metadata(record: PassageRecord) -> dict[str, Any]:
     return {key: "" if value is None else value for key, value in metadata.items()}
 
 
+def _of_passages(passage_ids: Sequence[str]) -> Any:
+    """A Chroma `where` filter: the sentences of these passages."""
+    return {"passage_id": {"$in": list(passage_ids)}}
+
+
+@dataclass(frozen=True)
+class SentenceSpan:
+    """A sentence of a passage: where it is in the passage's text, and what is embedded."""
+
+    start: int
+    end: int
+    text: str
+
+
+def sentence_id(passage_id: str, start: int) -> str:
+    return f"{passage_id}:{start}"
+
+
 def record_from_chroma(passage_id: str, text: str, metadata: dict[str, Any]) -> PassageRecord:
     """The passage a Chroma record describes; KeyError if it lacks a catalogue field."""
     return PassageRecord(
@@ -419,6 +447,7 @@ class VectorIndex:
         self._collection_name = collection_name
         self.where = where
         self.failed = False
+        self._sentences: Collection | None = None
         with self.calling():
             self._open_collection()
 
@@ -445,11 +474,35 @@ class VectorIndex:
         self._batch = max(1, min(ADD_BATCH, int(self.client.get_max_batch_size())))
         self._request_budget = REQUEST_BUDGET_BYTES if self.where.server else None
 
+    def _sentence_collection(self) -> Collection:
+        if self._sentences is None:
+            from chromadb.api.collection_configuration import CreateHNSWConfiguration
+
+            hnsw: CreateHNSWConfiguration = {
+                "space": "cosine",
+                "ef_construction": HNSW_EF_CONSTRUCTION,
+            }
+            self._sentences = self.client.get_or_create_collection(
+                self._collection_name + SENTENCES_SUFFIX,
+                embedding_function=None,
+                configuration={"hnsw": hnsw},
+            )
+        return self._sentences
+
+    def _has_sentence_collection(self) -> bool:
+        if self._sentences is not None:
+            return True
+        names = {getattr(c, "name", c) for c in self.client.list_collections()}
+        return self._collection_name + SENTENCES_SUFFIX in names
+
     def reset(self) -> None:
-        """Drop every vector by recreating the collection."""
+        """Drop every vector by recreating the collections."""
         with self.calling(writing=True):
             with contextlib.suppress(Exception):
                 self.client.delete_collection(self._collection_name)
+            with contextlib.suppress(Exception):
+                self.client.delete_collection(self._collection_name + SENTENCES_SUFFIX)
+            self._sentences = None
             self._open_collection()
 
     def count(self) -> int:
@@ -516,6 +569,23 @@ class VectorIndex:
     def set_embedding_model(self, name: str) -> None:
         self._set_metadata(EMBEDDING_KEY, name)
 
+    def drop_sentences(self) -> None:
+        """Delete every sentence vector (to store them again)."""
+        with self.calling(writing=True):
+            with contextlib.suppress(Exception):
+                self.client.delete_collection(self._collection_name + SENTENCES_SUFFIX)
+            self._sentences = None
+
+    def sentences_complete(self) -> bool:
+        """Whether every stored passage has its sentences' vectors, as this version embeds
+        them (an empty store trivially has)."""
+        with self.calling():
+            value = (self._collection.metadata or {}).get(SENTENCES_KEY)
+            return value == SENTENCE_FORMAT or self._collection.count() == 0
+
+    def mark_sentences_complete(self) -> None:
+        self._set_metadata(SENTENCES_KEY, SENTENCE_FORMAT)
+
     def published(self) -> bool:
         """Whether an ingest has ever published a lexical index beside these vectors."""
         with self.calling():
@@ -524,7 +594,7 @@ class VectorIndex:
     def mark_published(self) -> None:
         self._set_metadata(PUBLISHED_KEY, True)
 
-    def _set_metadata(self, key: str, value: str | bool) -> None:
+    def _set_metadata(self, key: str, value: str | bool | int) -> None:
         with self.calling(writing=True):
             metadata = dict(self._collection.metadata or {})
             if metadata.get(key) == value:
@@ -539,9 +609,13 @@ class VectorIndex:
         progress: Callable[[int], None] | None = None,
         *,
         embed_batch: int | None = None,
+        sentences: Callable[[PassageRecord], Sequence[SentenceSpan]] | None = None,
+        passages: bool = True,
     ) -> None:
         """Embed and store passages in batches of `embed_batch` (default: as many as the
-        client takes), replacing any stored under the same ids.
+        client takes), replacing any stored under the same ids. With `sentences`, the
+        vectors of each passage's sentences are stored too, before the passage's own;
+        `passages=False` stores only those (for passages stored without them).
 
         The next batch is embedded in a worker thread while this one is written to Chroma
         (the model's C engine runs without the GIL), so that writing costs the ingest
@@ -554,16 +628,66 @@ class VectorIndex:
         batches = [records[offset : offset + size] for offset in range(0, len(records), size)]
         if not batches:
             return
+
+        def texts_of(batch: Sequence[PassageRecord]) -> tuple[list[str], list[list[SentenceSpan]]]:
+            spans = [list(sentences(record)) if sentences else [] for record in batch]
+            texts = [record.text for record in batch] if passages else []
+            return texts + [span.text for found in spans for span in found], spans
+
+        def embedded(batch: Sequence[PassageRecord]) -> tuple[np.ndarray, list[list[SentenceSpan]]]:
+            texts, spans = texts_of(batch)
+            vectors = np.asarray(embed(texts), dtype=np.float32) if texts else np.zeros((0, 0))
+            return vectors, spans
+
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsbot-embed") as worker:
-            pending = worker.submit(embed, [record.text for record in batches[0]])
+            pending = worker.submit(embedded, batches[0])
             for number, batch in enumerate(batches):
-                vectors = pending.result()
+                vectors, spans = pending.result()
                 if number + 1 < len(batches):
-                    following = [record.text for record in batches[number + 1]]
-                    pending = worker.submit(embed, following)
-                self._upsert(batch, np.asarray(vectors, dtype=np.float32))
+                    pending = worker.submit(embedded, batches[number + 1])
+                passage_count = len(batch) if passages else 0
+                if sentences:
+                    self._upsert_sentences(batch, spans, vectors[passage_count:])
+                if passages:
+                    self._upsert(batch, vectors[:passage_count])
                 if progress:
                     progress(len(batch))
+
+    def _upsert_sentences(
+        self,
+        batch: Sequence[PassageRecord],
+        spans: Sequence[Sequence[SentenceSpan]],
+        vectors: np.ndarray,
+    ) -> None:
+        """Write the sentences of a batch of passages, in requests a server accepts."""
+        ids: list[str] = []
+        metadatas: list[Any] = []
+        for record, found in zip(batch, spans, strict=True):
+            for span in found:
+                ids.append(sentence_id(record.passage_id, span.start))
+                metadatas.append(
+                    {
+                        "passage_id": record.passage_id,
+                        "language": record.language,
+                        "start": span.start,
+                        "end": span.end,
+                    }
+                )
+        if not ids:
+            return
+        per_request = len(ids)
+        if self._request_budget is not None:
+            one = SENTENCE_RECORD_BYTES + 20 * vectors.shape[1]
+            per_request = max(1, self._request_budget // one)
+        with self.calling(writing=True):
+            collection = self._sentence_collection()
+            for offset in range(0, len(ids), min(per_request, self._batch)):
+                end = offset + min(per_request, self._batch)
+                collection.upsert(
+                    ids=ids[offset:end],
+                    embeddings=vectors[offset:end],
+                    metadatas=metadatas[offset:end],
+                )
 
     def _upsert(self, records: Sequence[PassageRecord], vectors: np.ndarray) -> None:
         """Write passages, in requests a Chroma server accepts.
@@ -641,9 +765,15 @@ class VectorIndex:
             raise _error_for(exc, self.where, writing=True) from exc
 
     def delete(self, passage_ids: Sequence[str]) -> None:
+        """Delete passages and their sentences (the passage first: a stored passage always
+        has its sentences)."""
         with self.calling(writing=True):
+            sentences = self._has_sentence_collection()
             for offset in range(0, len(passage_ids), self._batch):
-                self._collection.delete(ids=list(passage_ids[offset : offset + self._batch]))
+                batch = list(passage_ids[offset : offset + self._batch])
+                self._collection.delete(ids=batch)
+                if sentences:
+                    self._sentence_collection().delete(where=_of_passages(batch))
 
     def query(
         self, vector: list[float], k: int, language: str | None = None
@@ -663,6 +793,49 @@ class VectorIndex:
         distances = (result["distances"] or [[]])[0]
         # The collection's space is cosine: distance = 1 - cosine similarity.
         return [(str(i), 1.0 - float(d)) for i, d in zip(ids, distances, strict=False)]
+
+    def query_sentences(
+        self, vector: list[float], k: int, language: str | None = None
+    ) -> list[tuple[str, int, float]]:
+        """(passage id, sentence start, cosine similarity) of the `k` nearest sentences (of
+        those in `language`, if given); [] when no sentences are stored."""
+        if k <= 0:
+            return []
+        with self.calling():
+            if not self._has_sentence_collection():
+                return []
+            result = self._sentence_collection().query(
+                query_embeddings=np.asarray([vector], dtype=np.float32),
+                n_results=k,
+                where={"language": language} if language else None,
+                include=["distances", "metadatas"],
+            )
+        metadatas = (result["metadatas"] or [[]])[0]
+        distances = (result["distances"] or [[]])[0]
+        return [
+            (str(m["passage_id"]), int(m["start"]), 1.0 - float(d))  # type: ignore[arg-type]
+            for m, d in zip(metadatas, distances, strict=False)
+        ]
+
+    def sentence_vectors(self, passage_ids: Sequence[str]) -> dict[tuple[str, int], np.ndarray]:
+        """The stored vectors of the sentences of `passage_ids`, by (passage id, start)."""
+        if not passage_ids:
+            return {}
+        with self.calling():
+            if not self._has_sentence_collection():
+                return {}
+            result = self._sentence_collection().get(
+                where=_of_passages(passage_ids),
+                include=["embeddings", "metadatas"],
+            )
+        embeddings = result["embeddings"]
+        metadatas = result["metadatas"] or []
+        if embeddings is None:
+            return {}
+        return {
+            (str(m["passage_id"]), int(m["start"])): np.asarray(e, dtype=np.float32)  # type: ignore[arg-type]
+            for m, e in zip(metadatas, embeddings, strict=True)
+        }
 
     def warm_up(self) -> None:
         """Load the collection's index now (Chroma loads it on the first query)."""
@@ -688,6 +861,14 @@ class NoVectors:
         self, vector: list[float], k: int, language: str | None = None
     ) -> list[tuple[str, float]]:
         return []
+
+    def query_sentences(
+        self, vector: list[float], k: int, language: str | None = None
+    ) -> list[tuple[str, int, float]]:
+        return []
+
+    def sentence_vectors(self, passage_ids: Sequence[str]) -> dict[tuple[str, int], np.ndarray]:
+        return {}
 
     def count(self) -> int:
         return 0

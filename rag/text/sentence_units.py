@@ -42,6 +42,8 @@ from rag.text.hygiene import (
 )
 
 MAX_UNIT_CHARS = 700
+# A unit shorter than this is no answer on its own ("Yes.", a dateline).
+MIN_ANSWER_CHARS = 20
 # A sentence that only introduced a quote, once its colon is gone ("He said.").
 MIN_INTRODUCTION_WORDS = 6
 # "», clarifies." / "”, ajoute-t-il." : a closing quote, then one word and a stop.
@@ -293,3 +295,14 @@ def passage_units(text: str, *, title: str, language: str) -> tuple[Unit, ...]:
         )
         index_of_group[number] = len(units) - 1
     return tuple(units)
+
+
+def answer_units(text: str, *, title: str, language: str) -> tuple[Unit, ...]:
+    """The units of a passage that can stand as an answer: neither too short nor too long.
+
+    These are the sentences embedded at ingest and weighed for every answer."""
+    return tuple(
+        unit
+        for unit in passage_units(text, title=title, language=language)
+        if MIN_ANSWER_CHARS <= len(unit.text) <= MAX_UNIT_CHARS
+    )

@@ -130,12 +130,15 @@ def test_an_interrupted_ingest_resumes_without_embedding_again(tmp_path: Path) -
 
     report = engine.ingest()
     assert report.passages == 40
-    # The second ingest embedded only the 8 passages the first had not stored.
+    # The second ingest embedded only the 8 passages the first had not stored (and their
+    # sentences: a stored passage has its sentences stored before it).
     again = embedded[before:]
-    assert len(again) == 8
-    assert not set(again) & {
-        r.text for r in engine.index.snapshot().records if r.passage_id in stored
-    }
+    records = engine.index.snapshot().records
+    done = {r.text for r in records if r.passage_id in stored}
+    assert len([text for text in again if text in {r.text for r in records}]) == 8
+    assert not set(again) & done
+    sentences = engine.index.vector.sentence_vectors([r.passage_id for r in records])
+    assert {passage_id for passage_id, _ in sentences} == {r.passage_id for r in records}
     assert engine.search("When did the council approve item 7?")[0].source == "note-07.txt"
 
 
@@ -199,8 +202,10 @@ def test_the_readme_example_cites_the_arabic_article(seeds_engine: Engine) -> No
     answer = engine.ask("Why did Amazon back down on banning TikTok?")
     assert not answer.abstained
     assert answer.citations[0].source == ARABIC_SEED
-    assert answer.answer.startswith("From the Arabic article “تيك توك يحرج أمازون في معركة الحظر”:")
-    assert "تتراجع عن القرار" in answer.answer
+    assert answer.answer.startswith(
+        "From the Arabic article “تيك توك يحرج أمازون في معركة الحظر”: وتم إلغاء الحظر بعد "
+        "أن ناقش ممثلو"  # the ban was lifted after the representatives discussed it: the why
+    )
 
 
 @pytest.mark.parametrize(

@@ -258,3 +258,80 @@ def test_batches_fit_a_server_with_a_small_request_limit(
         message = str(refused.value)
         assert "refuses even one passage" in message and "max_payload_size_bytes" in message
         assert "free some space" not in message
+
+
+def sentence_spans(record):  # type: ignore[no-untyped-def]
+    from rag.store.index import NewsIndex
+
+    return NewsIndex._sentences(record)
+
+
+@pytest.mark.parametrize("mode", ["embedded", pytest.param("server", marks=pytest.mark.slow)])
+def test_a_passage_is_stored_with_its_sentences_and_deleted_with_them(
+    request: pytest.FixtureRequest, tmp_path: Path, corpus: Path, mode: str
+) -> None:
+    overrides: dict[str, object] = {}
+    if mode == "server":
+        server: ChromaServer = request.getfixturevalue("chroma_server")
+        overrides = {"chroma_url": server.url, "collection": unique_collection()}
+    settings = make_settings(tmp_path, corpus, **overrides)
+    records = seed_records(settings)
+    index = VectorIndex(
+        connect(settings.chroma()), settings.collection, location_of(settings.chroma())
+    )
+
+    def embed(texts: list[str]) -> list[list[float]]:
+        return [[1.0, float(len(text))] for text in texts]
+
+    index.add(records, embed, sentences=sentence_spans)
+    first = records[0]
+    spans = sentence_spans(first)
+    stored = index.sentence_vectors([first.passage_id])
+    assert set(stored) == {(first.passage_id, span.start) for span in spans}
+    lengths = [float(stored[(first.passage_id, s.start)][1]) for s in spans]
+    assert lengths == pytest.approx([len(s.text) for s in spans])
+    hits = index.query_sentences([1.0, float(len(spans[0].text))], 3, first.language)
+    assert hits and all(passage_id in index.ids() for passage_id, _, _ in hits)
+
+    index.delete([first.passage_id])
+    assert index.sentence_vectors([first.passage_id]) == {}
+    assert index.sentence_vectors([records[1].passage_id])  # the others stay
+
+
+def test_sentences_of_passages_stored_before_are_embedded_once_by_the_next_ingest(
+    tmp_path: Path, corpus: Path
+) -> None:
+    """An index from before sentence vectors were kept gets them at its next ingest, and
+    only once: the passages themselves are not embedded again."""
+    from rag.backends.embedding import make_embedding
+
+    settings = make_settings(tmp_path, corpus, embedding_provider="hashing")
+    engine = Engine(settings)
+    engine.ingest()  # the hashing embedding keeps no sentence vectors
+    vectors = engine.index.vector
+    assert vectors.sentence_vectors([r.passage_id for r in engine.index.snapshot().records]) == {}
+
+    class Model:  # a model embedding as far as the index can tell, counting what it embeds
+        def __init__(self) -> None:
+            self.inner = make_embedding(settings.embedding())
+            self.model_name = self.inner.model_name
+            self.embedded: list[str] = []
+
+        def class_name(self) -> str:
+            return "CountingModel"
+
+        def vectors(self, texts: list[str]) -> object:
+            self.embedded += texts
+            return self.inner.vectors(texts)
+
+    model = Model()
+    engine.index.embedding = model  # type: ignore[assignment]
+    engine.ingest()
+    records = engine.index.snapshot().records
+    sentences = [span.text for record in records for span in sentence_spans(record)]
+    assert sorted(model.embedded) == sorted(sentences)  # the sentences, no passage
+    stored = engine.index.vector.sentence_vectors([r.passage_id for r in records])
+    assert len(stored) == len(sentences)
+    model.embedded.clear()
+    engine.ingest()
+    assert model.embedded == []
