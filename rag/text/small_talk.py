@@ -17,7 +17,7 @@ from rag.models import SmallTalk
 from rag.text.analysis import normalize
 
 PHRASES_FILE = "telegram/small_talk"
-LISTED_KINDS = ("greeting", "thanks")  # and "emoji": a message without letters or digits
+LISTED_KINDS = ("greeting", "thanks", "command")  # and "emoji": no letters or digits
 MAX_OPENING_WORDS = 8  # the longest phrase, with room for words split by Arabic diacritics
 _NOT_A_WORD = re.compile(r"[\W_]+")
 _WORD = re.compile(r"[^\W_]+")

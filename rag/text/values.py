@@ -547,3 +547,33 @@ def nouns_match(asked: str, noun: str, language: str) -> bool:
         return True
     shortest = min(len(a), len(b))
     return shortest >= 4 and a[:shortest] == b[:shortest]
+
+
+def asked_values(text: str, language: str, wanted: str | None, question: str | None) -> list[Value]:
+    """The values of `text` of the kind a number or date question asks for: dates, or
+    figures of the asked quantity (a count, an amount of money, a percentage)."""
+    if wanted == "date":
+        return [v for v in values_in(text, language) if v.kind == "date"]
+    if wanted != "number":
+        return []
+    quantity = asked_quantity(question) if question else "any"
+    kinds = {"count", "money", "percent"} if quantity == "any" else {quantity}
+    return [v for v in values_in(text, language) if v.kind in kinds]
+
+
+# Counts written in words, which `values_in` does not read: "twelve boats", "trois employés",
+# "ثلاثة موظفين".
+_SPELLED_COUNT_RE = re.compile(
+    r"\b(two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|"
+    r"fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|dozen|dozens|"
+    r"hundred|hundreds|deux|trois|quatre|cinq|sept|huit|neuf|dix|onze|douze|treize|"
+    r"quatorze|quinze|seize|vingt|trente|quarante|cinquante|douzaine|centaine|centaines)\b|"
+    r"(^|\s)(واحد|واحدة|اثنان|اثنين|ثلاثة|ثلاث|أربعة|أربع|خمسة|خمس|ستة|ست|سبعة|سبع|ثمانية|"
+    r"ثماني|تسعة|تسع|عشرة|عشر|عشرون|عشرين|مئة|مائة|مئات)(\s|$)",
+    re.IGNORECASE,
+)
+
+
+def spells_a_count(text: str) -> bool:
+    """Whether `text` gives a count in words."""
+    return bool(_SPELLED_COUNT_RE.search(text))

@@ -1,4 +1,5 @@
-"""Greetings, thanks and emoji told apart from questions (bot/telegram/small_talk.py)."""
+"""Greetings, thanks, stray commands and emoji told apart from questions
+(rag/text/small_talk.py)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ def test_the_phrase_list_loads_and_every_reply_exists_in_three_languages() -> No
     phrases = small_talk_phrases()  # raises on a malformed line or a phrase listed twice
     kinds_and_languages = {(meaning.kind, meaning.language) for meaning in phrases.values()}
     assert kinds_and_languages == {
-        (kind, language) for kind in ("greeting", "thanks") for language in ("en", "fr", "ar")
+        (kind, language)
+        for kind in ("greeting", "thanks", "command")
+        for language in ("en", "fr", "ar")
     }
-    for kind in ("greeting", "thanks", "emoji"):
+    for kind in ("greeting", "thanks", "command", "emoji"):
         replies = {fmt.plain_text(f"{kind}_reply", language) for language in ("en", "fr", "ar")}
         assert len(replies) == 3 and all("/help" in reply for reply in replies)
 
@@ -34,6 +37,10 @@ def test_the_phrase_list_loads_and_every_reply_exists_in_three_languages() -> No
         ("أهلاً وسهلاً", "greeting", "ar"),
         ("السلام عليكم", "greeting", "ar"),
         ("thanks", "thanks", "en"),
+        ("clear", "command", "en"),
+        ("Help!", "command", "en"),
+        ("quitter", "command", "fr"),
+        ("مسح", "command", "ar"),
         ("Thank you so much 🙏", "thanks", "en"),
         ("merci !", "thanks", "fr"),
         ("Merci beaucoup", "thanks", "fr"),
