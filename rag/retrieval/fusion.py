@@ -38,7 +38,9 @@ def fuse_passage_rankings(
                 best[passage.passage_id] = passage
     order = {passage_id: position for position, passage_id in enumerate(best)}
     ranked = sorted(scores.items(), key=lambda item: (-item[1], order[item[0]]))[:k]
-    return [best[passage_id].model_copy(update={"score": score}) for passage_id, score in ranked]
+    # Each keeps the retriever's score of its best ranking: the answerer weighs passages
+    # on that scale, whatever the number of languages asked in.
+    return [best[passage_id] for passage_id, _ in ranked]
 
 
 def reciprocal_rank_fusion(

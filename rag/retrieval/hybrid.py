@@ -1,40 +1,36 @@
-"""Hybrid retrieval: lexical, n-gram and vector rankings fused, then re-ranked by proximity."""
+"""Hybrid retrieval: words, n-grams, names across scripts and meaning, fused."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from rag.calibration import LinearModel
 from rag.models import RetrievedPassage
 from rag.retrieval.fusion import reciprocal_rank_fusion
-from rag.retrieval.query_terms import QueryTerms, passage_semantic_evidence, semantic_evidence
+from rag.retrieval.query_terms import QueryTerms, semantic_evidence
 from rag.text.analysis import analyzer_for
+from rag.text.transliteration import skeletons
 
 if TYPE_CHECKING:
     from rag.store.index import NewsIndex
-    from rag.store.lexical import LexicalIndex
+    from rag.store.lexical import LexicalIndex, PassageRecord
 
-# Chosen on the tuning split with benchmarks/tune.py, like the weights in Settings.
+# Chosen on the tuning split with benchmarks/tune.py, like the weights in Settings: the
+# lexical-only fusion. With an embedding model the fusion is rag/calibrations/model.json's.
 COVERAGE_WEIGHT = 0.9
 PROXIMITY_WEIGHT = 0.7
 PROXIMITY_WINDOW = 10
-# The least of the vector ranking's candidates still scores this much (it is a candidate).
-CANDIDATE_FLOOR = 0.01
-# What the bundled model's similarity to a question loses when a passage is in another
-# language than the question (about 0.05-0.06 on XQuAD's tuning half), given back to such
-# passages. None: each passage's margin over its language's mean instead.
-LANGUAGE_OFFSET: float | None = 0.06
-# Pseudo-passages at the mean of all that each language's mean similarity is drawn to.
-LANGUAGE_PRIOR = 5.0
-# The lexical rankings count in proportion to the best passage's term coverage raised to
-# this power: scaled by their best score, they would give full weight to a passage that
-# shares one common word with the question (the usual case across languages).
-LEXICAL_CONFIDENCE = 2.0
-# With an embedding model the coverage feature weighs less (benchmarks/TUNING.md).
-MODEL_COVERAGE_WEIGHT = 0.4
+# Nearest sentences fetched per language, for every nearest passage.
+SENTENCES_PER_PASSAGE = 4
+# Rows given proximity and names across scripts, for every passage asked for.
+RERANK_DEPTH = 2
+# The features of a passage that the model fusion weighs (rag/calibration.py).
+RANKING_FEATURES = ("margin", "sentence_margin", "subword", "coverage", "proximity", "names")
 
 
 def window_coverage(terms: Sequence[str], weights: dict[str, float], window: int) -> float:
@@ -62,19 +58,70 @@ def _scaled(scores: np.ndarray) -> np.ndarray:
     return scores / top if top > 0 else scores
 
 
+@dataclass
+class _Similarities:
+    """A question's similarity to the nearest passages and sentences of each language, and
+    each language's background: the mean over its nearest passages (by their best
+    sentence, for sentences). A multilingual model rates any text in the question's language
+    closer than the same content in another; measured above its own language's
+    background, a passage competes on meaning, whatever its language."""
+
+    passages: np.ndarray  # per row; NaN: not among its language's nearest
+    sentences: np.ndarray  # per row, its best sentence
+    passage_background: dict[str, float]
+    sentence_background: dict[str, float]
+
+    def margins(self, languages: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
+        """Passage and best-sentence similarities above their language's background, in
+        units of `scale`; a row outside the nearest counts as its language's least."""
+        return (
+            _above_background(self.passages, languages, self.passage_background) / scale,
+            _above_background(self.sentences, languages, self.sentence_background) / scale,
+        )
+
+
+def _above_background(
+    values: np.ndarray, languages: np.ndarray, background: dict[str, float]
+) -> np.ndarray:
+    result = np.zeros(len(values))
+    known = ~np.isnan(values)
+    floor = float(values[known].min()) if known.any() else 0.0
+    for code in np.unique(languages):
+        rows = languages == code
+        found = rows & known
+        least = float(values[found].min()) if found.any() else floor
+        filled = np.where(found, values, least)[rows]
+        result[rows] = filled - background.get(str(code), least)
+    return result
+
+
+@dataclass
+class PassageFeatures:
+    """The features of the candidate passages for one question (the model fusion)."""
+
+    rows: list[int]
+    matrix: np.ndarray  # rows x RANKING_FEATURES
+    similarities: _Similarities
+
+
 class HybridRetriever:
     """Finds the passages that best answer a question.
 
-    Three rankings score every passage: BM25 over stemmed terms (lexical), BM25 over
-    character 4-grams of the words (subword), and cosine similarity in Chroma
-    (vector, its `candidates` nearest only). Each is scaled by its best score and
-    weighted, and the share of the question's IDF weight that the passage contains
-    (coverage) is added. The best `candidates` are then re-ranked with the share
-    found within a window of a few terms (proximity): a question is usually
-    answered by one sentence that holds most of its words. Weights, window and
+    Without an embedding model, two rankings score every passage: BM25 over character
+    4-grams of the words (subword) and, when weighted, BM25 over stemmed terms (lexical),
+    each scaled by its best score and weighted; the share of the question's IDF weight
+    that the passage contains (coverage) is added, and the best `candidates` are re-ranked
+    with the share found within a window of a few terms (proximity). Weights, window and
     depth were chosen on the tuning split of the benchmarks (benchmarks/tune.py).
+    `fusion="rrf"` fuses the rankings by reciprocal rank instead, for comparison.
 
-    `fusion="rrf"` fuses the three rankings by reciprocal rank instead, for comparison.
+    With a model, the nearest passages and sentences of each language are fetched from
+    Chroma and measured above their language's background, so that a passage in another
+    language competes on meaning; these margins, the n-gram BM25 score (weighed by how
+    much of the question the best passage covers: one shared word across languages must
+    not outvote meaning), coverage, proximity and the question's names found in the other
+    script (rag/text/transliteration.py) are fused by the weights fitted in
+    rag/calibrations/model.json (`ranking`).
     """
 
     def __init__(
@@ -85,76 +132,56 @@ class HybridRetriever:
         lexical_weight: float,
         vector_weight: float,
         subword_weight: float = 0.0,
+        ranking: LinearModel | None = None,
+        similarity_scale: float = 0.03,
+        background_prior: Callable[[str, np.ndarray, str, str], float | None] | None = None,
         coverage_weight: float = COVERAGE_WEIGHT,
         proximity_weight: float = PROXIMITY_WEIGHT,
         proximity_window: int = PROXIMITY_WINDOW,
         fusion: Literal["scores", "rrf"] = "scores",
-        lexical_confidence: float = LEXICAL_CONFIDENCE,
-        language_offset: float | None = LANGUAGE_OFFSET,
-        language_prior: float = LANGUAGE_PRIOR,
     ) -> None:
         self.index = index
         self.candidates = candidates
         self.lexical_weight = lexical_weight
         self.subword_weight = subword_weight
         self.vector_weight = vector_weight
+        self.ranking = ranking
+        self.similarity_scale = similarity_scale
+        self.background_prior = background_prior
         self.coverage_weight = coverage_weight
         self.proximity_weight = proximity_weight
         self.proximity_window = proximity_window
         self.fusion = fusion
-        self.lexical_confidence = lexical_confidence
-        self.language_offset = language_offset
-        self.language_prior = language_prior
+        self._names: dict[str, frozenset[str]] = {}
 
-    def _similarities(self, vector: np.ndarray, snapshot: LexicalIndex) -> np.ndarray:
-        """Cosine similarity to the question of the nearest passages; NaN for the others
-        (and for vectors the snapshot does not name). As many as `candidates` per language
-        of the index are fetched in one unfiltered query (about 2 ms on the benchmark pool)
-        rather than one filtered query per language (about 10 ms each)."""
-        similarities = np.full(len(snapshot), np.nan)
-        depth = self.candidates * max(1, len(snapshot.languages))
-        for passage_id, similarity in self.index.vector.query(vector.tolist(), depth):
-            row = snapshot.row_of.get(passage_id)
-            if row is not None:
-                similarities[row] = similarity
-        return similarities
+    # -- without a model ----------------------------------------------------------
 
-    def _fused_rows(
+    def _lexical_rows(
         self,
         words: str,
         query: QueryTerms,
-        similarities: np.ndarray | None,
         snapshot: LexicalIndex,
         k: int,
+        vector: np.ndarray | None = None,
     ) -> list[tuple[int, float]]:
-        """The best `k` rows and their fused scores."""
+        """The best `k` rows and their fused scores, by words (and, for the hashing
+        embedding weighed in, its nearest passages, spread from 0 to 1)."""
         depth = max(self.candidates, k)
         rankings: list[tuple[np.ndarray, float]] = []
         if self.lexical_weight > 0:
             rankings.append((snapshot.term_scores(query.weights), self.lexical_weight))
         if self.subword_weight > 0:
             rankings.append((snapshot.subword_scores(words), self.subword_weight))
-        if similarities is not None:
-            rankings.append((_spread_over_candidates(similarities), self.vector_weight))
+        if vector is not None:
+            rankings.append((self._nearest(vector, snapshot), self.vector_weight))
         if self.fusion == "rrf":
             fused = reciprocal_rank_fusion([(_top_rows(s, depth), w) for s, w in rankings])
             return sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:k]
-
-        coverage = (
-            snapshot.coverage(query.weights) / query.total
-            if query.total > 0
-            else np.zeros(len(snapshot))
-        )
-        # Without a vector ranking the lexical ones stand alone, as tuned before.
-        confidence = 1.0
-        if similarities is not None and self.lexical_confidence > 0 and len(coverage):
-            confidence = float(coverage.max()) ** self.lexical_confidence
         total = np.zeros(len(snapshot))
-        for index, (scores, weight) in enumerate(rankings):
-            lexical = similarities is None or index < len(rankings) - 1
-            total += weight * _scaled(scores) * (confidence if lexical else 1.0)
+        for scores, weight in rankings:
+            total += weight * _scaled(scores)
         if self.coverage_weight > 0 and query.total > 0:
-            total += self.coverage_weight * coverage
+            total += self.coverage_weight * snapshot.coverage(query.weights) / query.total
         rows = _top_rows(total, depth)
         if self.proximity_weight > 0 and query.total > 0:
             for row in rows:
@@ -164,111 +191,241 @@ class HybridRetriever:
         best = sorted(rows, key=lambda row: (-total[row], row))[:k]
         return [(row, float(total[row])) for row in best]
 
+    def _nearest(self, vector: np.ndarray, snapshot: LexicalIndex) -> np.ndarray:
+        """The `candidates` nearest passages' similarities spread from 0.01 to 1 between the
+        least and the best of them; 0 for the others."""
+        found = np.zeros(len(snapshot))
+        hits = self.index.vector.query(vector.tolist(), self.candidates)
+        rows = [(snapshot.row_of[i], s) for i, s in hits if i in snapshot.row_of]
+        if rows:
+            values = np.array([s for _, s in rows])
+            low, high = float(values.min()), float(values.max())
+            spread = (values - low) / (high - low) if high > low else np.ones(len(values))
+            for (row, _), share in zip(rows, spread, strict=True):
+                found[row] = 0.01 + 0.99 * share
+        return found
+
+    # -- with a model -------------------------------------------------------------
+
+    def _similarities(
+        self, vector: np.ndarray, snapshot: LexicalIndex, language: str = "en"
+    ) -> _Similarities | None:
+        """The nearest passages and sentences of each language (one query each, as many
+        as `candidates`); None when the store gives none (no vectors stored, or an ingest
+        holds the store). A language with fewer passages than `candidates` has its
+        background filled up with the calibration's typical one for the rest."""
+        passages = np.full(len(snapshot), np.nan)
+        sentences = np.full(len(snapshot), np.nan)
+        passage_background: dict[str, float] = {}
+        sentence_background: dict[str, float] = {}
+        store = self.index.vector
+        as_list = vector.tolist()
+        for passage_language in snapshot.languages:
+            found = []
+            for passage_id, similarity in store.query(as_list, self.candidates, passage_language):
+                row = snapshot.row_of.get(passage_id)
+                if row is not None:
+                    passages[row] = similarity
+                    found.append(similarity)
+            if found:
+                passage_background[passage_language] = self._background(
+                    found, "passages", vector, language, passage_language
+                )
+            best: dict[int, float] = {}
+            depth = self.candidates * SENTENCES_PER_PASSAGE
+            for passage_id, _, similarity in store.query_sentences(
+                as_list, depth, passage_language
+            ):
+                row = snapshot.row_of.get(passage_id)
+                if row is not None and similarity > best.get(row, -2.0):
+                    best[row] = similarity
+            for row, similarity in best.items():
+                sentences[row] = similarity
+            if best:
+                nearest = sorted(best.values(), reverse=True)[: self.candidates]
+                sentence_background[passage_language] = self._background(
+                    nearest, "sentences", vector, language, passage_language
+                )
+        if not passage_background:
+            return None
+        if not sentence_background:
+            # Sentences not stored (an index from before they were): passages stand in.
+            sentences, sentence_background = passages.copy(), dict(passage_background)
+        return _Similarities(passages, sentences, passage_background, sentence_background)
+
+    def _background(
+        self, nearest: list[float], kind: str, vector: np.ndarray, question: str, passage: str
+    ) -> float:
+        prior = None
+        if self.background_prior is not None:
+            prior = self.background_prior(kind, vector, question, passage)
+        missing = self.candidates - len(nearest)
+        if prior is None or missing <= 0:
+            return float(np.mean(nearest))
+        return (sum(nearest) + missing * prior) / self.candidates
+
+    def _names_of(self, record: PassageRecord) -> frozenset[str]:
+        """The skeletons of a passage's words (kept per passage)."""
+        found = self._names.get(record.passage_id)
+        if found is None:
+            found = frozenset().union(*map(skeletons, set(record.words.split())))
+            if len(self._names) > 100_000:
+                self._names.clear()
+            self._names[record.passage_id] = found
+        return found
+
+    def passage_features(
+        self,
+        words: list[str],
+        query: QueryTerms,
+        language: str,
+        snapshot: LexicalIndex,
+        similarities: _Similarities,
+        k: int,
+    ) -> PassageFeatures:
+        """The features of the passages worth ranking: the best `RERANK_DEPTH * k` (at
+        least `candidates`) by the features that every passage has, with proximity and
+        names across scripts added for those."""
+        assert self.ranking is not None
+        margin, sentence_margin = similarities.margins(
+            snapshot.language_codes, self.similarity_scale
+        )
+        coverage = (
+            snapshot.coverage(query.weights) / query.total
+            if query.total > 0
+            else np.zeros(len(snapshot))
+        )
+        confidence = float(coverage.max()) ** 2 if len(coverage) else 0.0
+        subword = _scaled(snapshot.subword_scores(" ".join(words))) * confidence
+        matrix = np.zeros((len(snapshot), len(RANKING_FEATURES)))
+        matrix[:, 0], matrix[:, 1] = margin, sentence_margin
+        matrix[:, 2], matrix[:, 3] = subword, coverage**2
+        partial = matrix @ _weights(self.ranking)
+        depth = max(self.candidates, RERANK_DEPTH * k)
+        rows = [int(r) for r in np.argsort(-partial, kind="stable")[:depth]]
+        names = question_names(words, query, language)
+        total_names = sum(names.values())
+        arabic_question = language == "ar"
+        for row in rows:
+            record = snapshot.records[row]
+            if query.total > 0:
+                near = window_coverage(record.term_list(), query.weights, self.proximity_window)
+                matrix[row, 4] = (near / query.total) ** 3
+            if total_names > 0 and (record.language == "ar") != arabic_question:
+                held = self._names_of(record)
+                matrix[row, 5] = sum(w for key, w in names.items() if key in held) / total_names
+        return PassageFeatures(rows, matrix[rows], similarities)
+
+    # -- both -----------------------------------------------------------------------
+
     def retrieve(
         self, question: str, language: str, k: int
     ) -> tuple[list[RetrievedPassage], QueryTerms]:
+        """The `k` passages that best answer `question` (in `language`), best first, and
+        the question as it was searched."""
         snapshot = self.index.snapshot()
         words, terms = analyzer_for(language).words_and_terms(question)
         vector = None
         if self.vector_weight > 0 and self.index.embedding is not None and len(snapshot):
             vector = np.asarray(self.index.embedding.get_query_embedding(question), np.float32)
-        query = QueryTerms.of(terms, snapshot.idf, vector)
+        query = QueryTerms.of(terms, snapshot.idf, vector if self.ranking else None)
         if not len(snapshot):
             return [], query
-        similarities = relative = None
-        if vector is not None:
-            similarities = self._similarities(vector, snapshot)
-            if self.language_offset is None:
-                relative = margins_over_language(
-                    similarities, snapshot.language_codes, self.language_prior
-                )
-            else:
-                # The model puts text in the question's language closer than the same
-                # content in another (benchmarks/TUNING.md): passages in other languages
-                # get that gap back.
-                relative = similarities + self.language_offset * (
-                    snapshot.language_codes != language
-                )
+        similarities = None
+        if vector is not None and self.ranking is not None:
+            similarities = self._similarities(vector, snapshot, language)
+        if similarities is None:
+            lexical_vector = vector if self.ranking is None else None
+            scored = self._lexical_rows(" ".join(words), query, snapshot, k, lexical_vector)
+            return [self._passage(snapshot, row, score, query) for row, score in scored], query
+        features = self.passage_features(words, query, language, snapshot, similarities, k)
+        assert self.ranking is not None
+        scores = features.matrix @ _weights(self.ranking)
+        order = sorted(range(len(features.rows)), key=lambda i: (-scores[i], features.rows[i]))
+        margin, sentence_margin = similarities.margins(
+            snapshot.language_codes, self.similarity_scale
+        )
+        query = query.searched(
+            sentence_background=similarities.sentence_background,
+            names=question_names(words, query, language),
+        )
         passages = []
-        for row, score in self._fused_rows(" ".join(words), query, relative, snapshot, k):
-            record = snapshot.records[row]
-            lexical_evidence, _ = query.coverage(set(record.term_list()))
-            if math.isnan(lexical_evidence):
-                lexical_evidence = 0.0
-            evidence = lexical_evidence
-            similarity = margin = None
-            if (
-                similarities is not None
-                and relative is not None
-                and not np.isnan(similarities[row])
-            ):
-                similarity, margin = float(similarities[row]), float(relative[row])
-                semantic = (
-                    semantic_evidence(margin)
-                    if self.language_offset is not None
-                    else passage_semantic_evidence(similarity, margin)
-                )
-                evidence = max(evidence, semantic)
-            place, places = snapshot.places[row]
+        for i in order[:k]:
+            row = features.rows[i]
             passages.append(
-                RetrievedPassage(
-                    passage_id=record.passage_id,
-                    source=record.source,
-                    title=record.title,
-                    language=record.language,
-                    text=record.text,
-                    start=record.start,
-                    end=record.end,
-                    passage=place,
-                    passages=places,
-                    score=score,
-                    evidence=evidence,
-                    lexical_evidence=lexical_evidence,
-                    similarity=similarity,
-                    adjusted_similarity=margin,
+                self._passage(
+                    snapshot,
+                    row,
+                    float(scores[i]),
+                    query,
+                    similarity=_known(similarities.passages[row]),
+                    margin=float(margin[row]),
+                    sentence_similarity=_known(similarities.sentences[row]),
+                    sentence_margin=float(sentence_margin[row]),
                 )
             )
         return passages, query
 
+    def _passage(
+        self,
+        snapshot: LexicalIndex,
+        row: int,
+        score: float,
+        query: QueryTerms,
+        *,
+        similarity: float | None = None,
+        margin: float | None = None,
+        sentence_similarity: float | None = None,
+        sentence_margin: float | None = None,
+    ) -> RetrievedPassage:
+        record = snapshot.records[row]
+        lexical_evidence, _ = query.coverage(set(record.term_list()))
+        if math.isnan(lexical_evidence):
+            lexical_evidence = 0.0
+        evidence = lexical_evidence
+        if sentence_margin is not None:
+            evidence = max(evidence, semantic_evidence(sentence_margin))
+        place, places = snapshot.places[row]
+        return RetrievedPassage(
+            passage_id=record.passage_id,
+            source=record.source,
+            title=record.title,
+            language=record.language,
+            text=record.text,
+            start=record.start,
+            end=record.end,
+            passage=place,
+            passages=places,
+            score=score,
+            evidence=evidence,
+            lexical_evidence=lexical_evidence,
+            similarity=similarity,
+            adjusted_similarity=margin,
+            sentence_similarity=sentence_similarity,
+            adjusted_sentence_similarity=sentence_margin,
+        )
 
-def margins_over_language(
-    similarities: np.ndarray, languages: np.ndarray, prior: float = LANGUAGE_PRIOR
-) -> np.ndarray:
-    """Each known similarity less the mean of its language's (NaN stays NaN).
 
-    A multilingual model still rates text in the question's language closer than the
-    same content in another: on the seeds, an English question about Amazon is nearer
-    every English passage than the Arabic article about Amazon. Comparing a passage with
-    the others of its language removes that offset (in the project's question set it
-    lifts cross-lingual hit@3 of the model alone from 0.56 to 0.85). A language with few
-    candidates has a mean of little worth: it is drawn towards the mean of all by `prior`
-    pseudo-passages.
-    """
-    margins = np.full(len(similarities), np.nan)
-    known = ~np.isnan(similarities)
-    if not known.any():
-        return margins
-    overall = float(similarities[known].mean())
-    for code in np.unique(languages[known]):
-        rows = known & (languages == code)
-        values = similarities[rows]
-        mean = (float(values.sum()) + prior * overall) / (len(values) + prior)
-        margins[rows] = values - mean
-    return margins
+def question_names(words: list[str], query: QueryTerms, language: str) -> dict[str, float]:
+    """The skeletons of the question's words (rag/text/transliteration.py), each with the
+    weight of its term: what a passage in the other script may share with it."""
+    analyzer = analyzer_for(language)
+    names: dict[str, float] = {}
+    for word in dict.fromkeys(words):
+        terms = analyzer.terms(word)
+        weight = max((query.weights.get(term, 0.0) for term in terms), default=0.0)
+        for key in skeletons(word):
+            names[key] = max(names.get(key, 0.0), weight)
+    return names
 
 
-def _spread_over_candidates(similarities: np.ndarray) -> np.ndarray:
-    """Similarities rescaled between the lowest and highest of the candidates, to
-    CANDIDATE_FLOOR..1 (0 for passages that are not among them), so that the ranking's
-    weight is not spent on the narrow band every passage shares."""
-    known = ~np.isnan(similarities)
-    spread = np.zeros(len(similarities))
-    if not known.any():
-        return spread
-    low, high = float(similarities[known].min()), float(similarities[known].max())
-    share = (similarities[known] - low) / (high - low) if high > low else 1.0
-    spread[known] = CANDIDATE_FLOOR + (1 - CANDIDATE_FLOOR) * share
-    return spread
+def _weights(model: LinearModel) -> np.ndarray:
+    """The fusion's weights in RANKING_FEATURES order (unscaled: ranking needs no intercept)."""
+    return np.array([model.weight(name) for name in RANKING_FEATURES])
+
+
+def _known(value: float) -> float | None:
+    return None if math.isnan(value) else float(value)
 
 
 def _top_rows(scores: np.ndarray, k: int) -> list[int]:

@@ -1,21 +1,19 @@
-"""A question's terms and embedding, and how much a text covers it: by words (term
-coverage, near forms included) or by meaning (semantic evidence)."""
+"""A question as searched: its terms, embedding and names, and how much a text covers it:
+by words (term coverage, near forms included) or by meaning (its margin over the
+background of its language)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 # A near form of a question's term (another inflection, a clitic) counts this much.
 RELATED_CREDIT = 0.6
-# Cosine similarities of the bundled multilingual-e5-small mapped to evidence 0..1
-# (semantic_evidence); chosen on the tuning split (benchmarks/TUNING.md).
-SEMANTIC_FLOOR = 0.78
-SEMANTIC_CEILING = 0.86
-RELATIVE_FLOOR = 0.0
-RELATIVE_CEILING = 0.03
+# A similarity this many units (rag/calibration.py's similarity_scale) above its language's
+# background counts as full evidence by meaning.
+FULL_MARGIN = 3.0
 _ARABIC_CLITICS = frozenset("بلكف")
 
 
@@ -39,35 +37,28 @@ def _related(query_term: str, terms: Collection[str], prefixes: dict[int, set[st
     return any(clitic + query_term in terms for clitic in _ARABIC_CLITICS)
 
 
-def semantic_evidence(
-    similarity: float, floor: float = SEMANTIC_FLOOR, ceiling: float = SEMANTIC_CEILING
-) -> float:
-    """A cosine similarity to the question as evidence from 0 to 1, like term coverage.
-
-    E5's similarities crowd into a narrow band (about 0.75 to 0.9 for any two news
-    texts), so the band is stretched by a floor and ceiling calibrated on the tuning
-    split rather than taken as it is or scaled by the best.
-    """
-    return min(1.0, max(0.0, (similarity - floor) / (ceiling - floor)))
-
-
-def passage_semantic_evidence(similarity: float, margin: float) -> float:
-    """A passage's evidence by meaning: its similarity to the question, and its margin
-    over the other passages of its language (a passage that is merely in the question's
-    language, or on the corpus's general topic, is close but not closer than its
-    neighbours), each stretched to 0..1."""
-    return semantic_evidence(similarity) * semantic_evidence(
-        margin, RELATIVE_FLOOR, RELATIVE_CEILING
-    )
+def semantic_evidence(margin: float) -> float:
+    """A similarity's margin over its language's background as evidence from 0 to 1, like
+    term coverage."""
+    return min(1.0, max(0.0, margin / FULL_MARGIN))
 
 
 @dataclass(frozen=True)
 class QueryTerms:
     """A question's distinct terms with their weights (inverse document frequencies), and
-    its embedding when the vector ranking is on."""
+    its embedding when the vector ranking is on. Once searched with a model: each
+    language's background similarity for a sentence, and the question's names across
+    scripts (rag/retrieval/hybrid.py)."""
 
     weights: dict[str, float]
     vector: np.ndarray | None = field(default=None, compare=False)
+    sentence_background: Mapping[str, float] = field(default_factory=dict, compare=False)
+    names: Mapping[str, float] = field(default_factory=dict, compare=False)
+
+    def searched(
+        self, *, sentence_background: Mapping[str, float], names: Mapping[str, float]
+    ) -> QueryTerms:
+        return replace(self, sentence_background=dict(sentence_background), names=dict(names))
 
     @classmethod
     def of(

@@ -15,7 +15,7 @@ def passage(pid: str, evidence: float) -> RetrievedPassage:
         text=pid,
         start=0,
         end=1,
-        score=0.0,
+        score=evidence * 10,
         evidence=evidence,
     )
 
@@ -26,8 +26,9 @@ def test_votes_are_weighted_by_evidence_and_the_best_evidence_is_kept() -> None:
     fused = fuse_passage_rankings([english, arabic], k=3)
     assert [p.passage_id for p in fused] == ["d", "b", "a"]
     assert [p.evidence for p in fused] == [0.9, 0.7, 0.2]
-    assert fused[0].score == pytest.approx(0.95 / 61)
-    assert fused[1].score == pytest.approx(0.15 / 62 + 0.75 / 62)
+    # Ranked by their votes, 0.95/61 for d and 0.15/62 + 0.75/62 for b, each passage keeps
+    # the retriever's score of the ranking it had the best evidence in.
+    assert [p.score for p in fused] == pytest.approx([9.0, 7.0, 2.0])
 
 
 def test_near_misses_in_one_language_do_not_outvote_a_hit_in_another() -> None:

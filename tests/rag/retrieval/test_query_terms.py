@@ -27,10 +27,10 @@ class TestQueryTermsCoverage:
         assert QueryTerms({"tiktok": 1.0}).coverage({"amazon", "phone"}) == (0.0, set())
 
 
-class TestSimilarityCalibration:
-    """The embedding's similarities, turned into evidence (rag/retrieval/query_terms.py)."""
+class TestSimilarityEvidence:
+    """A similarity's margin over its language's background, as evidence."""
 
-    def test_semantic_evidence_stretches_the_narrow_band(self) -> None:
-        assert semantic_evidence(0.70, 0.80, 0.90) == 0.0
-        assert semantic_evidence(0.85, 0.80, 0.90) == pytest.approx(0.5)
-        assert semantic_evidence(0.95, 0.80, 0.90) == 1.0
+    def test_margins_map_to_zero_to_one(self) -> None:
+        assert semantic_evidence(-1.0) == 0.0
+        assert semantic_evidence(1.5) == pytest.approx(0.5)
+        assert semantic_evidence(9.0) == 1.0
