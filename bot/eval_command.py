@@ -193,7 +193,7 @@ def _run_settings(engine: Engine, top_k: int | None) -> dict[str, object]:
         "mode": engine.mode,
         "top_k": top_k or settings.top_k,
         "candidates": settings.candidates,
-        "min_evidence": settings.evidence_threshold(),
+        "min_evidence": engine.answerer.threshold,
         "lexical_weight": settings.lexical_weight,
         "subword_weight": settings.subword_weight,
         "vector_weight": settings.vector_ranking_weight(),

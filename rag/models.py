@@ -106,6 +106,12 @@ class Answer(BaseModel):
         description="The question as it was searched, when not as asked: a follow-up read "
         "with the question before it, or the language model's standalone rewrite.",
     )
+    answerability: float | None = Field(
+        default=None,
+        description="The calibrated likelihood, 0 to 1, that the articles answer the question; "
+        "below the threshold (NEWSBOT_MIN_EVIDENCE) the answer is a refusal. None when the "
+        "question was not weighed (small talk, no words to search).",
+    )
 
 
 class AnswerDelta(BaseModel):
@@ -150,8 +156,14 @@ class RetrievedPassage(BaseModel):
     )
     adjusted_similarity: float | None = Field(
         default=None,
-        description="The similarity with the model's preference for the question's language "
-        "taken out.",
+        description="The similarity above its language's background (the model's preference "
+        "for the question's language taken out), in units of the calibration's scale.",
+    )
+    sentence_similarity: float | None = Field(
+        default=None, description="Cosine similarity of its nearest sentence to the question."
+    )
+    adjusted_sentence_similarity: float | None = Field(
+        default=None, description="That sentence's similarity above its language's background."
     )
 
 
@@ -243,8 +255,9 @@ class Conversation:
 
 @dataclass(frozen=True)
 class SmallTalk:
-    """What a small-talk message is: `kind` ("greeting", "thanks", or "emoji" for a message
-    without letters or digits) names its reply, `prompts/telegram/<kind>_reply`; `language`
+    """What a small-talk message is: `kind` ("greeting", "thanks", "command" for a stray
+    command word such as "clear" or "help", or "emoji" for a message without letters or
+    digits) names its reply, `prompts/telegram/<kind>_reply`; `language`
     is the language of its phrase, None for emoji."""
 
     kind: str

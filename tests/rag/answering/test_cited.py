@@ -646,7 +646,7 @@ def test_french_question_gets_a_french_prompt(
     pytest.importorskip("llama_index.llms.openai_like")
     openai_standin.responder = answer_only(Reply(text="Le 15 septembre [1]."))
     engine = model_engine(seeded_engine.settings, openai_standin, llm_translate=False)
-    answer = engine.ask("Quand Microsoft espère-t-il conclure les négociations ?")
+    answer = engine.ask("Quand Microsoft espère-t-il un résultat définitif ?")
     assert answer.answer == "Le 15 septembre [1]." and answer.language == "fr"
     assert "Answer in French" in answer_request(openai_standin).user()
     assert answer.citations[0].source in {FRENCH_SEED, ENGLISH_SEED, "000_df82538c9e46931c.txt"}

@@ -1,6 +1,11 @@
 """The extractive answerer: notes naming another language's article, headlines kept out
-of answers, the sentence leaned on brought along, the asked-for thing first, disagreeing
-figures side by side, one language per answer or labelled."""
+of answers, the sentence leaned on brought along, the asked-for thing first, no filler,
+disagreeing figures side by side, one language per answer or labelled, and refusals.
+
+Hand-made passages are weighed by a small calibration of the test's own (a sentence
+answers by the question's words it holds and the kind of value it gives), so that what is
+tested is the composing, not the fitted numbers; tests/rag/test_engine.py checks the
+shipped calibrations on the seeds."""
 
 from __future__ import annotations
 
@@ -8,7 +13,10 @@ import numpy as np
 import pytest
 
 from prompts import localized_table
+from rag.answering.answerability import QUESTION_FEATURES
 from rag.answering.extractive import ExtractiveAnswerer, SentenceVectors, language_note
+from rag.answering.sentences import SENTENCE_FEATURES
+from rag.calibration import Calibration, LinearModel
 from rag.models import Answer, RetrievedPassage
 from rag.retrieval.query_terms import QueryTerms
 from rag.text.analysis import analyzer_for
@@ -95,10 +103,29 @@ def article(
     )
 
 
+def linear(names: tuple[str, ...], weights: dict[str, float], intercept: float) -> LinearModel:
+    return LinearModel(names, tuple(weights.get(name, 0.0) for name in names), intercept)
+
+
+# A sentence answers by the share of the question's words it holds and by giving the kind
+# of value asked for; the articles answer when the best sentence does.
+CALIBRATION = Calibration(
+    setup="lexical",
+    ranking=None,
+    sentence=linear(SENTENCE_FEATURES, {"coverage": 4.0, "typed": 2.0}, -2.0),
+    question=linear(QUESTION_FEATURES, {"best": 1.0}, 0.0),
+    threshold=0.5,
+    sentence_threshold=-1.0,
+    similarity_scale=0.03,
+    background_prior={},
+    provenance={},
+)
+
+
 def answer_of(question: str, language: str, *passages: RetrievedPassage) -> Answer:
     """The extractive answer from these passages, matched by their words alone."""
     query = QueryTerms.of(analyzer_for(language).terms(question), lambda term: 1.0)
-    return ExtractiveAnswerer(min_evidence=0.1).answer(question, language, query, passages)
+    return ExtractiveAnswerer(calibration=CALIBRATION).answer(question, language, query, passages)
 
 
 def assert_reads_well(answer: Answer) -> None:
@@ -259,8 +286,7 @@ class TestAskedForThingFirst:
         answer = answer_of(
             question, language, article(f"{plain} {valued}", language=language, title="")
         )
-        assert answer.answer.startswith(valued)
-        assert plain in answer.answer
+        assert answer.answer == f"{valued} [1]"  # and no filler: the plain one adds nothing
 
     def test_a_value_in_another_language_leads_after_its_note(self) -> None:
         question = "When will Microsoft conclude the talks about TikTok?"
@@ -373,19 +399,19 @@ SENTENCES = {
     "en": {
         "question": "Will Microsoft, Oracle or Walmart buy TikTok?",
         "microsoft": "Microsoft will buy TikTok in September.",
-        "oracle": "Oracle wants TikTok too.",
+        "oracle": "Oracle wants to buy TikTok too.",
         "walmart": "Walmart supports the Oracle bid.",
     },
     "fr": {
         "question": "Microsoft, Oracle ou Walmart achèteront-ils TikTok ?",
         "microsoft": "Microsoft achètera TikTok en septembre.",
-        "oracle": "Oracle veut aussi TikTok.",
+        "oracle": "Oracle veut aussi acheter TikTok.",
         "walmart": "Walmart soutient l’offre d’Oracle.",
     },
     "ar": {
         "question": "هل تشتري Microsoft أو Oracle أو Walmart تطبيق TikTok؟",
         "microsoft": "ستشتري Microsoft تطبيق TikTok في سبتمبر.",
-        "oracle": "وتريد Oracle تطبيق TikTok أيضا.",
+        "oracle": "وتريد Oracle أن تشتري تطبيق TikTok أيضا.",
         "walmart": "وتدعم Walmart عرض Oracle.",
     },
 }
@@ -393,7 +419,7 @@ SENTENCES = {
 
 class TestOneLanguageOrLabelled:
     @pytest.mark.parametrize(("language", "other"), [("en", "ar"), ("fr", "en"), ("ar", "fr")])
-    def test_the_question_language_first_then_the_other_article_after_one_note(
+    def test_a_sentence_of_another_language_follows_a_note_naming_its_article(
         self, language: str, other: str
     ) -> None:
         own, theirs = SENTENCES[language], SENTENCES[other]
@@ -406,11 +432,37 @@ class TestOneLanguageOrLabelled:
         answer = answer_of(
             own["question"],
             language,
-            quoted,
             article(own["microsoft"], source="own.txt", language=language),
+            quoted,
         )
         note = language_note(language, quoted)
-        assert answer.answer == (
-            f"{own['microsoft']} [1] {note} {theirs['oracle']} [2] {theirs['walmart']} [2]"
-        )
+        assert answer.answer.startswith(f"{own['microsoft']} [1] {note} ")
+        assert answer.answer.count(note) == 1
         assert_reads_well(answer)
+
+
+class TestRefusals:
+    def test_no_sentence_that_answers_is_a_refusal_with_its_likelihood(self) -> None:
+        answer = answer_of(
+            "Who won the 2022 football World Cup?",
+            "en",
+            article("The weather was mild all week, with rain on the coast."),
+        )
+        assert answer.abstained and answer.citations == []
+        assert answer.answerability is not None and answer.answerability < 0.5
+
+    def test_an_answer_carries_its_likelihood(self) -> None:
+        answer = answer_of(
+            "When will Microsoft buy TikTok?",
+            "en",
+            article("Microsoft will buy TikTok in September."),
+        )
+        assert not answer.abstained
+        assert answer.answerability is not None and answer.answerability >= 0.5
+
+    def test_a_question_without_words_is_refused(self) -> None:
+        query = QueryTerms.of([], lambda term: 1.0)
+        answer = ExtractiveAnswerer(calibration=CALIBRATION).answer(
+            "?!", "en", query, [article("Microsoft will buy TikTok.")]
+        )
+        assert answer.abstained and answer.answerability == 0.0
