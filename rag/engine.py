@@ -18,6 +18,7 @@ from rag.answering.extractive import (
     ExtractiveAnswerer,
     SentenceVectors,
     abstention,
+    abstention_text,
     asked_value,
 )
 from rag.answering.follow_up import Alone, FollowUp, read_question
@@ -578,16 +579,10 @@ class Engine:
         if answer.answerability is None and turn.extractive is not None:
             # A model's answer is judged by the same likelihood as the draft it replaced.
             update["answerability"] = turn.extractive.answerability
-        if (
-            answer.abstained
-            and not turn.small_talk
-            and self.retriever.vector_weight == 0
-            and not self.model
-        ):
-            # No model to translate the question either: nothing matches across languages.
-            others = [code for code in self._index_languages() if code != answer.language]
-            if others:
-                update["answer"] = _lexical_refusal(answer.language, others)
+        if answer.abstained and not turn.small_talk:
+            refusal = self.refusal(answer.language)
+            if refusal != answer.answer and answer.answer == abstention_text(answer.language):
+                update["answer"] = refusal
         if turn.search_text != turn.text:
             update["read_as"] = turn.search_text
         if note is not None:
@@ -624,6 +619,16 @@ class Engine:
             text, language if language != "und" else "en", top_k or self.settings.top_k
         )
         return passages
+
+    def refusal(self, language: str) -> str:
+        """What a refusal says, in `language`: that the articles don't cover the question;
+        by words alone (no model to match or translate across languages) in an index that
+        holds other languages, that articles in those may answer it."""
+        if self.retriever.vector_weight == 0 and not self.model:
+            others = [code for code in self._index_languages() if code != language]
+            if others:
+                return _lexical_refusal(language, others)
+        return abstention_text(language)
 
     @staticmethod
     def language_of(text: str) -> str:

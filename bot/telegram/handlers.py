@@ -152,17 +152,14 @@ def _command_of(text: str) -> tuple[str, str]:
 def _refusal_in(answer: Answer, question: str, language: str, engine: Engine) -> Answer:
     """The answer, its refusal in `language` (the user's) when the question's own language
     is unclear ("Zorglub?"): the engine then refuses in its default, English."""
-    refusal = localized_prompt("abstain", answer.language)
     if (
         not answer.abstained
-        or answer.answer != refusal
+        or answer.answer != engine.refusal(answer.language)
         or answer.language == language
         or engine.language_of(question) != "und"
     ):
         return answer
-    return answer.model_copy(
-        update={"answer": localized_prompt("abstain", language), "language": language}
-    )
+    return answer.model_copy(update={"answer": engine.refusal(language), "language": language})
 
 
 class NewsbotHandlers:

@@ -36,7 +36,7 @@ from rag.answering.sentences import (
 from rag.calibration import Calibration
 from rag.models import Answer, Citation, RetrievedPassage
 from rag.retrieval.query_terms import QueryTerms
-from rag.text.analysis import analyzer_for, normalize
+from rag.text.analysis import normalize
 from rag.text.places import places_in
 from rag.text.sentence_units import passage_units
 from rag.text.values import (
@@ -44,6 +44,7 @@ from rag.text.values import (
     asked_quantity,
     asked_value,
     asked_values,
+    asks_date_first,
     differ_sentence,
     holds_value,
     spells_a_count,
@@ -54,6 +55,7 @@ __all__ = [
     "ExtractiveAnswerer",
     "SentenceVectors",
     "abstention",
+    "abstention_text",
     "asked_value",
     "holds_value",
     "language_note",
@@ -72,6 +74,12 @@ NOUN_MATCH = 0.89
 ArticleTerms = Callable[[RetrievedPassage], Sequence[set[str]]]
 
 
+def abstention_text(language: str) -> str:
+    """ "The articles don't cover this…", in `language` (English for one newsbot doesn't
+    speak)."""
+    return localized_prompt("abstain", language)
+
+
 def abstention(
     question: str,
     language: str,
@@ -80,7 +88,7 @@ def abstention(
 ) -> Answer:
     return Answer(
         question=question,
-        answer=localized_prompt("abstain", language),
+        answer=abstention_text(language),
         abstained=True,
         language=language,
         citations=[],
@@ -189,13 +197,13 @@ class ExtractiveAnswerer:
             return abstention(question, language, [*notices, unheld], 0.0)
         if not verdict.answerable:
             return abstention(question, language, notices, verdict.likelihood)
-        places = places_in(question, language)
+        places = _figure_places(reading)
 
         def answers_here(sentence: Sentence) -> bool:
             return self._answers(sentence) and _in_place(sentence, places, reading)
 
         if places and not any(answers_here(s) for s in reading.sentences):
-            # It asks about a place that no sentence that answers is about.
+            # It asks for a figure of a place that no sentence that answers is about.
             return abstention(question, language, notices, verdict.likelihood)
         figures = []
         if reading.wanted in ("number", "date"):
@@ -204,15 +212,25 @@ class ExtractiveAnswerer:
                 answers_here,
                 self._pool_sentences(reading),
                 self._nouns_close,
-                lambda sentence: _in_place(sentence, places, reading),
+                lambda sentence: _in_place(sentence, places, reading)
+                and sentence.features["similarity"] >= 0,
             )
             counted = asked_noun(question) if asked_quantity(question) == "count" else None
             if counted:
-                # What counts the asked thing gives a figure of it, or a count in words
-                # beside its name ("twelve new boats").
-                noun_terms = set(analyzer_for(language).terms(counted))
+                # What counts the asked thing gives a figure of it, or a count in words ("à
+                # deux reprises"), or a figure of nothing named: not the count of something
+                # else ("80 million users" is no answer to how many employees).
                 given = bool(figures) or any(
-                    answers_here(s) and spells_a_count(s.text) and noun_terms & s.found
+                    answers_here(s)
+                    and (
+                        spells_a_count(s.text)
+                        or any(
+                            not v.noun
+                            for v in asked_values(
+                                s.text, reading.ranked[s.passage].language, "number", question
+                            )
+                        )
+                    )
                     for s in reading.sentences
                 )
             else:
@@ -224,7 +242,7 @@ class ExtractiveAnswerer:
         listing: Listing | None = None
         chosen = [lead]
         if reading.wanted in ("number", "date"):
-            listing = listing_of(figures)
+            listing = listing_of(figures, lead)
             if (
                 listing is None
                 and figures
@@ -261,14 +279,16 @@ class ExtractiveAnswerer:
         """The most likely sentence of the best passage that has one that answers; a
         sentence of a weaker passage when it gives the asked kind of value and the better
         passage gives none."""
-        places = places_in(reading.question, reading.language)
+        places = _figure_places(reading)
         sentences = reading.sentences
         answering = [s for s in sentences if self._answers(s) and _in_place(s, places, reading)]
         if not answering:
             return max(sentences, key=lambda s: s.logit)
         first = min(s.passage for s in answering)
         lead = max((s for s in answering if s.passage == first), key=lambda s: s.logit)
-        if reading.wanted and not lead.typed:
+        if reading.wanted in ("number", "date") and not lead.typed:
+            # A name or a cause cannot always be told (Arabic has no capitals): only a
+            # figure or a date moves the lead to a weaker passage.
             typed = [s for s in answering if s.typed and s.passage != first]
             if typed and not any(s.typed for s in reading.of(first)):
                 lead = max(typed, key=lambda s: s.logit)
@@ -336,6 +356,14 @@ def _opens_article(sentence: Sentence, ranked: Sequence[RetrievedPassage]) -> bo
     return ranked[sentence.passage].start == 0 and sentence.index == 0
 
 
+def _figure_places(reading: Reading) -> frozenset[str]:
+    """The places a number or date question names: what its figure must be about (a place
+    in another question is often only its context: "an ally of the United States")."""
+    if reading.wanted not in ("number", "date"):
+        return frozenset()
+    return places_in(reading.question, reading.language)
+
+
 def _in_place(sentence: Sentence, places: frozenset[str], reading: Reading) -> bool:
     """Whether a sentence is about the places the question names (any, if it names none):
     it names one of them, or names no place and its passage names one. The users of the
@@ -350,11 +378,11 @@ def _in_place(sentence: Sentence, places: frozenset[str], reading: Reading) -> b
 
 
 def _needs_value(reading: Reading) -> bool:
-    """Whether only a value answers: a date, or a count, an amount or a percentage asked
-    for as such ("how many", "combien de", "كم عدد"); "how long" or "how old" may be
-    answered in words."""
+    """Whether only a value answers: a date asked for as such ("When was…", "Quand…",
+    "متى…", not "what happens when…"), or a count, an amount or a percentage ("how many",
+    "combien de", "كم عدد"); "how long" or "how old" may be answered in words."""
     if reading.wanted == "date":
-        return True
+        return asks_date_first(reading.question)
     return reading.wanted == "number" and asked_quantity(reading.question) != "any"
 
 

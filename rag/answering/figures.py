@@ -205,9 +205,11 @@ def _clause(text: str, value: Value) -> str:
     return text[start:end]
 
 
-def listing_of(figures: Sequence[Figure]) -> Listing | None:
+def listing_of(figures: Sequence[Figure], lead: Sentence | None = None) -> Listing | None:
     """The figures grouped by what they say, when at least two sources say different
-    things; the best supported groups, in order of size (or time)."""
+    things; the best supported groups, in order of size (or time), but for the one the
+    lead sentence's passage gives, which comes first: the first citation is the best
+    passage that answers."""
     groups: list[list[Figure]] = []
     for figure in sorted(figures, key=lambda f: -f.sentence.logit):
         for group in groups:
@@ -220,6 +222,8 @@ def listing_of(figures: Sequence[Figure]) -> Listing | None:
         return None
     groups = groups[:MAX_FIGURES]
     groups.sort(key=lambda group: value_order(group[0].value))
+    if lead is not None:
+        groups.sort(key=lambda group: all(f.sentence.passage != lead.passage for f in group))
     return Listing(groups)
 
 

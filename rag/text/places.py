@@ -46,27 +46,49 @@ def _names() -> list[tuple[str, str, str]]:
     return names
 
 
+# Written onto an Arabic word: the conjunctions and prepositions, and the article.
+_ARABIC_PROCLITICS = ("و", "ب", "ل", "ف", "ك")
+
+
+def _forms(words: list[str]) -> tuple[str, ...]:
+    """A name's words as matched: normalised, an Arabic word without its article."""
+    return tuple(word[2:] if word.startswith("ال") and len(word) > 4 else word for word in words)
+
+
 @cache
 def _gazetteer() -> dict[tuple[str, ...], str]:
-    """Country codes by the terms of their names, as each language's analyser gives them."""
+    """Country codes by the words of their names (normalised, not stemmed: "Martin" is not
+    Martinique)."""
     table: dict[tuple[str, ...], str] = {}
     for code, language, name in _names():
-        terms = tuple(analyzer_for(language).terms(name))
-        if terms and len(terms) <= MAX_NAME_TERMS:
-            table.setdefault(terms, code)
+        words = _forms(analyzer_for(language, stem=False).words_and_terms(name)[0])
+        if words and len(words) <= MAX_NAME_TERMS:
+            table.setdefault(words, code)
     return table
+
+
+def _variants(word: str) -> list[str]:
+    """An Arabic word as it may stand in a name: without a proclitic, without the article."""
+    found = [word]
+    while found[-1][:1] in _ARABIC_PROCLITICS and len(found[-1]) > 3 and len(found) < 3:
+        found.append(found[-1][1:])
+    return [_forms([form])[0] for form in found]
 
 
 def places_in(text: str, language: str) -> frozenset[str]:
     """The codes of the countries `text` names (in `language`, any script)."""
     if language not in LANGUAGES:
         language = "en"
-    terms = analyzer_for(language).terms(text)
+    words = analyzer_for(language, stem=False).words_and_terms(text)[0]
     table = _gazetteer()
     found: set[str] = set()
-    for start in range(len(terms)):
-        for length in range(1, MAX_NAME_TERMS + 1):
-            code = table.get(tuple(terms[start : start + length]))
-            if code is not None:
-                found.add(code)
+    for start in range(len(words)):
+        for first in _variants(words[start]):
+            for length in range(1, MAX_NAME_TERMS + 1):
+                key = (first, *_forms(words[start + 1 : start + length]))
+                if len(key) < length:
+                    break
+                code = table.get(key)
+                if code is not None:
+                    found.add(code)
     return frozenset(found)

@@ -106,6 +106,19 @@ def asked_value(question: str) -> str | None:
     return None
 
 
+_OPENS_WITH_DATE_RE = re.compile(
+    r"^\W*(when|what (year|date|day|month)|in what (year|month)|on what (date|day)|quand|"
+    r"en quelle année|à quelle date|quelle date|depuis quand|متى|في (أي|اي) (عام|سنة|يوم|شهر|"
+    r"تاريخ)|(ما|في) (هو )?تاريخ)",
+    re.IGNORECASE,
+)
+
+
+def asks_date_first(question: str) -> bool:
+    """Whether the question opens by asking when: "When was…", "Quand…", "متى…"."""
+    return bool(_OPENS_WITH_DATE_RE.search(question))
+
+
 def asked_quantity(question: str) -> Quantity:
     """For a number question: a percentage, a count ("how many"), an amount of money, or any."""
     if _ASKS_PERCENT_RE.search(question):
