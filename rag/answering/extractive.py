@@ -212,8 +212,9 @@ class ExtractiveAnswerer:
                 answers_here,
                 self._pool_sentences(reading),
                 self._nouns_close,
-                lambda sentence: _in_place(sentence, places, reading)
-                and sentence.features["similarity"] >= 0,
+                lambda sentence: (
+                    _in_place(sentence, places, reading) and sentence.features["similarity"] >= 0
+                ),
             )
             counted = asked_noun(question) if asked_quantity(question) == "count" else None
             if counted:
