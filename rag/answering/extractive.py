@@ -11,6 +11,7 @@ quoted one leans on ("such data").
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -97,12 +98,23 @@ def abstention(
     )
 
 
+# What an answer's readers, and every front end, take for a citation marker.
+_MARKER_RE = re.compile(r"\[(\d+)\]")
+
+
+def quoted(text: str) -> str:
+    """Article text as an answer quotes it: a bracketed number it holds ("[99]", a
+    footnote) is shown in full-width brackets ("［99］"), so that every [n] of an answer is
+    one of its citations."""
+    return _MARKER_RE.sub(r"［\1］", text)
+
+
 def language_note(question_language: str, passage: RetrievedPassage) -> str:
     """ "From the Arabic article “…”:", in the question's language, before sentences quoted
     from an article in another language."""
     templates = localized_table("from_article", question_language)
     template = templates.get(passage.language) or templates["other"]
-    title = " ".join(passage.title.split())
+    title = quoted(" ".join(passage.title.split()))
     if len(title) > 60:
         title = title[:59].rstrip() + "…"
     return template.replace("${title}", title)
@@ -467,7 +479,7 @@ def _compose(
         elif passage.source != noted:
             parts.append(language_note(language, passage))
             noted = passage.source
-        parts.append(f"{item.text} [{cite(item.sentence.passage, item.segments)}]")
+        parts.append(f"{quoted(item.text)} [{cite(item.sentence.passage, item.segments)}]")
     citations = [
         Citation.of(n, ranked[position], highlights[position]) for position, n in number_of.items()
     ]

@@ -9,6 +9,8 @@ shipped calibrations on the seeds."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -467,3 +469,33 @@ class TestRefusals:
             "?!", "en", query, [article("Microsoft will buy TikTok.")]
         )
         assert answer.abstained and answer.answerability == 0.0
+
+
+class TestMarkersFromArticles:
+    @pytest.mark.parametrize(
+        ("language", "text", "question"),
+        [
+            (
+                "en",
+                "Microsoft will buy TikTok [2] in September [99].",
+                "When will Microsoft buy TikTok?",
+            ),
+            (
+                "fr",
+                "Microsoft rachètera TikTok [2] en septembre.",
+                "Quand Microsoft rachètera-t-il TikTok ?",
+            ),
+            (
+                "ar",
+                "ستشتري Microsoft تطبيق TikTok [3] في سبتمبر.",
+                "متى ستشتري Microsoft تطبيق TikTok؟",
+            ),
+        ],
+    )
+    def test_a_bracketed_number_in_an_article_is_no_citation_marker(
+        self, language: str, text: str, question: str
+    ) -> None:
+        answer = answer_of(question, language, article(text, language=language, title="[7] News"))
+        markers = {int(n) for n in re.findall(r"\[(\d+)\]", answer.answer)}
+        assert markers == {c.n for c in answer.citations} == {1}
+        assert "［" in answer.answer and "］" in answer.answer
