@@ -79,7 +79,7 @@ def test_ask_json(ingested_data: dict[str, str]) -> None:
     [
         "Which country holds the backup copy of TikTok's US user data?",
         "Quels avantages Microsoft s’engage-t-il à offrir au gouvernement américain ?",
-        "كم دفعت مايكروسوفت مقابل شراء تيك توك؟",
+        "ما منصة التواصل الاجتماعي التي تمتلكها مايكروسوفت؟",
     ],
 )
 def test_sources_are_grouped_by_article_and_labelled_by_place_and_opening(
@@ -242,11 +242,12 @@ def test_same_named_files_from_separate_ingests_are_told_apart(tmp_path: Path) -
         assert run_newsbot("ingest", str(folder), env=env).returncode == 0
     listing = run_newsbot("sources", env=env).stdout.decode().splitlines()
     assert [line.split()[0] for line in listing[:-1]] == ["xville/story.txt", "yburg/story.txt"]
-    question = "Which mayor opened a new bridge over the river?"
-    answer = json.loads(run_newsbot("ask", "--json", question, env=env).stdout)
-    assert {c["source"] for c in answer["citations"]} == {"xville/story.txt", "yburg/story.txt"}
-    shown = run_newsbot("ask", question, env=env).stdout.decode()
-    assert "    xville/story.txt · English" in shown and "    yburg/story.txt · English" in shown
+    for town in ("Xville", "Yburg"):
+        question = f"What did the mayor of {town} open over the river?"
+        answer = json.loads(run_newsbot("ask", "--json", question, env=env).stdout)
+        assert {c["source"] for c in answer["citations"]} == {f"{town.lower()}/story.txt"}
+        shown = run_newsbot("ask", question, env=env).stdout.decode()
+        assert f"    {town.lower()}/story.txt · English" in shown
 
 
 def test_a_first_ask_with_a_corpus_dir_that_does_not_exist_is_one_line(tmp_path: Path) -> None:
