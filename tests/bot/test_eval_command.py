@@ -54,18 +54,18 @@ def test_seed_questions_with_every_output(tmp_path: Path) -> None:
     out, err = result.stdout.decode(), result.stderr.decode()
     assert result.returncode == 0, err
     assert "indexing" in err and "wrote" in err
-    assert "76 questions from seeds/questions.jsonl" in out
+    assert "106 questions from seeds/questions.jsonl" in out
     assert row(out, "figure") == GROUPS
-    assert row(out, "questions") == ["questions", "76", "26", "24", "26", "25", "27"]
+    assert row(out, "questions") == ["questions", "106", "36", "34", "36", "25", "27"]
     assert "Missed" in out
 
     run = json.loads(Path(f"{report}.json").read_text(encoding="utf-8"))
-    assert len(run["results"]) == 76 and run["errors"] == []
+    assert len(run["results"]) == 106 and run["errors"] == []
     first = run["results"][0]
     assert first["id"] == "q01" and first["question"].startswith("What did Microsoft")
     assert first["answer"] and first["citations"][0]["source"] == ENGLISH_SEED
     assert first["scores"]["hit_at_1"] is True and first["scores"]["citation_valid"] is True
-    assert run["figures"]["all"]["questions"] == 76
+    assert run["figures"]["all"]["questions"] == 106
     # The answer hygiene, per answer and overall.
     assert first["scores"]["sentences"] >= 1 and first["scores"]["headline_sentences"] == []
     assert first["citations"][0]["title"].startswith("Microsoft confirms interest")
@@ -195,7 +195,7 @@ def test_progress_bar_on_a_terminal(tmp_path: Path) -> None:
         dimensions=(40, 120),
     )
     child.expect("Asking questions")
-    child.expect("76/76")
+    child.expect("106/106")
     child.expect("Missed")
     child.expect(pexpect.EOF)
     child.close()
