@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import random
 import sys
 from collections import defaultdict
@@ -41,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from benchmark_data import CachedEmbedding, add_data_option
 from evaluation import machine_description, markdown_table, record
-from trust import environment, write_archive
+from trust import engine_for, write_archive
 from trust_data import TrustArchive, TrustQuestion, build_archive
 
 if TYPE_CHECKING:
@@ -112,17 +111,7 @@ def weighted_quantile(values: np.ndarray, weights: np.ndarray, share: float) -> 
 
 def open_engine(setup: str, articles: Path) -> Engine:
     """The engine the trust benchmark asks, over the archive, with cached question vectors."""
-    from rag.engine import Engine
-    from rag.settings import load_settings
-
-    env = environment(SYSTEM_OF_SETUP[setup], articles)
-    saved = dict(os.environ)
-    os.environ.update({k: v for k, v in env.items() if k.startswith("NEWSBOT_")})
-    try:
-        engine = Engine(load_settings())
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    engine = engine_for(SYSTEM_OF_SETUP[setup], articles)
     print(f"{setup}: {engine.ingest([articles]).summary()}", flush=True)
     if engine.index.embedding is not None and setup == "model":
         engine.index.embedding = CachedEmbedding(engine.index.embedding)  # type: ignore[assignment]

