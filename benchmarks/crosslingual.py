@@ -7,7 +7,7 @@ article are in different languages, with and without the question's translation?
    Arabic paragraphs (one article each), and in Arabic of the English paragraphs. A hit is
    a passage of the paragraph that holds the answer among the top k.
    - "as asked": no model, the question as it is (what offline newsbot does);
-   - "translated": newsbot's real pipeline (Engine.ask_traced, NEWSBOT_LLM_PROVIDER=openai)
+   - "translated": newsbot's real pipeline (Engine.reply, NEWSBOT_LLM_PROVIDER=openai)
      against a stand-in server that "translates" with XQuAD's own human translation, so the
      question is also searched in the pool's language and the rankings fused. This is an
      upper bound for translation fusion with a perfect translator; it measures no LLM;
@@ -131,9 +131,11 @@ def xquad_direction(
     for qid in ids:
         _, text, gold = questions[qid]
         translation = pool_questions[qid][1]
-        answer, passages = offline.ask_traced(text)
+        reply = offline.reply(text)
+        answer, passages = reply.answer, reply.passages
         tally.add(f"{label} as asked", [p.source for p in passages], gold, not answer.abstained)
-        answer, passages = translated.ask_traced(text)
+        reply = translated.reply(text)
+        answer, passages = reply.answer, reply.passages
         tally.add(f"{label} translated", [p.source for p in passages], gold, not answer.abstained)
         assert answer.notices == [], answer.notices
         tally.add(
@@ -142,7 +144,8 @@ def xquad_direction(
             gold,
             None,
         )
-        answer, passages = offline.ask_traced(translation)
+        reply = offline.reply(translation)
+        answer, passages = reply.answer, reply.passages
         tally.add(
             f"{label} translation alone", [p.source for p in passages], gold, not answer.abstained
         )
@@ -164,7 +167,8 @@ def seeds_part(root: Path) -> tuple[int, int, int]:
         expected = set(item["expected_sources"])
         if not expected or item["language"] in {language_of[s] for s in expected}:
             continue
-        answer, passages = engine.ask_traced(item["question"])
+        reply = engine.reply(item["question"])
+        answer, passages = reply.answer, reply.passages
         total += 1
         found += bool(expected & {p.source for p in passages[:K]})
         answered += not answer.abstained

@@ -4,13 +4,13 @@
 
 For each store (the embedded Chroma in a temporary data dir, then a `chroma run` server on
 127.0.0.1 started for the run), indexes seeds/ and then, for a bounded time each:
-- engine: N threads call Engine.ask in a closed loop on the questions of
+- engine: N threads call Engine.reply in a closed loop on the questions of
   seeds/questions.jsonl;
 - telegram: N chats talk to a python-telegram-bot Application over HTTP through the Bot
   API stand-in (tests/standins), each sending its next question once the previous one was
   answered. The Application is newsbot's Telegram front end (`bot.telegram`
   build_application, default settings: its rate limiter and per-chat ordering) when it exists;
-  otherwise a reference handler (concurrent updates, Engine.ask in a worker thread, the
+  otherwise a reference handler (concurrent updates, Engine.reply in a worker thread, the
   answer as plain text), and the table says so. A last run with a handler that echoes
   the question shows what the chats, PTB and the stand-in cost without the engine.
 Reports answers/s, p50/p95/p99 latency, errors, and lost updates (questions that never
@@ -108,7 +108,7 @@ def drive_engine(engine: Engine, run: Run, questions: list[str], seconds: float)
         while time.perf_counter() < deadline:
             started = time.perf_counter()
             try:
-                engine.ask(questions[number % len(questions)])
+                _ = engine.reply(questions[number % len(questions)]).answer
             except Exception:
                 with lock:
                     run.errors += 1
@@ -154,7 +154,7 @@ def telegram_application(engine: Engine | None, api: TelegramStandin) -> tuple[A
     try:
         from bot.telegram import runtime as front_end  # type: ignore[attr-defined,unused-ignore]
     except ImportError:
-        application = reference_application(lambda text: engine.ask(text).answer, api)
+        application = reference_application(lambda text: engine.reply(text).answer.answer, api)
         return application, " (reference handler: no bot.telegram)"
     # The per-user rate limit would answer a fast chat's 11th question of the minute with
     # "retry later" and then stay silent, which this harness would count as lost.
@@ -227,7 +227,7 @@ def main() -> None:
             engine = Engine(settings)
             engine.ingest()
             for question in questions[:5]:  # load the indexes before timing
-                engine.ask(question)
+                _ = engine.reply(question).answer
             for driver, levels, drive in drivers:
                 for level in levels:
                     run = Run(store, driver, level)

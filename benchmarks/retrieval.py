@@ -93,11 +93,11 @@ def systems(
 
 
 def abstention_rate(engine: Engine, questions: Sequence[str]) -> float:
-    """The share of `questions` that `Engine.ask` refuses (the calibrated answerability
+    """The share of `questions` that `Engine.reply` refuses (the calibrated answerability
     below its threshold)."""
     if not questions:
         return 0.0
-    return sum(engine.ask(question).abstained for question in questions) / len(questions)
+    return sum(engine.reply(question).answer.abstained for question in questions) / len(questions)
 
 
 ABSTENTION_SAMPLE = 200
@@ -224,7 +224,7 @@ def run_pool(benchmark: Benchmark, distractors: int) -> tuple[str, str]:
             result_rows({n: results[n] for n in [*xquad_reported, *held_out]}, {}),
         ),
         "",
-        f"Abstention (`Engine.ask`, the first {ABSTENTION_SAMPLE} questions of each set; the "
+        f"Abstention (`Engine.reply`, the first {ABSTENTION_SAMPLE} questions of each set; the "
         "trust benchmark measures it where some questions have no answer):",
         "",
         *abstention_lines,

@@ -3,7 +3,7 @@
 Writes the 11,263 non-empty SaudiNewsNet articles from ../shared/benchmarks as
 article files (title line, blank line, content), runs `newsbot ingest` on them in a
 child process (wall time, peak RSS), runs it again (nothing changed), then measures
-warm `Engine.search` and `Engine.ask` latency in this process. Prints the figures and
+warm `Engine.search` and `Engine.reply` latency in this process. Prints the figures and
 records them in benchmarks/RESULTS.md.
 
     uv run python benchmarks/scale.py [--articles N] [--queries N]
@@ -97,7 +97,7 @@ def main() -> None:
             load_settings(data_dir=root / "data", corpus_dir=corpus, embedding_provider="hashing")
         )
         for question in arabic_questions[:20]:
-            engine.ask(question)  # warm: snapshot loaded, caches filled
+            _ = engine.reply(question).answer  # warm: snapshot loaded, caches filled
         latency: dict[str, dict[str, tuple[float, float]]] = {}
         for name, questions in (
             ("ARCD questions (Arabic)", arabic_questions),
@@ -109,7 +109,7 @@ def main() -> None:
                 engine.search(question)
                 timings["search"].append(time.perf_counter() - started)
                 started = time.perf_counter()
-                engine.ask(question)
+                _ = engine.reply(question).answer
                 timings["ask"].append(time.perf_counter() - started)
             latency[name] = {kind: percentiles(values) for kind, values in timings.items()}
             print(name, latency[name], flush=True)
@@ -141,7 +141,7 @@ def main() -> None:
             ]
         )
         rows.append(
-            [f"warm `Engine.ask`, {name}: p50 / p95", f"{ask[0]:.1f} / {ask[1]:.1f} ms", ""]
+            [f"warm `Engine.reply`, {name}: p50 / p95", f"{ask[0]:.1f} / {ask[1]:.1f} ms", ""]
         )
     command = "uv run python benchmarks/scale.py" + (
         f" --articles {args.articles}" if args.articles else ""

@@ -21,7 +21,7 @@ the risk-coverage curve of the answerability score (PNG and table).
 
     uv run python benchmarks/trust.py                 # both halves, 120 questions per group
     uv run python benchmarks/trust.py --sample 0      # every question (slow)
-    uv run python benchmarks/trust.py --in-process    # Engine.ask in this process (faster,
+    uv run python benchmarks/trust.py --in-process    # Engine.reply in this process (faster,
                                                       # for development; not recorded)
 """
 
@@ -136,7 +136,7 @@ def engine_for(system: str, articles: Path) -> Engine:
 
 
 def in_process_asker(system: str, articles: Path) -> Asker:
-    """`Engine.ask` in this process, the embeddings of questions and sentences cached; for
+    """`Engine.reply` in this process, the embeddings of questions and sentences cached; for
     the model alone, its ranking by similarities only."""
     from rag.answering.extractive import SentenceVectors
 
@@ -159,7 +159,7 @@ def in_process_asker(system: str, articles: Path) -> Asker:
         )
 
     def ask(questions: Sequence[str]) -> list[dict[str, Any]]:
-        return [engine.ask(q).model_dump() for q in questions]
+        return [engine.reply(q).answer.model_dump() for q in questions]
 
     return ask
 
@@ -317,7 +317,7 @@ def main() -> None:
         help="comma-separated systems to run (default: all four)",
     )
     parser.add_argument(
-        "--in-process", action="store_true", help="Engine.ask in this process; not recorded"
+        "--in-process", action="store_true", help="Engine.reply in this process; not recorded"
     )
     parser.add_argument("--dump", type=Path, help="write every reply as JSON Lines here")
     options = parser.parse_args()

@@ -10,12 +10,18 @@ from typing import TYPE_CHECKING
 
 import click
 
-from bot.frontend import ensure_index, open_engine, reports_errors, run_ingest, stdin_lines
+from bot.frontend import (
+    ensure_index,
+    open_engine,
+    reports_errors,
+    run_ingest,
+    say_warnings,
+    stdin_lines,
+)
 from rag.errors import BackendError, BadInputError
 
 if TYPE_CHECKING:
-    from rag.engine import Engine
-    from rag.models import Answer
+    from rag.reply import Reply
 
 # Printed under a language model's streamed text when the answer does not use it.
 WITHDRAWN = "(The language model's text above is withdrawn; the answer below replaces it.)"
@@ -41,72 +47,47 @@ def ask(question: str, as_json: bool, top_k: int | None) -> None:
       newsbot ask --json "Pourquoi Amazon a-t-il interdit TikTok ?"
       cat questions.txt | newsbot ask --json -
     """
-    if question != "-" and not question.strip():
-        raise BadInputError(
-            'the question is empty; ask something, e.g. newsbot ask "Who wants to buy TikTok?"'
-        )
     engine = open_engine()
-    ensure_index(engine)
+    say_warnings(engine)
     if question != "-":
-        if as_json:
-            answer = engine.ask(question, top_k=top_k)
-            _echo_notices(answer)
-            click.echo(answer.model_dump_json())
-        else:
-            _echo_notices(_stream_answer(engine, question, top_k))
+        reply = engine.reply(question, top_k=top_k)  # a bad question fails before indexing
+        ensure_index(engine)
+        click.echo(reply.answer.model_dump_json() if as_json else _rendered(reply))
         return
+    ensure_index(engine)
     failures = 0
     for number, line, problem in stdin_lines():
         try:
             if problem:
                 raise BadInputError(problem)
-            if as_json:
-                answer = engine.ask(line, top_k=top_k)
-            else:
-                _stream_answer(engine, line, top_k)
-                click.echo("")
+            reply = engine.reply(line, top_k=top_k)
+            click.echo(reply.answer.model_dump_json() if as_json else _rendered(reply) + "\n")
         except (BadInputError, BackendError) as exc:  # the next line may work again
             failures += 1
             _emit_error(as_json, number, line, str(exc))
             continue
-        if as_json:
-            click.echo(answer.model_dump_json())
         sys.stdout.flush()
     if failures:
         sys.exit(1)
 
 
-def _echo_notices(answer: Answer) -> None:
-    for notice in answer.notices:
-        click.echo(f"newsbot: note: {notice}", err=True)
-
-
-def _stream_answer(engine: Engine, question: str, top_k: int | None) -> Answer:
-    """Print the answer for people: a generated one as the model writes it, then its sources."""
+def _rendered(reply: Reply) -> str:
+    """The answer for people, after printing a generated one as the model writes it: the
+    rest of it (its sources), or the whole answer when the model's text was dropped."""
     from bot.render import render_after_stream, render_answer
-    from rag.models import Answer
     from rag.safe_text import printable
 
-    streamed: list[str] = []
-    answer: Answer | None = None
-    for event in engine.ask_stream(question, top_k=top_k):
-        if isinstance(event, Answer):
-            answer = event
-        else:
-            streamed.append(event.text)
-            click.echo(printable(event.text), nl=False)
-            sys.stdout.flush()
-    assert answer is not None, "ask_stream always ends with the Answer"
-    if streamed and "".join(streamed) == answer.answer:
-        rest = render_after_stream(answer)
-        click.echo("\n" + rest if rest else "")
-    else:
-        if streamed:
-            # The model's text was dropped (it failed, or cited nothing): it stays above, so
-            # it is marked as withdrawn before the answer that replaces it.
-            click.echo(f"\n{WITHDRAWN}\n")
-        click.echo(render_answer(answer))
-    return answer
+    for piece in reply:
+        click.echo(printable(piece), nl=False)
+        sys.stdout.flush()
+    if reply.streamed and reply.streamed == reply.answer.answer:
+        rest = render_after_stream(reply.answer)
+        return "\n" + rest if rest else ""
+    if reply.streamed:
+        # The model's text was dropped (it failed, or cited nothing): it stays above, so it
+        # is marked as withdrawn before the answer that replaces it.
+        return f"\n{WITHDRAWN}\n\n{render_answer(reply.answer)}"
+    return render_answer(reply.answer)
 
 
 def _emit_error(as_json: bool, number: int, line: str, message: str) -> None:

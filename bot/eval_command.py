@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from bot.frontend import ProgressBar, ensure_index, open_engine, reports_errors
+from bot.frontend import ProgressBar, ensure_index, open_engine, reports_errors, say_warnings
 from rag.errors import BadInputError
 
 if TYPE_CHECKING:
@@ -118,6 +118,7 @@ def eval_command(
         raise BadInputError(f"{questions_file} holds no question that can be run")
 
     engine = open_engine()
+    say_warnings(engine)
     ensure_index(engine)
     for warning in unindexed_sources(question_set.questions, (a.source for a in engine.articles())):
         click.echo(one_line(f"newsbot: warning: {questions_file} {warning}"), err=True)

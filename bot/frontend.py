@@ -99,6 +99,12 @@ def open_engine() -> Engine:
     return Engine(settings)
 
 
+def say_warnings(engine: Engine) -> None:
+    """The engine's warnings about its set-up, once, on stderr."""
+    for warning in engine.warnings:
+        click.echo(f"newsbot: warning: {warning}", err=True)
+
+
 def front_end_settings() -> tuple[type[NewsbotSettings], ...]:
     """The front ends' settings classes, as bot.cli gave them to the running command."""
     context = click.get_current_context(silent=True)

@@ -1,11 +1,11 @@
-"""The one facade every front end calls: ask, ingest, list what is indexed."""
+"""The one facade every front end calls: reply to a message, ingest, list what is indexed."""
 
 from __future__ import annotations
 
 import copy
 import threading
 import unicodedata
-from collections.abc import AsyncGenerator, Generator, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +23,6 @@ from rag.answering.extractive import (
 )
 from rag.answering.follow_up import Alone, FollowUp, read_question
 from rag.answering.rewrite import QueryRewriter
-from rag.answering.streaming import iterate_in_background, iterate_in_thread
 from rag.backends.llm import (
     ModelCallError,
     describe_failure,
@@ -35,7 +34,6 @@ from rag.calibration import Setup, calibration_for
 from rag.errors import BackendError, BadInputError
 from rag.models import (
     Answer,
-    AnswerEvent,
     ArticleInfo,
     Conversation,
     IngestReport,
@@ -43,6 +41,7 @@ from rag.models import (
     RetrievedPassage,
     SmallTalk,
 )
+from rag.reply import Replied, Reply, ReplyEvent
 from rag.retrieval.fusion import fuse_passage_rankings
 from rag.retrieval.hybrid import HybridRetriever
 from rag.retrieval.query_terms import QueryTerms
@@ -124,13 +123,6 @@ class _Question:
         return not self.model_failed and not self.fallback.abstained
 
 
-def _as_asked(answer: Answer, turn: _Question) -> Answer:
-    """The answer to the question as the user asked it (the model saw the standalone one)."""
-    if answer.question == turn.text:
-        return answer
-    return answer.model_copy(update={"question": turn.text})
-
-
 def _ranked_in_context(
     passages: Sequence[RetrievedPassage], context: Sequence[RetrievedPassage]
 ) -> list[RetrievedPassage]:
@@ -184,7 +176,8 @@ class Engine:
         )
 
         self.settings = settings or load_settings()
-        # Said once at start by the REPL and the bot, and with every answer of `ask`.
+        # For the operator, about the set-up (no embedding model): each front end says them
+        # once per process; they are never copied into answers.
         self.warnings: list[str] = []
         vector_weight = self.settings.vector_ranking_weight()
         storage, embedding_config = self.settings.storage(), self.settings.embedding()
@@ -311,111 +304,64 @@ class Engine:
             "run the ingest again when the server is back"
         )
 
-    def ask(
+    def reply(
         self,
-        question: str,
+        message: str,
         *,
-        top_k: int | None = None,
         conversation: Conversation | None = None,
-    ) -> Answer:
-        """Answer one question from the indexed articles.
+        top_k: int | None = None,
+        reply_language: str | None = None,
+    ) -> Reply:
+        """The reply to one message: the one way every front end asks a question.
 
-        `conversation` holds the chat's earlier turns; this turn is added to it.
+        The message is cleaned and told from small talk now (a BadInputError for one with
+        nothing to ask); it is searched and answered when the reply is first iterated or
+        its `answer` read (see `Reply`). `conversation` holds the chat's earlier turns; the
+        answered turn is added to it. `reply_language` is the language to reply in when the
+        message's own can't be told ("Zorglub?"), by default English.
         """
-        return self.ask_traced(question, top_k=top_k, conversation=conversation)[0]
+        text, notices = clean_question(message, self.settings.max_question_chars)
+        talk = small_talk(text)
 
-    def ask_traced(
-        self,
-        question: str,
-        *,
-        top_k: int | None = None,
-        conversation: Conversation | None = None,
-    ) -> tuple[Answer, list[RetrievedPassage]]:
-        """Like `ask`, and also the ranked passages the answer was drawn from."""
-        turn = self._prepare(question, top_k, conversation)
-        answer = turn.fallback
-        if self.generator is not None and turn.asks_model:
-            answer = _as_asked(
-                self.generator.generate(turn.search_text, turn.language, turn.passages, answer),
-                turn,
-            )
-        answer = self._finish(turn, answer)
-        self._remember(conversation, turn, answer)
-        return answer, turn.passages
-
-    def ask_stream(
-        self,
-        question: str,
-        *,
-        top_k: int | None = None,
-        conversation: Conversation | None = None,
-    ) -> Iterator[AnswerEvent]:
-        """Like `ask`, as events: AnswerDelta pieces while a model writes, then the Answer.
-
-        Offline there are no pieces, only the Answer. The pieces spell out the final
-        answer's text; when the answer fell back to the extractive one, the Answer's
-        text differs from them and replaces what was shown.
-        """
-        turn = self._prepare(question, top_k, conversation)
-        answer = turn.fallback
-        if self.generator is not None and turn.asks_model:
-            events = self.generator.stream(turn.search_text, turn.language, turn.passages, answer)
-            for event in events:
-                if isinstance(event, Answer):
-                    answer = _as_asked(event, turn)
+        def work(stream: bool) -> Iterator[ReplyEvent]:
+            turn = self._prepare(text, notices, talk, top_k, conversation, reply_language or "en")
+            answer = turn.fallback
+            if self.generator is not None and turn.asks_model:
+                args = (turn.search_text, turn.language, turn.passages, answer)
+                if stream:
+                    for event in self.generator.stream(*args):
+                        if isinstance(event, Answer):
+                            answer = event
+                        else:
+                            yield event
                 else:
-                    yield event
-        answer = self._finish(turn, answer)
-        self._remember(conversation, turn, answer)
-        yield answer
+                    answer = self.generator.generate(*args)
+            answer = self._finish(turn, answer)
+            self._remember(conversation, turn, answer)
+            yield Replied(answer, turn.passages)
 
-    def aask_stream(
-        self,
-        question: str,
-        *,
-        top_k: int | None = None,
-        conversation: Conversation | None = None,
-    ) -> AsyncGenerator[AnswerEvent, None]:
-        """`ask_stream` for asyncio front ends (Telegram); the work runs in a worker thread.
-
-        Use it as `async with contextlib.aclosing(engine.aask_stream(q)) as events:` so that
-        leaving early also stops the model's stream.
-        """
-        return iterate_in_thread(
-            lambda: self.ask_stream(question, top_k=top_k, conversation=conversation)
-        )
-
-    def ask_stream_in_background(
-        self,
-        question: str,
-        *,
-        top_k: int | None = None,
-        conversation: Conversation | None = None,
-    ) -> Generator[AnswerEvent, None, None]:
-        """`ask_stream` for a blocking front end (the REPL): the work runs in a worker thread,
-        so that waiting for the next event can be interrupted (Ctrl-C). Closing the
-        generator stops the work at its next event."""
-        return iterate_in_background(
-            lambda: self.ask_stream(question, top_k=top_k, conversation=conversation)
-        )
+        return Reply(talk, work)
 
     # -- the steps of a question ---------------------------------------------------
 
     def _prepare(
-        self, question: str, top_k: int | None, conversation: Conversation | None
+        self,
+        text: str,
+        notices: list[str],
+        talk: SmallTalk | None,
+        top_k: int | None,
+        conversation: Conversation | None,
+        default_language: str,
     ) -> _Question:
-        """Clean, rewrite and translate the question, retrieve, and draft the extractive answer."""
-        text, notices = clean_question(question, self.settings.max_question_chars)
-        turn = _Question(
-            text=text, language=detect_language(text), notices=[*self.warnings, *notices]
-        )
+        """Rewrite and translate the (cleaned) question, retrieve, and draft the extractive
+        answer. `default_language` is the reply's when the question's can't be told."""
+        turn = _Question(text=text, language=detect_language(text), notices=list(notices))
         turn.search_text = text
-        talk = small_talk(text)
         if talk is not None:
             # Not a question about the articles: never a cited answer, whatever matches it.
             turn.small_talk = True
             if turn.language == "und":
-                turn.language = talk.language or "en"
+                turn.language = talk.language or default_language
             turn.extractive = abstention(text, turn.language, turn.notices)
             return turn
         asked = without_opening(text)
@@ -424,7 +370,7 @@ class Engine:
             turn.language = detect_language(text)
         reading = read_question(
             text,
-            turn.language if turn.language != "und" else "en",
+            turn.language if turn.language != "und" else default_language,
             conversation.last if conversation is not None else None,
         )
         turn.alone = reading.alone
@@ -440,7 +386,7 @@ class Engine:
             turn.search_text = reading.follow_up.search_text
         search_language = detect_language(turn.search_text)
         if turn.language == "und":
-            turn.language = search_language if search_language != "und" else "en"
+            turn.language = search_language if search_language != "und" else default_language
         if search_language == "und":
             search_language = turn.language
         queries = [(turn.search_text, search_language)]
@@ -560,11 +506,12 @@ class Engine:
             if not answer.abstained:
                 break
         assert answer is not None
-        return _as_asked(answer, turn)
+        return answer
 
     def _finish(self, turn: _Question, answer: Answer) -> Answer:
-        """The answer with how its question was read: the search text, and a note for an
-        offline follow-up or a refused question phrased like one but read on its own."""
+        """The answer to the question as asked (the model and a follow-up's sentences saw
+        the search text), with how it was read: the search text, and a note for an offline
+        follow-up or a refused question phrased like one but read on its own."""
         notes = localized_table("follow_up", answer.language)
         note = None
         if turn.follow_up is not None:
@@ -576,6 +523,8 @@ class Engine:
         elif answer.abstained and turn.alone is not None:
             note = notes[turn.alone]
         update: dict[str, object] = {}
+        if answer.question != turn.text:
+            update["question"] = turn.text
         if answer.answerability is None and turn.extractive is not None:
             # A model's answer is judged by the same likelihood as the draft it replaced.
             update["answerability"] = turn.extractive.answerability
@@ -598,9 +547,8 @@ class Engine:
                 answer, read_with=turn.follow_up.previous, focus=turn.follow_up.focus or None
             )
             return
-        if turn.search_text != turn.text:
-            answer = answer.model_copy(update={"question": turn.search_text})
-        conversation.add(answer)
+        # The standalone rewrite is what a later follow-up is read with.
+        conversation.add(answer, question=turn.search_text)
 
     def _index_languages(self) -> list[str]:
         """The languages of the indexed passages (cached per snapshot)."""
@@ -629,22 +577,6 @@ class Engine:
             if others:
                 return _lexical_refusal(language, others)
         return abstention_text(language)
-
-    @staticmethod
-    def language_of(text: str) -> str:
-        """The language of `text` ("ar", "fr", "en"), or "und" when it is unclear."""
-        return detect_language(text)
-
-    @staticmethod
-    def small_talk(message: str) -> SmallTalk | None:
-        """What kind of small talk (a greeting, thanks, emoji) `message` is; None for a
-        question."""
-        return small_talk(message)
-
-    @staticmethod
-    def without_small_talk(question: str) -> str:
-        """The question without the greeting or thanks it opens with ("Hello, who…")."""
-        return without_opening(question)
 
     def articles(self) -> list[ArticleInfo]:
         return self.index.articles()

@@ -243,10 +243,22 @@ class Conversation:
         return len(self._turns)
 
     def add(
-        self, answer: Answer, *, read_with: str | None = None, focus: str | None = None
+        self,
+        answer: Answer,
+        *,
+        question: str | None = None,
+        read_with: str | None = None,
+        focus: str | None = None,
     ) -> None:
+        """Remember a turn: its question (`question` when another text than the answer's, as
+        asked, stands for it), the answer's text, and how an offline follow-up was read."""
         self._turns.append(
-            Turn(question=answer.question, answer=answer.answer, read_with=read_with, focus=focus)
+            Turn(
+                question=question or answer.question,
+                answer=answer.answer,
+                read_with=read_with,
+                focus=focus,
+            )
         )
 
     def reset(self) -> None:

@@ -25,7 +25,8 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from rag.engine import Engine
-    from rag.models import Answer, ArticleInfo, Citation, Conversation
+    from rag.models import Answer, ArticleInfo, Citation
+    from rag.reply import Reply
 
 T = TypeVar("T")
 MAX_TOP_K = 50
@@ -155,15 +156,12 @@ class ReplSession:
     def ask(self, question: str) -> None:
         # The engine adds this turn to the copy; a cancelled question leaves no turn behind.
         conversation = copy.deepcopy(self.conversation)
-        answer: Answer
+        reply = self.engine.reply(question, top_k=self.top_k, conversation=conversation)
         if self.stream_to is not None and not self.as_json and self.engine.mode == "generated":
-            answer = self._ask_streaming(question, conversation, self.stream_to)
+            self._show_streaming(reply, self.stream_to)
+            answer = reply.answer
         else:
-            answer = self.busy(
-                "Answering…",
-                lambda: self.engine.ask(question, top_k=self.top_k, conversation=conversation),
-                background=True,
-            )
+            answer = self.busy("Answering…", lambda: reply.answer, background=True)
         self.conversation = conversation
         self.last_answer = answer
         if self.as_json:
@@ -171,30 +169,20 @@ class ReplSession:
             return
         hint = bool(answer.citations) and not self._hinted_show
         self._hinted_show |= hint
-        # Said once at start, not under every answer.
-        notices = [n for n in answer.notices if n not in self.engine.warnings]
-        self.output.answer(answer.model_copy(update={"notices": notices}), hint=hint)
+        self.output.answer(answer, hint=hint)
 
-    def _ask_streaming(
-        self, question: str, conversation: Conversation, stream_to: StreamView
-    ) -> Answer:
-        """The answer, its text shown as the model writes it; the final render replaces it."""
-        from rag.models import Answer
-
+    @staticmethod
+    def _show_streaming(reply: Reply, stream_to: StreamView) -> None:
+        """Show the answer's text as the model writes it; the final render replaces it."""
         text = ""
-        events = self.engine.ask_stream_in_background(
-            question, top_k=self.top_k, conversation=conversation
-        )
-        with stream_to("Answering…") as show, contextlib.closing(events):
+        pieces = reply.in_background()
+        with stream_to("Answering…") as show, contextlib.closing(pieces):
             try:
-                for event in events:
-                    if isinstance(event, Answer):
-                        return event
-                    text += event.text
+                for piece in pieces:
+                    text += piece
                     show(text)
             except KeyboardInterrupt:
                 raise Cancelled from None
-        raise AssertionError("ask_stream always ends with the Answer")
 
     def run_command(self, text: str) -> bool:
         name, _, argument = text.partition(" ")

@@ -44,6 +44,7 @@ from prompts import localized_prompt
 from rag.engine import Engine
 from rag.errors import BadInputError
 from rag.models import Answer, ArticleInfo, Citation, Conversation
+from rag.reply import Reply
 
 logger = logging.getLogger("newsbot.telegram")
 
@@ -147,19 +148,6 @@ def _command_of(text: str) -> tuple[str, str]:
     word = text.split(None, 1)[0] if text.strip() else ""
     command, _, bot_name = word.partition("@")
     return command, bot_name
-
-
-def _refusal_in(answer: Answer, question: str, language: str, engine: Engine) -> Answer:
-    """The answer, its refusal in `language` (the user's) when the question's own language
-    is unclear ("Zorglub?"): the engine then refuses in its default, English."""
-    if (
-        not answer.abstained
-        or answer.answer != engine.refusal(answer.language)
-        or answer.language == language
-        or engine.language_of(question) != "und"
-    ):
-        return answer
-    return answer.model_copy(update={"answer": engine.refusal(language), "language": language})
 
 
 class NewsbotHandlers:
@@ -395,52 +383,42 @@ class NewsbotHandlers:
         if message is None or user is None or not await self._admit(update):
             return
         language = _user_language(update)
-        if not question.strip():
+        conversation = self.conversations.get(message.chat_id)
+        if conversation is None:
+            conversation = Conversation()
+        try:
+            reply = self.engine.reply(question, conversation=conversation, reply_language=language)
+        except BadInputError:
             await message.reply_text(fmt.text("ask_usage", language))
             return
-        if (talk := self.engine.small_talk(question)) is not None:
+        if (talk := reply.small_talk) is not None:
             # Greetings and thanks are answered in their own language, emoji in the user's.
-            reply = f"{talk.kind}_reply"
-            await message.reply_text(fmt.text(reply, talk.language or language))
+            await message.reply_text(fmt.text(f"{talk.kind}_reply", talk.language or language))
             return
-        question = self.engine.without_small_talk(question)
-        conversation = self.conversations.get_or_create(message.chat_id, Conversation)
+        # Kept from here, with no await since the get: a chat's concurrent questions share it.
+        self.conversations.put(message.chat_id, conversation)
         streamed: Message | None = None
         async with self._typing(context.bot, message.chat_id):
             try:
                 if self.engine.mode == "generated":
-                    answer, streamed = await self._stream_answer(message, question, conversation)
-                else:
-                    answer = await self.run_engine(
-                        self.engine.ask, question, conversation=conversation
-                    )
-            except BadInputError:
-                answer = None
+                    streamed = await self._show_streaming(message, reply)
+                answer = await self.run_engine(lambda: reply.answer)
             except Exception:
                 logger.exception("the engine failed on a question in chat %s", message.chat_id)
                 await message.reply_text(fmt.text("error", language))
                 return
-        if answer is None:
-            await message.reply_text(fmt.text("ask_usage", language))
-            return
-        answer = _refusal_in(answer, question, language, self.engine)
         await self.send_answer(message, answer, language, streamed=streamed)
 
-    async def _stream_answer(
-        self, message: Message, question: str, conversation: Conversation
-    ) -> tuple[Answer, Message | None]:
-        """The answer, shown in a reply as the model writes it: the reply is sent with the
+    async def _show_streaming(self, message: Message, reply: Reply) -> Message | None:
+        """Show the answer in a reply as the model writes it: the reply is sent with the
         first piece and edited with the text so far when a piece comes at least
-        `edit_interval` seconds after the last edit. Returns the answer and that reply."""
+        `edit_interval` seconds after the last edit. Returns that reply."""
         text, shown_text = "", ""
         shown: Message | None = None
         last_edit = -math.inf
-        events = self.engine.aask_stream(question, conversation=conversation)
-        async with contextlib.aclosing(events):
-            async for event in events:
-                if isinstance(event, Answer):
-                    return event, shown
-                text += event.text
+        async with contextlib.aclosing(reply.astream()) as pieces:
+            async for piece in pieces:
+                text += piece
                 if time.monotonic() - last_edit < self.config.edit_interval:
                     continue
                 partial = fmt.partial_answer(text)
@@ -448,7 +426,7 @@ class NewsbotHandlers:
                     continue
                 shown = await self._show_partial(message, shown, partial)
                 shown_text, last_edit = partial, time.monotonic()
-        raise AssertionError("aask_stream always ends with the Answer")
+        return shown
 
     async def _show_partial(self, message: Message, shown: Message | None, text: str) -> Message:
         if shown is None:
@@ -494,9 +472,6 @@ class NewsbotHandlers:
         answer goes out through here. `streamed` is the reply that showed the answer as it
         was written: it becomes the first part."""
         labels = fmt.answer_language(answer, language)
-        # The engine's warnings (no embedding model) are for the operator, logged at start.
-        notices = [n for n in answer.notices if n not in self.engine.warnings]
-        answer = answer.model_copy(update={"notices": notices})
         parts = fmt.answer_messages(answer, labels, self.config.max_answer_messages)
         keyboard = self._citation_keyboard(message.chat_id, answer, labels)
         sent = []

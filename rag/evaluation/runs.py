@@ -101,7 +101,7 @@ def run_question_set(
     top_k: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[list[QuestionResult], list[LineError]]:
-    """Ask every question through `engine.ask_traced` and record what came back.
+    """Ask every question through `engine.reply` and record what came back.
 
     A question the engine refuses as bad input becomes a LineError; the run goes on.
     """
@@ -110,14 +110,15 @@ def run_question_set(
     source_languages = {article.source: article.language for article in engine.articles()}
     if questions:  # untimed, so the first timing does not include opening the indexes
         with contextlib.suppress(BadInputError):
-            engine.ask_traced(questions[0][1].question, top_k=top_k)
+            _ = engine.reply(questions[0][1].question, top_k=top_k).answer
     results: list[QuestionResult] = []
     errors: list[LineError] = []
     for done, (line, question) in enumerate(questions, 1):
         language = question.language or detect_language(question.question)
         started = time.perf_counter()
         try:
-            answer, passages = engine.ask_traced(question.question, top_k=top_k)
+            reply = engine.reply(question.question, top_k=top_k)
+            answer, passages = reply.answer, reply.passages
         except BadInputError as exc:
             errors.append(LineError(line=line, error=str(exc)))
         else:

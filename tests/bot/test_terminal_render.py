@@ -59,7 +59,7 @@ def test_excerpt_collapses_white_space_and_disarms_control_characters() -> None:
 
 
 def arabic_answer(engine: Engine) -> Answer:
-    answer = engine.ask(ARABIC_QUESTION)
+    answer = engine.reply(ARABIC_QUESTION).answer
     assert not answer.abstained and answer.citations
     return answer
 

@@ -32,7 +32,7 @@ def assert_markers_valid(answer) -> None:  # type: ignore[no-untyped-def]
 
 class TestAsk:
     def test_english_data_storage(self, seeded_engine: Engine) -> None:
-        answer = seeded_engine.ask("What did Microsoft promise about data storage?")
+        answer = seeded_engine.reply("What did Microsoft promise about data storage?").answer
         assert not answer.abstained
         assert cited_sources(answer) & {ENGLISH_SEED, FRENCH_SEED, "000_df82538c9e46931c.txt"}
         assert "United States" in answer.answer
@@ -42,32 +42,38 @@ class TestAsk:
                 assert citation.text[start:end] in answer.answer
 
     def test_french_question(self, seeded_engine: Engine) -> None:
-        answer = seeded_engine.ask("Quand Microsoft espère-t-il un résultat définitif ?")
+        answer = seeded_engine.reply("Quand Microsoft espère-t-il un résultat définitif ?").answer
         assert answer.language == "fr" and not answer.abstained
         assert FRENCH_SEED in cited_sources(answer) or ENGLISH_SEED in cited_sources(answer)
         assert "15" in answer.answer
         assert_markers_valid(answer)
 
     def test_arabic_question(self, seeded_engine: Engine) -> None:
-        answer = seeded_engine.ask("لماذا تراجعت أمازون عن حظر تيك توك؟")
+        answer = seeded_engine.reply("لماذا تراجعت أمازون عن حظر تيك توك؟").answer
         assert answer.language == "ar" and not answer.abstained
         assert ARABIC_SEED in cited_sources(answer)
         assert "أمازون" in answer.answer
         assert_markers_valid(answer)
 
     def test_arabic_question_with_diacritics_and_indic_digits(self, seeded_engine: Engine) -> None:
-        plain = seeded_engine.ask("هل تخطط تيك توك لإطلاق نسخة أميركية مستقلة بحلول عام 2025؟")
-        decorated = seeded_engine.ask(
+        plain = seeded_engine.reply(
+            "هل تخطط تيك توك لإطلاق نسخة أميركية مستقلة بحلول عام 2025؟"
+        ).answer
+        decorated = seeded_engine.reply(
             "هَلْ تُخَطِّطُ تيـك تـوك لإطلاق نُسخة أمـيركية مستقلة بحلول عام ٢٠٢٥؟"
-        )
+        ).answer
         assert "003_9ef1e0992aeb8b7c.txt" in cited_sources(plain)
         assert [c.passage_id for c in decorated.citations] == [
             c.passage_id for c in plain.citations
         ]
 
     def test_french_elisions_with_either_apostrophe(self, seeded_engine: Engine) -> None:
-        curly = seeded_engine.ask("Qu’a promis Microsoft au sujet de l’achat et des données ?")
-        straight = seeded_engine.ask("Qu'a promis Microsoft au sujet de l'achat et des données ?")
+        curly = seeded_engine.reply(
+            "Qu’a promis Microsoft au sujet de l’achat et des données ?"
+        ).answer
+        straight = seeded_engine.reply(
+            "Qu'a promis Microsoft au sujet de l'achat et des données ?"
+        ).answer
         assert curly.answer == straight.answer and not curly.abstained
 
     @pytest.mark.parametrize(
@@ -81,16 +87,18 @@ class TestAsk:
     def test_abstains_when_articles_do_not_cover_it(
         self, seeded_engine: Engine, question: str
     ) -> None:
-        answer = seeded_engine.ask(question)
+        answer = seeded_engine.reply(question).answer
         assert answer.abstained and answer.citations == []
         assert "[" not in answer.answer
 
     def test_abstention_speaks_the_question_language(self, seeded_engine: Engine) -> None:
-        assert "articles" in seeded_engine.ask("Who won the 2022 FIFA World Cup?").answer
-        assert "المقالات" in seeded_engine.ask("من فاز بكأس العالم لكرة القدم 2022؟").answer
+        assert "articles" in seeded_engine.reply("Who won the 2022 FIFA World Cup?").answer.answer
+        assert (
+            "المقالات" in seeded_engine.reply("من فاز بكأس العالم لكرة القدم 2022؟").answer.answer
+        )
 
     def test_top_k_limits_sources(self, seeded_engine: Engine) -> None:
-        answer = seeded_engine.ask("Why did Wells Fargo ban TikTok?", top_k=1)
+        answer = seeded_engine.reply("Why did Wells Fargo ban TikTok?", top_k=1).answer
         assert len(answer.citations) <= 1
 
     def test_search_ranks_passages_without_answering(self, seeded_engine: Engine) -> None:
@@ -102,7 +110,7 @@ class TestAsk:
             seeded_engine.search("  ")
 
     def test_json_contract(self, seeded_engine: Engine) -> None:
-        data = json.loads(seeded_engine.ask("Who wants to buy TikTok?").model_dump_json())
+        data = json.loads(seeded_engine.reply("Who wants to buy TikTok?").answer.model_dump_json())
         assert {"question", "answer", "abstained", "citations"} <= set(data)
         assert {"n", "source", "title", "language", "text"} <= set(data["citations"][0])
 
@@ -115,13 +123,67 @@ class TestQuestionCleaning:
 
     def test_huge_question_is_truncated_with_a_notice(self, seeded_engine: Engine) -> None:
         question = "What did Microsoft promise about data storage? " + "blah " * 4000
-        answer = seeded_engine.ask(question)
+        answer = seeded_engine.reply(question).answer
         assert len(answer.question) <= seeded_engine.settings.max_question_chars
         assert answer.notices and "characters" in answer.notices[0]
 
     def test_markup_is_just_text(self, seeded_engine: Engine) -> None:
-        answer = seeded_engine.ask("<script>alert(1)</script> **Microsoft** data?")
+        answer = seeded_engine.reply("<script>alert(1)</script> **Microsoft** data?").answer
         assert answer.question.startswith("<script>")
+
+
+class TestReply:
+    """`Engine.reply`, the one way to ask: what it tells at once, and what waits for a read."""
+
+    @pytest.mark.parametrize("message", ["", "   ", "\x00"])
+    def test_a_message_with_nothing_to_ask_fails_at_once(
+        self, seeded_engine: Engine, message: str
+    ) -> None:
+        with pytest.raises(BadInputError, match="empty"):
+            seeded_engine.reply(message)
+
+    @pytest.mark.parametrize(
+        ("message", "kind", "language"),
+        [("Hello!", "greeting", "en"), ("merci !", "thanks", "fr"), ("👍", "emoji", None)],
+    )
+    def test_small_talk_is_told_and_refused_without_a_turn(
+        self, seeded_engine: Engine, message: str, kind: str, language: str | None
+    ) -> None:
+        conversation = Conversation()
+        reply = seeded_engine.reply(message, conversation=conversation, reply_language="ar")
+        assert reply.small_talk is not None and reply.small_talk.kind == kind
+        assert reply.answer.abstained and not reply.answer.citations and reply.passages == []
+        assert reply.answer.language == (language or "ar")
+        assert len(conversation) == 0
+
+    @pytest.mark.parametrize("reply_language", [None, "en", "fr", "ar"])
+    def test_a_message_in_no_telling_language_is_refused_in_the_reply_language(
+        self, seeded_engine: Engine, reply_language: str | None
+    ) -> None:
+        reply = seeded_engine.reply("Zorglub?", reply_language=reply_language)
+        answer = reply.answer
+        assert reply.small_talk is None and answer.abstained
+        assert answer.language == (reply_language or "en")
+        assert answer.answer == seeded_engine.refusal(reply_language or "en")
+
+    def test_a_message_in_a_known_language_is_answered_in_it_whatever_the_reply_language(
+        self, seeded_engine: Engine
+    ) -> None:
+        answer = seeded_engine.reply(
+            "Pourquoi Wells Fargo a-t-il interdit TikTok ?", reply_language="ar"
+        ).answer
+        assert answer.language == "fr"
+
+    def test_the_answer_keeps_the_question_as_asked_and_the_turn_how_it_was_read(
+        self, seeded_model_engine: Engine
+    ) -> None:
+        conversation = Conversation()
+        _ = seeded_model_engine.reply("Who wants to buy TikTok?", conversation=conversation).answer
+        answer = seeded_model_engine.reply("and when?", conversation=conversation).answer
+        assert answer.question == "and when?" and answer.read_as
+        turn = conversation.last
+        assert turn is not None and turn.question == "and when?"
+        assert turn.read_with == "Who wants to buy TikTok?"
 
 
 class TestIngest:
@@ -149,9 +211,9 @@ class TestIngest:
         assert (report.updated, report.removed, report.articles) == (1, 1, 4)
         assert engine.index.vector.count() == report.passages
         assert FRENCH_SEED not in {a.source for a in engine.articles()}
-        answer = engine.ask("How many boats did the Zanzibar ferry company buy?")
+        answer = engine.reply("How many boats did the Zanzibar ferry company buy?").answer
         assert cited_sources(answer) == {ENGLISH_SEED} and "twelve" in answer.answer
-        gone = engine.ask("Qu’a dit Mike Pompeo sur les éditeurs de logiciels chinois ?")
+        gone = engine.reply("Qu’a dit Mike Pompeo sur les éditeurs de logiciels chinois ?").answer
         assert FRENCH_SEED not in cited_sources(gone)
 
     def test_rebuild(self, settings) -> None:  # type: ignore[no-untyped-def]
@@ -168,7 +230,9 @@ class TestIngest:
             "Quokka news\nA quokka was seen in Perth.", encoding="utf-8"
         )
         writer.ingest()
-        assert "new.txt" in {c.source for c in reader.ask("Where was the quokka seen?").citations}
+        assert "new.txt" in {
+            c.source for c in reader.reply("Where was the quokka seen?").answer.citations
+        }
 
     def test_two_ingests_at_once_are_refused(self, settings) -> None:  # type: ignore[no-untyped-def]
         engine = Engine(settings)
@@ -191,9 +255,9 @@ class TestIngest:
         current = lexical / (lexical / "CURRENT").read_text()
         (current / "meta.json").write_text("garbage")
         with pytest.raises(IndexUnavailableError, match="ingest --rebuild"):
-            Engine(settings).ask("Who wants to buy TikTok?")
+            _ = Engine(settings).reply("Who wants to buy TikTok?").answer
         Engine(settings).ingest(rebuild=True)
-        assert not Engine(settings).ask("Who wants to buy TikTok?").abstained
+        assert not Engine(settings).reply("Who wants to buy TikTok?").answer.abstained
 
     @pytest.mark.parametrize("pointer", [b"", b"\n", b"\xff\xfe\xfa", b"../elsewhere"])
     def test_a_damaged_pointer_is_damage_not_a_fresh_start(  # type: ignore[no-untyped-def]
@@ -207,10 +271,10 @@ class TestIngest:
         with pytest.raises(IndexUnavailableError, match=r"run `newsbot ingest --rebuild`$"):
             engine.has_index()  # never "nothing indexed yet", which would index over it
         with pytest.raises(IndexUnavailableError, match="ingest --rebuild"):
-            engine.ask("Who wants to buy TikTok?")
+            _ = engine.reply("Who wants to buy TikTok?").answer
         assert sorted(p.name for p in lexical.iterdir() if p.is_dir()) == snapshots
         engine.ingest(rebuild=True)
-        assert not Engine(settings).ask("Who wants to buy TikTok?").abstained
+        assert not Engine(settings).reply("Who wants to buy TikTok?").answer.abstained
 
     def test_a_truncated_index_file_says_rebuild(self, settings) -> None:  # type: ignore[no-untyped-def]
         Engine(settings).ingest()
@@ -218,16 +282,16 @@ class TestIngest:
         rows = lexical / (lexical / "CURRENT").read_text() / "subword" / "rows.npy"
         rows.write_bytes(rows.read_bytes()[: len(rows.read_bytes()) // 2])
         with pytest.raises(IndexUnavailableError, match="ingest --rebuild"):
-            Engine(settings).ask("Who wants to buy TikTok?")
+            _ = Engine(settings).reply("Who wants to buy TikTok?").answer
 
     def test_no_index_yet(self, settings) -> None:  # type: ignore[no-untyped-def]
         engine = Engine(settings)
         assert not engine.has_index()
-        assert engine.ask("Who wants to buy TikTok?").abstained
+        assert engine.reply("Who wants to buy TikTok?").answer.abstained
 
 
 def test_a_citation_knows_its_place_in_its_article(seeded_engine: Engine) -> None:
-    answer = seeded_engine.ask("لماذا تراجعت أمازون عن حظر تيك توك؟")
+    answer = seeded_engine.reply("لماذا تراجعت أمازون عن حظر تيك توك؟").answer
     citation = answer.citations[0]
     article = next(a for a in seeded_engine.articles() if a.source == citation.source)
     assert citation.passages == article.passages
@@ -253,7 +317,7 @@ def _place_in_article(engine: Engine, passage_id: str) -> tuple[int, int]:
 def test_citations_say_where_their_passage_sits_and_what_it_is_cited_for(
     seeded_engine: Engine, question: str
 ) -> None:
-    answer = seeded_engine.ask(question)
+    answer = seeded_engine.reply(question).answer
     assert answer.citations
     for citation in answer.citations:
         assert (citation.passage, citation.passages) == _place_in_article(
@@ -275,7 +339,7 @@ def test_warm_up_touches_nothing_without_an_index(settings) -> None:  # type: ig
     assert not settings.data_dir.exists()
     engine.ingest()
     engine.warm_up()
-    assert not engine.ask("Who wants to buy TikTok?").abstained
+    assert not engine.reply("Who wants to buy TikTok?").answer.abstained
 
 
 class TestVectorStoreGap:
@@ -287,7 +351,7 @@ class TestVectorStoreGap:
     def weighted(self, tmp_path: Path, corpus: Path) -> Engine:
         engine = Engine(make_settings(tmp_path, corpus, vector_weight=1.0))
         engine.ingest()
-        assert not any("vectors" in n for n in engine.ask(self.QUESTION).notices)
+        assert not any("vectors" in n for n in engine.reply(self.QUESTION).answer.notices)
         return engine
 
     def test_a_deleted_store_is_named_in_every_answer(self, weighted: Engine) -> None:
@@ -296,14 +360,14 @@ class TestVectorStoreGap:
         shutil.rmtree(weighted.settings.chroma_dir())
         reader = Engine(weighted.settings)
         for _ in range(2):
-            notices = reader.ask(self.QUESTION).notices
+            notices = reader.reply(self.QUESTION).answer.notices
             assert any(
                 "holds no vectors" in n and "run `newsbot ingest --rebuild`" in n for n in notices
             ), notices
 
     def test_a_zeroed_store_is_named(self, weighted: Engine) -> None:
         (weighted.settings.chroma_dir() / "chroma.sqlite3").write_bytes(b"")
-        notices = Engine(weighted.settings).ask(self.QUESTION).notices
+        notices = Engine(weighted.settings).reply(self.QUESTION).answer.notices
         assert any("holds no vectors" in n for n in notices), notices
 
     def test_passages_stored_without_vectors_are_counted(self, weighted: Engine) -> None:
@@ -312,7 +376,7 @@ class TestVectorStoreGap:
         vectors = weighted.index.vector
         assert isinstance(vectors, VectorIndex)
         vectors.delete(sorted(vectors.ids())[:3])
-        notices = Engine(weighted.settings).ask(self.QUESTION).notices
+        notices = Engine(weighted.settings).reply(self.QUESTION).answer.notices
         assert any("run `newsbot ingest` to embed them" in n for n in notices), notices
 
     def test_the_rebuild_it_advises_clears_the_notice(self, weighted: Engine) -> None:
@@ -321,7 +385,7 @@ class TestVectorStoreGap:
         shutil.rmtree(weighted.settings.chroma_dir())
         reader = Engine(weighted.settings)
         reader.ingest(rebuild=True)
-        assert not any("vectors" in n for n in reader.ask(self.QUESTION).notices)
+        assert not any("vectors" in n for n in reader.reply(self.QUESTION).answer.notices)
 
 
 SNAPSHOT_FILES = [
@@ -363,7 +427,7 @@ class TestDamage:
 
     def assert_says_rebuild(self, engine: Engine) -> None:
         with pytest.raises(IndexUnavailableError) as failure:
-            engine.has_index() and engine.ask(self.QUESTION)
+            engine.has_index() and engine.reply(self.QUESTION).answer
         message = str(failure.value)
         assert "\n" not in message and message.endswith("run `newsbot ingest --rebuild`")
 
@@ -442,9 +506,9 @@ class TestOfflineFollowUps:
         # "And what about Amazon?" asks the question before about Amazon: either the
         # Amazon article answers it, or the refusal says how it was read.
         conversation = Conversation()
-        first = seeded_model_engine.ask(question, conversation=conversation)
+        first = seeded_model_engine.reply(question, conversation=conversation).answer
         assert first.citations[0].source != ARABIC_SEED  # that one was about Microsoft
-        answer = seeded_model_engine.ask(follow_up, conversation=conversation)
+        answer = seeded_model_engine.reply(follow_up, conversation=conversation).answer
         assert answer.language == language
         assert answer.question == follow_up and answer.read_as == f"{question} {focus}"
         if answer.abstained:
@@ -467,8 +531,8 @@ class TestOfflineFollowUps:
         # "And when?" asks when of the question before: either answered from what it was
         # answered from, or refused saying how it was read.
         conversation = Conversation()
-        first = seeded_engine.ask(question, conversation=conversation)
-        answer = seeded_engine.ask(follow_up, conversation=conversation)
+        first = seeded_engine.reply(question, conversation=conversation).answer
+        answer = seeded_engine.reply(follow_up, conversation=conversation).answer
         assert answer.language == language
         if answer.abstained:
             assert answer.notices[-1] == FOLLOW_UP_REFUSED_WITH[language].format(question)
@@ -484,10 +548,10 @@ class TestOfflineFollowUps:
         self, seeded_engine: Engine, language: str, follow_up: str
     ) -> None:
         conversation = Conversation()
-        seeded_engine.ask(
+        _ = seeded_engine.reply(
             "Which company asked its employees to delete TikTok?", conversation=conversation
-        )
-        answer = seeded_engine.ask(follow_up, conversation=conversation)
+        ).answer
+        answer = seeded_engine.reply(follow_up, conversation=conversation).answer
         assert answer.language == language
         assert conversation.last is not None and conversation.last.focus == "Wells Fargo"
         if not answer.abstained:
@@ -509,8 +573,8 @@ class TestOfflineFollowUps:
         # With the hashing embedding, words only: no English or French article names
         # Amazon, and none names Apple.
         conversation = Conversation()
-        seeded_engine.ask(question, conversation=conversation)
-        answer = seeded_engine.ask(follow_up, conversation=conversation)
+        _ = seeded_engine.reply(question, conversation=conversation).answer
+        answer = seeded_engine.reply(follow_up, conversation=conversation).answer
         assert answer.abstained and answer.language == language
         assert answer.notices[-1] == FOLLOW_UP_REFUSED_WITH[language].format(question)
 
@@ -522,7 +586,7 @@ class TestOfflineFollowUps:
         self, seeded_engine: Engine, language: str, follow_up: str
     ) -> None:
         for conversation in (None, Conversation()):
-            answer = seeded_engine.ask(follow_up, conversation=conversation)
+            answer = seeded_engine.reply(follow_up, conversation=conversation).answer
             assert answer.abstained and answer.read_as is None
             assert answer.notices[-1] == FOLLOW_UP_NO_PREVIOUS[language]
 
@@ -530,11 +594,11 @@ class TestOfflineFollowUps:
         self, seeded_engine: Engine
     ) -> None:
         conversation = Conversation()
-        seeded_engine.ask("Who wants to buy TikTok?", conversation=conversation)
-        answer = seeded_engine.ask(
+        _ = seeded_engine.reply("Who wants to buy TikTok?", conversation=conversation).answer
+        answer = seeded_engine.reply(
             "And what did Apple say about buying the whole of TikTok in Europe?",
             conversation=conversation,
-        )
+        ).answer
         assert answer.abstained and answer.read_as is None
         assert answer.notices[-1] == (
             "Read on its own: it is too long to be a follow-up. Ask it in full, naming what "
@@ -553,9 +617,9 @@ class TestOfflineFollowUps:
         self, seeded_engine: Engine, question: str
     ) -> None:
         conversation = Conversation()
-        seeded_engine.ask("Who wants to buy TikTok?", conversation=conversation)
-        answer = seeded_engine.ask(question, conversation=conversation)
-        assert answer == seeded_engine.ask(question)
+        _ = seeded_engine.reply("Who wants to buy TikTok?", conversation=conversation).answer
+        answer = seeded_engine.reply(question, conversation=conversation).answer
+        assert answer == seeded_engine.reply(question).answer
         assert answer.read_as is None and not answer.notices
 
 
@@ -565,7 +629,7 @@ class TestAnswersReadWell:
     words-only embedding; tests/test_bundled_model.py has the same with the bundled model."""
 
     def test_the_flagship_question_gets_the_whole_promise(self, seeded_engine: Engine) -> None:
-        answer = seeded_engine.ask("What did Microsoft promise about data storage?")
+        answer = seeded_engine.reply("What did Microsoft promise about data storage?").answer
         assert (
             "all private data of US TikTok users is transferred and remains in the United States"
             in answer.answer
@@ -590,7 +654,7 @@ class TestAnswersReadWell:
     def test_a_headline_is_never_an_answer(
         self, seeded_engine: Engine, question: str, headline: str
     ) -> None:
-        answer = seeded_engine.ask(question)
+        answer = seeded_engine.reply(question).answer
         assert not answer.abstained
         assert headline not in answer.answer
 
@@ -600,7 +664,7 @@ class TestAnswersReadWell:
         asked_for_values = first_values = 0
         for line in (SEEDS_DIR / "questions.jsonl").read_text(encoding="utf-8").splitlines():
             item = json.loads(line)
-            answer = seeded_engine.ask(item["question"])
+            answer = seeded_engine.reply(item["question"]).answer
             if answer.abstained:
                 continue
             titles = [citation.title for citation in answer.citations]
@@ -617,7 +681,7 @@ class TestAnswersReadWell:
     def test_the_arabic_user_count_gives_both_arabic_figures_with_their_articles(
         self, seeded_engine: Engine
     ) -> None:
-        answer = seeded_engine.ask("كم عدد مستخدمي تيك توك في الولايات المتحدة؟")
+        answer = seeded_engine.reply("كم عدد مستخدمي تيك توك في الولايات المتحدة؟").answer
         assert answer.answer.startswith("تختلف المصادر: حوالي 80 مليون [1]، نحو 170 مليون [2]. ")
         sources = {citation.n: citation.source for citation in answer.citations}
         assert sources == {1: "000_df82538c9e46931c.txt", 2: "003_9ef1e0992aeb8b7c.txt"}
@@ -626,7 +690,7 @@ class TestAnswersReadWell:
     def test_the_english_user_count_leads_with_the_figure(self, seeded_engine: Engine) -> None:
         from rag.text.hygiene import check_answer
 
-        answer = seeded_engine.ask("How many TikTok users are there in the United States?")
+        answer = seeded_engine.reply("How many TikTok users are there in the United States?").answer
         assert answer.answer.startswith(
             "In the United States alone, the service has nearly 100 million users"
         )
@@ -637,7 +701,7 @@ class TestAnswersReadWell:
     def test_a_sentence_from_another_language_follows_its_note(self, seeded_engine: Engine) -> None:
         from rag.text.hygiene import check_answer
 
-        answer = seeded_engine.ask("Microsoft veut-il acquérir TikTok ?")
+        answer = seeded_engine.reply("Microsoft veut-il acquérir TikTok ?").answer
         assert not answer.abstained
         assert check_answer(answer.answer, "fr").unannounced_languages == []
         for citation in answer.citations:
@@ -648,7 +712,7 @@ class TestAnswersReadWell:
     def test_a_question_of_no_language_is_answered_in_english(self, seeded_engine: Engine) -> None:
         from rag.text.hygiene import check_answer
 
-        answer = seeded_engine.ask("TikTok")
+        answer = seeded_engine.reply("TikTok").answer
         assert answer.language == "en" and not answer.abstained
         assert check_answer(answer.answer, "en").unannounced_languages == []
 
@@ -675,17 +739,17 @@ class TestAnAnswerThatAnswersOrAnHonestRefusal:
         self, seeded_model_engine: Engine, seeded_engine: Engine, message: str
     ) -> None:
         for engine in (seeded_model_engine, seeded_engine):
-            answer = engine.ask(message)
+            answer = engine.reply(message).answer
             assert answer.abstained and answer.citations == [], (engine.setup, message)
 
     def test_small_talk_is_not_remembered_as_the_question_before(
         self, seeded_engine: Engine
     ) -> None:
         conversation = Conversation()
-        seeded_engine.ask(
+        _ = seeded_engine.reply(
             "Which bank asked its employees to remove TikTok?", conversation=conversation
-        )
-        seeded_engine.ask("thanks!", conversation=conversation)
+        ).answer
+        _ = seeded_engine.reply("thanks!", conversation=conversation).answer
         assert conversation.last is not None
         assert conversation.last.question == "Which bank asked its employees to remove TikTok?"
 
@@ -700,20 +764,20 @@ class TestAnAnswerThatAnswersOrAnHonestRefusal:
     def test_the_us_user_counts_do_not_answer_for_another_country(
         self, seeded_model_engine: Engine, question: str
     ) -> None:
-        answer = seeded_model_engine.ask(question)
+        answer = seeded_model_engine.reply(question).answer
         assert answer.abstained and answer.citations == []
 
     def test_a_number_no_article_holds_is_named_in_the_refusal(
         self, seeded_model_engine: Engine
     ) -> None:
-        answer = seeded_model_engine.ask("What was TikTok's revenue in 2019?")
+        answer = seeded_model_engine.reply("What was TikTok's revenue in 2019?").answer
         assert answer.abstained
         assert answer.notices[-1] == "No indexed article mentions “2019”."
 
     def test_a_date_question_is_answered_by_a_sentence_with_the_date(
         self, seeded_model_engine: Engine
     ) -> None:
-        answer = seeded_model_engine.ask("When was the TikTok app launched?")
+        answer = seeded_model_engine.reply("When was the TikTok app launched?").answer
         assert not answer.abstained
         assert "2016" in answer.answer.split("[1]")[0]
 
@@ -729,7 +793,7 @@ class TestAnAnswerThatAnswersOrAnHonestRefusal:
         self, seeded_model_engine: Engine, question: str
     ) -> None:
         # The README's showcase: the first sentence says why, not that it happened.
-        answer = seeded_model_engine.ask(question)
+        answer = seeded_model_engine.reply(question).answer
         first = answer.answer.split("[1]")[0]
         assert "وتم إلغاء الحظر بعد أن ناقش ممثلو" in first
         assert cited_sources(answer) == {ARABIC_SEED}
@@ -737,8 +801,10 @@ class TestAnAnswerThatAnswersOrAnHonestRefusal:
     def test_every_answer_carries_its_likelihood_and_a_refusal_too(
         self, seeded_model_engine: Engine
     ) -> None:
-        answered = seeded_model_engine.ask("What did Microsoft promise about data storage?")
-        refused = seeded_model_engine.ask("Who won the 2022 FIFA World Cup?")
+        answered = seeded_model_engine.reply(
+            "What did Microsoft promise about data storage?"
+        ).answer
+        refused = seeded_model_engine.reply("Who won the 2022 FIFA World Cup?").answer
         assert answered.answerability is not None and refused.answerability is not None
         assert answered.answerability > seeded_model_engine.answerer.threshold
         assert refused.answerability < seeded_model_engine.answerer.threshold
@@ -765,5 +831,5 @@ class TestLexicalOnlyAcrossLanguages:
     def test_a_refusal_says_what_words_cannot_match(
         self, seeded_engine: Engine, question: str, expected: str
     ) -> None:
-        answer = seeded_engine.ask(question)
+        answer = seeded_engine.reply(question).answer
         assert answer.abstained and answer.answer == expected

@@ -22,7 +22,7 @@ import sys
 import threading
 import urllib.request
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,8 @@ from bot.telegram.handlers import NewsbotHandlers, handlers_of
 from bot.telegram.runtime import ALLOWED_UPDATES, build_application, serve
 from rag.engine import Engine
 from rag.errors import BackendError, ConfigError
-from rag.models import Answer
+from rag.reply import Replied, ReplyEvent
+from rag.reply import Reply as EngineReply
 from rag.settings import Settings
 from tests.conftest import (
     ARABIC_SEED,
@@ -111,7 +112,7 @@ def handlers(runner: ApplicationThread) -> NewsbotHandlers:
 
 def expected_reply(engine: Engine, question: str, language: str) -> str:
     """The text Telegram shows for the engine's answer to `question`."""
-    answer = engine.ask(question)
+    answer = engine.reply(question).answer
     return parse_html(fmt.format_answer(answer, fmt.answer_language(answer, language))).text
 
 
@@ -294,7 +295,7 @@ def test_a_private_question_in_each_language_gets_a_cited_answer_with_buttons(
         api.send_user_message(chat, chat, question, language_code=code)
     for chat, question, code, heading, language in cases:
         [reply] = api.wait_for_messages(chat, 1, WAIT)
-        answer = seeded_engine.ask(question)
+        answer = seeded_engine.reply(question).answer
         assert not answer.abstained and answer.citations
         assert reply["text"] == expected_reply(seeded_engine, question, code)
         assert reply["text"].startswith(answer.answer) and "[1]" in reply["text"]
@@ -331,7 +332,7 @@ def test_passages_of_one_article_get_their_title_once_and_buttons_that_differ(
 ) -> None:
     api = telegram_api
     start_bot()
-    answer = seeded_engine.ask(question)
+    answer = seeded_engine.reply(question).answer
     by_source = Counter(c.source for c in answer.citations)
     [(source, cited)] = by_source.most_common(1)
     assert cited >= 2, "the question no longer draws on several passages of one article"
@@ -374,7 +375,7 @@ def test_pressing_a_citation_button_shows_the_passage_with_the_cited_sentence_in
 ) -> None:
     api = telegram_api
     start_bot()
-    answer = seeded_engine.ask(TWO_ARTICLES)
+    answer = seeded_engine.reply(TWO_ARTICLES).answer
     assert len(answer.citations) >= 2
     api.send_user_message(USER, USER, TWO_ARTICLES)
     [reply] = api.wait_for_messages(USER, 1, WAIT)
@@ -467,7 +468,7 @@ def test_a_5000_character_answer_arrives_split(
     start_bot(LongAnswers(seeded_engine))
     api.send_user_message(USER, USER, AR, language_code="ar")
     first, second = api.wait_for_messages(USER, 2, WAIT)
-    whole = parse_html(fmt.format_answer(LongAnswers(seeded_engine).ask(AR), "ar")).text
+    whole = parse_html(fmt.format_answer(LongAnswers(seeded_engine).reply(AR).answer, "ar")).text
     assert len(whole) > 5000
     for part in (first, second):
         assert utf16_length(part["text"]) <= 4096
@@ -513,7 +514,7 @@ def test_greetings_thanks_and_emoji_get_a_pointer_to_help(
     [pointer] = api.wait_for_messages(GROUP, 1, WAIT)
     assert pointer["text"] == fmt.plain_text("greeting_reply", "fr")
     # None of them was searched for, nor kept as a turn of the conversation.
-    assert engine.calls["ask"] == 0 and engine.calls["aask_stream"] == 0
+    assert engine.calls["reply"] == len(cases) + 1 and engine.calls["answered"] == 0
     assert len(handlers(runner).conversations) == 0
     # The replies exist, distinct, in the three languages.
     for name in ("greeting_reply", "thanks_reply", "emoji_reply"):
@@ -539,7 +540,7 @@ def test_a_question_that_opens_with_a_greeting_is_answered(
         api.send_user_message(chat, chat, text, language_code=code)
     for chat, (text, question, code) in enumerate(cases, 1):
         [reply] = api.wait_for_messages(chat, 1, WAIT)
-        answer = seeded_engine.ask(question)
+        answer = seeded_engine.reply(question).answer
         assert not answer.abstained, question
         assert reply["text"] == expected_reply(seeded_engine, question, code), text
         assert buttons(reply)
@@ -610,7 +611,7 @@ def test_a_source_button_with_a_bad_number_gets_its_own_toast(
 ) -> None:
     api = telegram_api
     runner = start_bot(telegram_rate_limit=60)
-    assert len(seeded_engine.ask(EN).citations) == 1
+    assert len(seeded_engine.reply(EN).answer.citations) == 1
     api.send_user_message(USER, USER, EN)
     [reply] = api.wait_for_messages(USER, 1, WAIT)
     [good] = [b["callback_data"] for b in buttons(reply)]
@@ -745,6 +746,19 @@ class EngineCalls:
         self.calls: Counter[str] = Counter()
         self._lock = threading.Lock()
 
+    def reply(self, message: str, **kwargs: Any) -> EngineReply:
+        """Counted as "reply", and as "answered" when the bot reads its answer."""
+        with self._lock:
+            self.calls["reply"] += 1
+        inner = self.engine.reply(message, **kwargs)
+
+        def work(stream: bool) -> Iterator[ReplyEvent]:
+            with self._lock:
+                self.calls["answered"] += 1
+            yield Replied(inner.answer, inner.passages)
+
+        return EngineReply(inner.small_talk, work)
+
     def __getattr__(self, name: str) -> Any:
         value = getattr(self.engine, name)
         if not callable(value):
@@ -796,7 +810,7 @@ def test_every_command_and_button_counts_against_the_rate_limit(
     assert other_answer["text"] == expected_reply(seeded_engine, FR, "fr")
     assert len(api.edits(GROUP)) == 0  # the refused press did not swap the passage
     # Refused requests cost the engine nothing: two questions and one list.
-    assert engine.calls["ask"] == 2 and engine.calls["articles"] == 1
+    assert engine.calls["reply"] == engine.calls["answered"] == 2 and engine.calls["articles"] == 1
 
 
 def test_stickers_photos_and_voice_get_a_hint_to_write(
@@ -857,19 +871,25 @@ class ConcurrencyProbe:
         self._reached = False
         self._condition = threading.Condition()
 
-    def ask(self, question: str, **kwargs: Any) -> Answer:
-        with self._condition:
-            self.in_progress += 1
-            self.most_at_once = max(self.most_at_once, self.in_progress)
-            if self.in_progress >= self.wanted:
-                self._reached = True
-                self._condition.notify_all()
-            self._condition.wait_for(lambda: self._reached, timeout=WAIT)
-        try:
-            return self.engine.ask(question, **kwargs)
-        finally:
+    def reply(self, question: str, **kwargs: Any) -> EngineReply:
+        inner = self.engine.reply(question, **kwargs)
+
+        def work(stream: bool) -> Iterator[ReplyEvent]:
             with self._condition:
-                self.in_progress -= 1
+                self.in_progress += 1
+                self.most_at_once = max(self.most_at_once, self.in_progress)
+                if self.in_progress >= self.wanted:
+                    self._reached = True
+                    self._condition.notify_all()
+                self._condition.wait_for(lambda: self._reached, timeout=WAIT)
+            try:
+                replied = Replied(inner.answer, inner.passages)
+            finally:
+                with self._condition:
+                    self.in_progress -= 1
+            yield replied
+
+        return EngineReply(inner.small_talk, work)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.engine, name)
@@ -882,10 +902,16 @@ class LongAnswers:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def ask(self, question: str, **kwargs: Any) -> Answer:
-        answer = self.engine.ask(question, **kwargs)
-        repeats = 5200 // len(answer.answer) + 1
-        return answer.model_copy(update={"answer": " ".join([f"📰 {answer.answer}"] * repeats)})
+    def reply(self, question: str, **kwargs: Any) -> EngineReply:
+        inner = self.engine.reply(question, **kwargs)
+
+        def work(stream: bool) -> Iterator[ReplyEvent]:
+            answer = inner.answer
+            repeats = 5200 // len(answer.answer) + 1
+            text = " ".join([f"📰 {answer.answer}"] * repeats)
+            yield Replied(answer.model_copy(update={"answer": text}), inner.passages)
+
+        return EngineReply(inner.small_talk, work)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.engine, name)
@@ -1148,7 +1174,7 @@ def test_a_generated_answer_is_edited_in_as_it_is_written_then_formatted(
     api.send_user_message(USER, USER, EN, language_code="en")
     [reply] = wait_for_buttons(api, USER)
 
-    answer = writing_engine.ask(EN)
+    answer = writing_engine.reply(EN).answer
     assert answer.mode == "generated"
     assert answer.answer == "Microsoft <b>& Oracle said the data would stay in the US [1]."
     assert reply["text"] == expected_reply(writing_engine, EN, "en")

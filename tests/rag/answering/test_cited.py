@@ -13,9 +13,9 @@ import pytest
 
 from prompts import localized_prompt
 from rag.answering.cited import AnswerLimit, CitationStream, answer_prompt, claim_highlights
-from rag.answering.streaming import iterate_in_background
 from rag.engine import Engine
-from rag.models import Answer, AnswerDelta, AnswerEvent, RetrievedPassage
+from rag.models import Answer, RetrievedPassage
+from rag.reply import Reply as EngineReply
 from tests.conftest import (
     API_KEY,
     ARABIC_SEED,
@@ -218,11 +218,11 @@ def answer_only(reply: Reply) -> Script:
     return Script(answer=reply)
 
 
-def collect(events: list[AnswerEvent]) -> tuple[str, Answer]:
-    *deltas, answer = events
-    assert isinstance(answer, Answer)
-    assert all(isinstance(d, AnswerDelta) for d in deltas)
-    return "".join(d.text for d in deltas if isinstance(d, AnswerDelta)), answer
+def collect(reply: EngineReply) -> tuple[str, Answer]:
+    """What the reply streams, iterated in this thread, and its answer."""
+    pieces = list(reply)
+    assert pieces == [] or reply.streamed == "".join(pieces)
+    return "".join(pieces), reply.answer
 
 
 def answer_request(server: StandInServer) -> Request:
@@ -239,7 +239,7 @@ class TestGeneratedAnswers:
         )
         engine = model_engine(seeded_engine.settings, standin, llm_translate=False)
         assert engine.mode == "generated"
-        answer = engine.ask(QUESTION, top_k=3)
+        answer = engine.reply(QUESTION, top_k=3).answer
         assert answer.mode == "generated" and not answer.abstained
         assert answer.answer == (
             "Microsoft promised that the data would stay in the United States [1]. "
@@ -247,7 +247,7 @@ class TestGeneratedAnswers:
         )
         assert_markers_valid(answer)
         prompt = answer_request(standin).user()
-        retrieved = seeded_engine.ask_traced(QUESTION, top_k=3)[1]
+        retrieved = seeded_engine.reply(QUESTION, top_k=3).passages
         assert [c.passage_id for c in answer.citations] == [
             retrieved[1].passage_id,
             retrieved[0].passage_id,
@@ -265,7 +265,7 @@ class TestGeneratedAnswers:
             Reply(text="The data stays in the United States [7]. Copies abroad go [3].")
         )
         engine = model_engine(seeded_engine.settings, standin, llm_translate=False)
-        answer = engine.ask(QUESTION, top_k=3)
+        answer = engine.reply(QUESTION, top_k=3).answer
         prompt = answer_request(standin).user()
         assert "[3] " in prompt and "[4] " not in prompt, "three passages were given"
         assert answer.answer == "The data stays in the United States. Copies abroad go [1]."
@@ -276,9 +276,13 @@ class TestGeneratedAnswers:
         self, seeded_engine: Engine, standin: StandInServer
     ) -> None:
         standin.responder = answer_only(Reply(text="Microsoft promised many things."))
-        answer = model_engine(seeded_engine.settings, standin, llm_translate=False).ask(QUESTION)
+        answer = (
+            model_engine(seeded_engine.settings, standin, llm_translate=False)
+            .reply(QUESTION)
+            .answer
+        )
         assert answer.mode == "extractive" and not answer.abstained
-        assert answer.answer == seeded_engine.ask(QUESTION).answer
+        assert answer.answer == seeded_engine.reply(QUESTION).answer.answer
         assert answer.notices == [
             "The language model's answer cited no passage; this is the extractive answer instead."
         ]
@@ -288,7 +292,7 @@ class TestGeneratedAnswers:
     ) -> None:
         standin.responder = answer_only(Reply(text="NO_ANSWER"))
         engine = model_engine(seeded_engine.settings, standin, llm_translate=False)
-        answer = engine.ask("Qu’a promis Microsoft au sujet des données ?")
+        answer = engine.reply("Qu’a promis Microsoft au sujet des données ?").answer
         assert answer.abstained and answer.citations == [] and answer.mode == "generated"
         assert answer.answer == localized_prompt("abstain", "fr")
 
@@ -296,7 +300,11 @@ class TestGeneratedAnswers:
         self, seeded_engine: Engine, standin: StandInServer
     ) -> None:
         standin.responder = answer_only(Reply(text="Argentina won [1]."))
-        answer = model_engine(seeded_engine.settings, standin, llm_translate=False).ask(UNCOVERED)
+        answer = (
+            model_engine(seeded_engine.settings, standin, llm_translate=False)
+            .reply(UNCOVERED)
+            .answer
+        )
         assert answer.abstained and "answer" not in standin.kinds()
 
     def test_arabic_answer_with_arabic_indic_markers(
@@ -307,7 +315,7 @@ class TestGeneratedAnswers:
             Reply(text="قالت أمازون إن الرسالة أُرسلت عن طريق الخطأ [٢]، ثم تراجعت [١].")
         )
         engine = model_engine(seeded_engine.settings, standin, llm_translate=False)
-        answer = engine.ask(question)
+        answer = engine.reply(question).answer
         assert answer.language == "ar" and answer.mode == "generated"
         assert answer.answer == "قالت أمازون إن الرسالة أُرسلت عن طريق الخطأ [1]، ثم تراجعت [2]."
         assert ARABIC_SEED in {c.source for c in answer.citations}
@@ -321,7 +329,7 @@ class TestGeneratedAnswers:
         )
         engine = model_engine(seeded_engine.settings, standin, llm_translate=False)
         streamed, answer = collect(
-            list(engine.ask_stream("Que deviendront les données des utilisateurs américains ?"))
+            engine.reply("Que deviendront les données des utilisateurs américains ?")
         )
         assert streamed == answer.answer == "Les données resteront aux États-Unis [1]."
         assert answer.mode == "generated" and answer.language == "fr"
@@ -334,11 +342,12 @@ class TestGeneratedAnswers:
             Reply(chunks=["The data ", "stays in the US [1]."], hold=rest_may_come, hold_after=1)
         )
         engine = model_engine(seeded_engine.settings, standin, llm_translate=False)
-        events = engine.ask_stream(QUESTION)
-        first = next(events)
-        assert first == AnswerDelta(text="The data"), "shown before the server sent the rest"
+        reply = engine.reply(QUESTION)
+        pieces = iter(reply)
+        first = next(pieces)
+        assert first == "The data", "shown before the server sent the rest"
         rest_may_come.set()
-        streamed, answer = collect([first, *events])
+        streamed, answer = first + "".join(pieces), reply.answer
         assert streamed == answer.answer == "The data stays in the US [1]."
 
     def test_async_stream_for_asyncio_front_ends(
@@ -347,10 +356,12 @@ class TestGeneratedAnswers:
         standin.responder = answer_only(Reply(text="The data stays in the US [1]."))
         engine = model_engine(seeded_engine.settings, standin, llm_translate=False)
 
-        async def consume() -> list[AnswerEvent]:
-            return [event async for event in engine.aask_stream(QUESTION)]
+        reply = engine.reply(QUESTION)
 
-        streamed, answer = collect(asyncio.run(consume()))
+        async def consume() -> list[str]:
+            return [piece async for piece in reply]
+
+        streamed, answer = "".join(asyncio.run(consume())), reply.answer
         assert streamed == answer.answer == "The data stays in the US [1]."
 
     def test_traced_answers_for_evaluation(
@@ -358,7 +369,8 @@ class TestGeneratedAnswers:
     ) -> None:
         standin.responder = answer_only(Reply(text="It stays in the US [2]."))
         engine = model_engine(seeded_engine.settings, standin, llm_translate=False)
-        answer, passages = engine.ask_traced(QUESTION, top_k=4)
+        reply = engine.reply(QUESTION, top_k=4)
+        answer, passages = reply.answer, reply.passages
         assert len(passages) == 4 and answer.mode == "generated"
         assert answer.citations[0].passage_id == passages[1].passage_id
 
@@ -380,10 +392,10 @@ class TestFailures:
         standin.responder = answer_only(Reply(status=500, error="model crashed"))
         engine = model_engine(seeded_engine.settings, standin, llm_translate=False)
         if streaming:
-            streamed, answer = collect(list(engine.ask_stream(QUESTION)))
+            streamed, answer = collect(engine.reply(QUESTION))
             assert streamed == ""
         else:
-            answer = engine.ask(QUESTION)
+            answer = engine.reply(QUESTION).answer
         self.expect_fallback(answer, "HTTP 500")
 
     @pytest.mark.parametrize("streaming", [False, True])
@@ -391,9 +403,7 @@ class TestFailures:
         never = threading.Event()  # released when the stand-in closes
         standin.responder = answer_only(Reply(text="Too late [1].", hold=never))
         engine = model_engine(seeded_engine.settings, standin, llm_translate=False, llm_timeout=0.5)
-        answer = (
-            collect(list(engine.ask_stream(QUESTION)))[1] if streaming else engine.ask(QUESTION)
-        )
+        answer = collect(engine.reply(QUESTION))[1] if streaming else engine.reply(QUESTION).answer
         self.expect_fallback(answer, "no reply within 0.5 s")
 
     def test_stream_that_stalls_half_way(
@@ -404,7 +414,7 @@ class TestFailures:
             Reply(chunks=["The data ", "stays ", "[1]."], hold=never, hold_after=2)
         )
         engine = model_engine(seeded_engine.settings, standin, llm_translate=False, llm_timeout=0.5)
-        streamed, answer = collect(list(engine.ask_stream(QUESTION)))
+        streamed, answer = collect(engine.reply(QUESTION))
         assert streamed == "The data stays"
         assert answer.answer != streamed, "the front end replaces what was streamed"
         self.expect_fallback(answer, "no reply within 0.5 s")
@@ -412,7 +422,7 @@ class TestFailures:
     def test_connection_refused(self, seeded_engine: Engine, standin: StandInServer) -> None:
         engine = model_engine(seeded_engine.settings, standin, llm_translate=False)
         standin.close()
-        self.expect_fallback(engine.ask(QUESTION), "cannot connect to the server")
+        self.expect_fallback(engine.reply(QUESTION).answer, "cannot connect to the server")
 
     @pytest.mark.parametrize("body", [b"{not json", b'{"unexpected": true}', b"[]"])
     def test_malformed_reply(
@@ -420,34 +430,39 @@ class TestFailures:
     ) -> None:
         standin.responder = answer_only(Reply(raw_body=body))
         engine = model_engine(seeded_engine.settings, standin, llm_translate=False)
-        self.expect_fallback(engine.ask(QUESTION), "malformed reply")
-        streamed, answer = collect(list(engine.ask_stream(QUESTION)))
+        self.expect_fallback(engine.reply(QUESTION).answer, "malformed reply")
+        streamed, answer = collect(engine.reply(QUESTION))
         assert streamed == ""
         assert answer.mode == "extractive" and len(answer.notices) == 1
 
     def test_empty_reply(self, seeded_engine: Engine, standin: StandInServer) -> None:
         standin.responder = answer_only(Reply(text=""))
-        answer = model_engine(seeded_engine.settings, standin, llm_translate=False).ask(QUESTION)
+        answer = (
+            model_engine(seeded_engine.settings, standin, llm_translate=False)
+            .reply(QUESTION)
+            .answer
+        )
         self.expect_fallback(answer, "empty reply")
 
 
 def answer_by(engine: Engine, how: str, question: str = QUESTION) -> tuple[str | None, Answer]:
     """The answer, asked `how`: at once (None streamed), streamed, streamed from a worker
     thread as the REPL does, or streamed to asyncio as the Telegram bot does."""
-    if how == "ask":
-        return None, engine.ask(question)
-    if how == "ask_stream":
-        return collect(list(engine.ask_stream(question)))
+    reply = engine.reply(question)
+    if how == "answer":
+        return None, reply.answer
+    if how == "iterate":
+        return collect(reply)
     if how == "background":
-        return collect(list(iterate_in_background(lambda: engine.ask_stream(question))))
+        return "".join(reply.in_background()), reply.answer
 
-    async def consume() -> list[AnswerEvent]:
-        return [event async for event in engine.aask_stream(question)]
+    async def consume() -> list[str]:
+        return [piece async for piece in reply]
 
-    return collect(asyncio.run(consume()))
+    return "".join(asyncio.run(consume())), reply.answer
 
 
-HOW = ["ask", "ask_stream", "aask_stream"]
+HOW = ["answer", "iterate", "async"]
 FRONT_ENDS = [*HOW, "background"]
 
 
@@ -456,7 +471,7 @@ def warmed_up(engine: Engine, standin: StandInServer) -> Engine:
     two, which would count toward a short deadline."""
     standin.responder = answer_only(Reply(text="Warm [1]."))
     before = standin.replies_sent
-    engine.ask(QUESTION)
+    _ = engine.reply(QUESTION).answer
     assert standin.wait_for_replies(before + 1), "the warm-up reply was never counted"
     return engine
 
@@ -482,7 +497,7 @@ class TestDeadline:
         streamed, answer = answer_by(engine, how)
         assert standin.replies_sent == sent, "the answer did not wait for the whole reply"
         assert answer.mode == "extractive" and answer.citations
-        assert answer.answer == seeded_engine.ask(QUESTION).answer
+        assert answer.answer == seeded_engine.reply(QUESTION).answer.answer
         assert answer.notices == [
             "The language model took longer than 1.5 s; this is the extractive answer instead."
         ]
@@ -606,7 +621,7 @@ class TestInvalidCitations:
             Reply(text="The data stays in the US [2][9]. It [12] is [1].")
         )
         engine = model_engine(seeded_engine.settings, standin, llm_translate=False)
-        answer = engine.ask(QUESTION)
+        answer = engine.reply(QUESTION).answer
         assert answer.answer == "The data stays in the US [1]. It is [2]."
         assert answer.notices == []
 
@@ -624,7 +639,7 @@ class TestSecrets:
             Reply(status=401, error=f"Incorrect API key provided: {API_KEY}")
         )
         engine = model_engine(seeded_engine.settings, standin, llm_translate=False)
-        answers = [engine.ask(QUESTION), collect(list(engine.ask_stream(QUESTION)))[1]]
+        answers = [engine.reply(QUESTION).answer, collect(engine.reply(QUESTION))[1]]
         for answer in answers:
             assert answer.notices == [
                 "The language model failed (HTTP 401); this is the extractive answer instead."
@@ -646,7 +661,7 @@ def test_french_question_gets_a_french_prompt(
     pytest.importorskip("llama_index.llms.openai_like")
     openai_standin.responder = answer_only(Reply(text="Le 15 septembre [1]."))
     engine = model_engine(seeded_engine.settings, openai_standin, llm_translate=False)
-    answer = engine.ask("Quand Microsoft espère-t-il un résultat définitif ?")
+    answer = engine.reply("Quand Microsoft espère-t-il un résultat définitif ?").answer
     assert answer.answer == "Le 15 septembre [1]." and answer.language == "fr"
     assert "Answer in French" in answer_request(openai_standin).user()
     assert answer.citations[0].source in {FRENCH_SEED, ENGLISH_SEED, "000_df82538c9e46931c.txt"}

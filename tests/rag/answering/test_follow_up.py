@@ -12,7 +12,7 @@ from rag.models import Conversation, Turn
 def test_keeps_the_last_turns(seeded_engine: Engine) -> None:
     conversation = Conversation(max_turns=2)
     for question in ["Who wants to buy TikTok?", "Why did Amazon ban TikTok?", "And Wells Fargo?"]:
-        seeded_engine.ask(question, conversation=conversation)
+        _ = seeded_engine.reply(question, conversation=conversation).answer
     assert [t.question for t in conversation.turns] == [
         "Why did Amazon ban TikTok?",
         "And Wells Fargo?",
@@ -22,7 +22,8 @@ def test_keeps_the_last_turns(seeded_engine: Engine) -> None:
 
 
 def test_traced_answer_returns_the_ranking(seeded_engine: Engine) -> None:
-    answer, passages = seeded_engine.ask_traced("Why did Wells Fargo ban TikTok?", top_k=4)
+    reply = seeded_engine.reply("Why did Wells Fargo ban TikTok?", top_k=4)
+    answer, passages = reply.answer, reply.passages
     assert len(passages) == 4
     assert passages[0].score >= passages[-1].score
     assert {c.passage_id for c in answer.citations} <= {p.passage_id for p in passages}
@@ -164,9 +165,11 @@ def test_a_follow_up_is_remembered_with_the_question_it_was_read_with(
     seeded_engine: Engine,
 ) -> None:
     conversation = Conversation()
-    seeded_engine.ask("Why did Amazon ban TikTok on employee phones?", conversation=conversation)
-    seeded_engine.ask("and Wells Fargo?", conversation=conversation)
-    seeded_engine.ask("and why?", conversation=conversation)
+    _ = seeded_engine.reply(
+        "Why did Amazon ban TikTok on employee phones?", conversation=conversation
+    ).answer
+    _ = seeded_engine.reply("and Wells Fargo?", conversation=conversation).answer
+    _ = seeded_engine.reply("and why?", conversation=conversation).answer
     last = conversation.last
     assert last is not None and last.question == "and why?"
     assert last.read_with == "Why did Amazon ban TikTok on employee phones?"

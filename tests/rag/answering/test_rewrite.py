@@ -66,14 +66,16 @@ class TestThroughTheEngine:
     def test_an_english_question_finds_the_arabic_article(
         self, seeded_engine: Engine, openai_standin: OpenAIStandIn
     ) -> None:
-        offline_answer, offline = seeded_engine.ask_traced(AMAZON_EN)
+        reply = seeded_engine.reply(AMAZON_EN)
+        offline_answer, offline = reply.answer, reply.passages
         assert offline_answer.abstained and ARABIC_SEED not in {p.source for p in offline}
         openai_standin.responder = Script(
             translate=translate_from_table,
             answer=Reply(text="Amazon said the email was sent by mistake [1]."),
         )
         engine = model_engine(seeded_engine.settings, openai_standin)
-        answer, passages = engine.ask_traced(AMAZON_EN)
+        reply = engine.reply(AMAZON_EN)
+        answer, passages = reply.answer, reply.passages
         assert openai_standin.kinds() == ["translate", "answer"]
         assert ARABIC_SEED in {p.source for p in passages}
         assert not answer.abstained and answer.mode == "generated"
@@ -84,8 +86,10 @@ class TestThroughTheEngine:
         self, seeded_engine: Engine, openai_standin: OpenAIStandIn
     ) -> None:
         openai_standin.responder = Script(translate=translate_from_table)
-        answer = model_engine(seeded_engine.settings, openai_standin, llm_translate=False).ask(
-            AMAZON_EN
+        answer = (
+            model_engine(seeded_engine.settings, openai_standin, llm_translate=False)
+            .reply(AMAZON_EN)
+            .answer
         )
         assert answer.abstained and openai_standin.kinds() == []
 
@@ -99,8 +103,9 @@ class TestThroughTheEngine:
         )
         engine = model_engine(seeded_engine.settings, openai_standin)
         conversation = Conversation()
-        first = engine.ask("Why did Wells Fargo ban TikTok?", conversation=conversation)
-        answer, passages = engine.ask_traced("And Amazon?", conversation=conversation)
+        first = engine.reply("Why did Wells Fargo ban TikTok?", conversation=conversation).answer
+        reply = engine.reply("And Amazon?", conversation=conversation)
+        answer, passages = reply.answer, reply.passages
         rewrite = next(r for r in openai_standin.requests if r.prompt_kind() == "rewrite")
         assert "User: Why did Wells Fargo ban TikTok?" in rewrite.user()
         assert f"Assistant: {' '.join(first.answer.split())[:40]}" in rewrite.user()
@@ -121,10 +126,10 @@ class TestThroughTheEngine:
         self, seeded_engine: Engine, openai_standin: OpenAIStandIn
     ) -> None:
         conversation = Conversation()
-        seeded_engine.ask("لماذا حظرت أمازون تيك توك؟", conversation=conversation)
+        _ = seeded_engine.reply("لماذا حظرت أمازون تيك توك؟", conversation=conversation).answer
         openai_standin.responder = Script(rewrite=Reply(status=503))
         engine = model_engine(seeded_engine.settings, openai_standin)
-        answer = engine.ask("وماذا عن Wells Fargo؟", conversation=conversation)
+        answer = engine.reply("وماذا عن Wells Fargo؟", conversation=conversation).answer
         assert openai_standin.kinds() == ["rewrite"] and answer.mode == "extractive"
         assert answer.read_as == "لماذا حظرت أمازون تيك توك؟ Wells Fargo"
         assert "Wells Fargo" in answer.answer and answer.citations[0].source == ARABIC_SEED
@@ -134,17 +139,17 @@ class TestThroughTheEngine:
         self, seeded_engine: Engine, openai_standin: OpenAIStandIn
     ) -> None:
         engine = model_engine(seeded_engine.settings, openai_standin, llm_translate=False)
-        engine.ask("Why did Wells Fargo ban TikTok?", conversation=Conversation())
+        _ = engine.reply("Why did Wells Fargo ban TikTok?", conversation=Conversation()).answer
         assert "rewrite" not in openai_standin.kinds()
 
     def test_failed_rewrite_gives_one_notice_and_no_more_calls(
         self, seeded_engine: Engine, openai_standin: OpenAIStandIn
     ) -> None:
         conversation = Conversation()
-        seeded_engine.ask("Why did Wells Fargo ban TikTok?", conversation=conversation)
+        _ = seeded_engine.reply("Why did Wells Fargo ban TikTok?", conversation=conversation).answer
         openai_standin.responder = Script(rewrite=Reply(status=503))
         engine = model_engine(seeded_engine.settings, openai_standin)
-        answer = engine.ask("Why did Amazon ban TikTok?", conversation=conversation)
+        answer = engine.reply("Why did Amazon ban TikTok?", conversation=conversation).answer
         assert openai_standin.kinds() == ["rewrite"]
         assert answer.notices == [
             "The language model failed (HTTP 503); this is the extractive answer instead."
@@ -154,8 +159,8 @@ class TestThroughTheEngine:
 
 def test_offline_a_follow_up_is_read_with_the_question_before(seeded_engine: Engine) -> None:
     conversation = Conversation()
-    seeded_engine.ask("Why did Wells Fargo ban TikTok?", conversation=conversation)
-    follow_up = seeded_engine.ask("And Amazon?", conversation=conversation)
+    _ = seeded_engine.reply("Why did Wells Fargo ban TikTok?", conversation=conversation).answer
+    follow_up = seeded_engine.reply("And Amazon?", conversation=conversation).answer
     # Only the Arabic article names Amazon, and the hashing embedding matches words only.
     assert follow_up.abstained
     assert follow_up.read_as == "Why did Wells Fargo ban TikTok? Amazon"

@@ -124,7 +124,7 @@ def test_remote_embedding_indexes_and_answers(
         report = engine.ingest()
         assert report.articles == 5
         assert engine.index.snapshot().embedding == recorded_name
-        answer = engine.ask("What did Microsoft promise about data storage?")
+        answer = engine.reply("What did Microsoft promise about data storage?").answer
         assert not answer.abstained and answer.notices == []
         texts = [r.body.get("input") for r in server.requests]
         assert ["What did Microsoft promise about data storage?"] in texts or (
@@ -154,16 +154,16 @@ def test_changing_the_embedding_says_to_rebuild(settings: Settings) -> None:
     with OpenAIStandIn() as server:
         engine = Engine(remote_settings(settings, server))
         with pytest.raises(IndexUnavailableError) as caught:
-            engine.ask("Who wants to buy TikTok?")
+            _ = engine.reply("Who wants to buy TikTok?").answer
         message = str(caught.value)
         assert "hashing-ngram" in message and "text-embedding-3-small" in message
         assert "newsbot ingest --rebuild" in message
         with pytest.raises(IndexUnavailableError, match="ingest --rebuild"):
             engine.ingest()
         engine.ingest(rebuild=True)
-        assert not engine.ask("Who wants to buy TikTok?").abstained
+        assert not engine.reply("Who wants to buy TikTok?").answer.abstained
     with pytest.raises(IndexUnavailableError, match="ingest --rebuild"):
-        Engine(settings).ask("Who wants to buy TikTok?")
+        _ = Engine(settings).reply("Who wants to buy TikTok?").answer
 
 
 @needs_openai
@@ -174,7 +174,7 @@ def test_dead_embedding_server_at_question_time_keeps_the_lexical_ranking(
         engine = Engine(remote_settings(settings, server))
         engine.ingest()
         server.responder = lambda request: Reply(status=500, error=f"down; key {API_KEY}")
-        answer = engine.ask("What did Microsoft promise about data storage?")
+        answer = engine.reply("What did Microsoft promise about data storage?").answer
     assert not answer.abstained and answer.citations
     assert answer.notices == [
         "The embedding server failed (HTTP 500); the passages were found by their words only."
@@ -244,7 +244,7 @@ def test_huggingface_model_from_a_local_directory(
     engine.retriever.lexical_weight = engine.retriever.subword_weight = 0.0
     engine.retriever.coverage_weight = engine.retriever.proximity_weight = 0.0
     engine.retriever.vector_weight = 1.0
-    _, passages = engine.ask_traced("What did Microsoft promise about data storage?", top_k=3)
+    passages = engine.reply("What did Microsoft promise about data storage?", top_k=3).passages
     assert ENGLISH_SEED in {p.source for p in passages}
 
 

@@ -104,14 +104,14 @@ def change_corpus(corpus: Path) -> None:
 
 
 def assert_old_state(engine: Engine) -> None:
-    assert "quokka.txt" not in sources(engine.ask(QUOKKA_QUESTION))
-    assert FRENCH_SEED in sources(engine.ask(FRENCH_QUESTION))
+    assert "quokka.txt" not in sources(engine.reply(QUOKKA_QUESTION).answer)
+    assert FRENCH_SEED in sources(engine.reply(FRENCH_QUESTION).answer)
     assert len(engine.articles()) == 5
 
 
 def assert_new_state(engine: Engine) -> None:
-    assert "quokka.txt" in sources(engine.ask(QUOKKA_QUESTION))
-    assert FRENCH_SEED not in sources(engine.ask(FRENCH_QUESTION))
+    assert "quokka.txt" in sources(engine.reply(QUOKKA_QUESTION).answer)
+    assert FRENCH_SEED not in sources(engine.reply(FRENCH_QUESTION).answer)
     assert {a.source for a in engine.articles()} == {
         *(p.name for p in engine.settings.corpus_dir.iterdir())
     }
@@ -137,7 +137,7 @@ class Hammer:
         questions = [ENGLISH_QUESTION, QUOKKA_QUESTION, FRENCH_QUESTION]
         while not self._stop.is_set():
             try:
-                self.engine.ask(questions[self.asked % len(questions)])
+                _ = self.engine.reply(questions[self.asked % len(questions)]).answer
             except Exception as exc:
                 self.errors.append(exc)
             self.asked += 1
@@ -163,7 +163,7 @@ class TestServerMode:
             assert ENGLISH_SEED in sources(reader.ask(ENGLISH_QUESTION))
             (corpus / ENGLISH_SEED).unlink()
             assert writer.ingest().removed == 1
-            assert ENGLISH_SEED not in sources(writer.ask(ENGLISH_QUESTION))
+            assert ENGLISH_SEED not in sources(writer.reply(ENGLISH_QUESTION).answer)
             assert ENGLISH_SEED not in sources(reader.ask(ENGLISH_QUESTION))
         listed = run_newsbot("sources", "--json", env=store.env("c"))
         assert ENGLISH_SEED not in listed.stdout.decode() and FRENCH_SEED in listed.stdout.decode()
@@ -187,9 +187,9 @@ class TestServerMode:
         server.ingest()
         reader = Engine(server.settings.model_copy(update={"data_dir": tmp_path / "other"}))
         for question in [ENGLISH_QUESTION, FRENCH_QUESTION, "لماذا تراجعت أمازون عن حظر تيك توك؟"]:
-            expected = embedded.ask(question).model_dump()
-            assert server.ask(question).model_dump() == expected
-            assert reader.ask(question).model_dump() == expected
+            expected = embedded.reply(question).answer.model_dump()
+            assert server.reply(question).answer.model_dump() == expected
+            assert reader.reply(question).answer.model_dump() == expected
         # Rebuilt from the server's records: the same passages, words and terms, so the same
         # term and n-gram indexes.
         assert reader.index.snapshot().records == embedded.index.snapshot().records
@@ -202,9 +202,9 @@ class TestServerMode:
         writer.ingest()
         writer.index.vector.delete([writer.index.snapshot().records[0].passage_id])
         with pytest.raises(IndexUnavailableError, match=r"is missing.*ingest --rebuild"):
-            Engine(store.settings("b")).ask(ENGLISH_QUESTION)
+            _ = Engine(store.settings("b")).reply(ENGLISH_QUESTION).answer
         assert writer.ingest(rebuild=True).passages == len(writer.index.snapshot().records)
-        assert ENGLISH_SEED in sources(Engine(store.settings("b")).ask(ENGLISH_QUESTION))
+        assert ENGLISH_SEED in sources(Engine(store.settings("b")).reply(ENGLISH_QUESTION).answer)
 
     def test_server_down_at_start_is_one_line_naming_the_url(self, tmp_path: Path) -> None:
         url = f"http://127.0.0.1:{free_port()}"
@@ -226,10 +226,10 @@ class TestServerMode:
                 failed = reader.ask(ENGLISH_QUESTION)
                 assert failed["error"].startswith(f"cannot reach the Chroma server at {server.url}")
                 with pytest.raises(BackendError, match="cannot reach the Chroma server"):
-                    engine.ask(ENGLISH_QUESTION)
+                    _ = engine.reply(ENGLISH_QUESTION).answer
                 server.start()
                 assert ENGLISH_SEED in sources(reader.ask(ENGLISH_QUESTION))
-                assert ENGLISH_SEED in sources(engine.ask(ENGLISH_QUESTION))
+                assert ENGLISH_SEED in sources(engine.reply(ENGLISH_QUESTION).answer)
 
 
 @pytest.mark.slow
@@ -270,7 +270,7 @@ class TestIngestWhileServing:
         env = cli_env(tmp_path, corpus, NEWSBOT_VECTOR_WEIGHT="1")
         with IngestProcess(env, pause_at=["embed"]) as ingest:
             ingest.wait_paused("embed")  # the ingest holds the embedded store
-            during = Engine(settings).ask(ENGLISH_QUESTION)
+            during = Engine(settings).reply(ENGLISH_QUESTION).answer
             ingest.resume()
             assert ingest.result()["event"] == "done"
         assert (
@@ -278,7 +278,8 @@ class TestIngestWhileServing:
             "matched by their words only until it has finished."
         ) in during.notices
         assert not any(
-            "ingest is writing" in n for n in Engine(settings).ask(ENGLISH_QUESTION).notices
+            "ingest is writing" in n
+            for n in Engine(settings).reply(ENGLISH_QUESTION).answer.notices
         )
 
     @pytest.mark.parametrize("stage", ["embed", "delete"])
@@ -450,7 +451,7 @@ class TestWriteFailures:
         Engine(settings).ingest()
         filler = fill(small_disk)
         with pytest.raises(IndexUnavailableError) as asking:
-            Engine(settings).ask(ENGLISH_QUESTION)
+            _ = Engine(settings).reply(ENGLISH_QUESTION).answer
         with pytest.raises(IndexUnavailableError) as ingesting:
             Engine(settings).ingest(rebuild=True)
         assert str(asking.value) == (
@@ -480,7 +481,7 @@ class TestWriteFailures:
         subprocess.run(["mount", "-o", "remount,bind,ro", str(data_dir)], check=True)
         try:
             with pytest.raises(IndexUnavailableError) as asking:
-                Engine(settings).ask(ENGLISH_QUESTION)
+                _ = Engine(settings).reply(ENGLISH_QUESTION).answer
         finally:
             subprocess.run(["umount", "-l", str(data_dir)], check=True)
         assert str(asking.value) == (
@@ -501,7 +502,10 @@ class TestDamagedStore:
         settings = make_settings(tmp_path, corpus, vector_weight=1.0)
         Engine(settings).ingest()
         garbage = damage_chroma_store(settings.data_dir, page)
-        for attempt in (lambda: Engine(settings).ask(ENGLISH_QUESTION), Engine(settings).ingest):
+        for attempt in (
+            lambda: Engine(settings).reply(ENGLISH_QUESTION).answer,
+            Engine(settings).ingest,
+        ):
             with pytest.raises(VectorStoreUnusable, match=r"is damaged .*ingest --rebuild`$"):
                 attempt()
 
@@ -680,7 +684,7 @@ def test_same_named_files_from_separate_ingests_are_told_apart_on_every_machine(
             ("y/story.txt", str(y / "story.txt")),
         ]
         for town, source in (("Xville", "x/story.txt"), ("Yburg", "y/story.txt")):
-            answer = engine.ask(f"What did the mayor of {town} do to the bridge?")
+            answer = engine.reply(f"What did the mayor of {town} do to the bridge?").answer
             assert sources(answer) == {source}
         # Machine b read the passages from the server: they say where they were found now.
         assert {record.root for record in engine.index.snapshot().records} == {f"{x}/", f"{y}/"}
