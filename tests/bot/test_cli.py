@@ -145,13 +145,26 @@ def test_empty_question_exits_2(ingested_data: dict[str, str]) -> None:
     assert err.startswith("newsbot: error:") and "empty" in err and "\n" not in err
 
 
-def test_huge_question_is_truncated(ingested_data: dict[str, str]) -> None:
+def test_an_empty_question_fails_before_a_first_ingest(tmp_path: Path, corpus: Path) -> None:
+    env = cli_env(tmp_path, corpus)
+    result = run_newsbot("ask", "", env=env)
+    assert result.returncode == 2
+    assert result.stderr.decode().startswith("newsbot: error: the question is empty")
+    assert "indexing" not in result.stderr.decode()
+    assert not (tmp_path / "data").exists() or not any((tmp_path / "data").iterdir())
+
+
+def test_huge_question_is_truncated_and_said_once(ingested_data: dict[str, str]) -> None:
     question = QUESTION + " " + "x" * 20_000
     result = run_newsbot("ask", "--json", question, env=ingested_data)
     assert result.returncode == 0
     data = json.loads(result.stdout)
-    assert len(data["question"]) <= 2000 and data["notices"]
-    assert "only its first" in result.stderr.decode()
+    assert len(data["question"]) <= 2000
+    assert [n for n in data["notices"] if "only its first" in n] == [data["notices"][0]]
+    assert result.stderr.decode() == "", "the notice is in the answer, not repeated"
+    shown = run_newsbot("ask", question, env=ingested_data)
+    out, err = shown.stdout.decode(), shown.stderr.decode()
+    assert out.count("only its first") == 1 and "only its first" not in err
 
 
 def test_invalid_setting_is_one_line(tmp_path: Path, corpus: Path) -> None:
@@ -437,7 +450,9 @@ def test_ask_json_with_a_model_and_a_failing_one(
     result = run_newsbot("ask", QUESTION, env=env)
     out, err = result.stdout.decode(), result.stderr.decode()
     assert result.returncode == 0 and "United States" in out and "Sources" in out
-    assert "newsbot: note: The language model failed (HTTP 401)" in err
+    # Said once, under the answer, not again on stderr.
+    assert out.count("(note: The language model failed (HTTP 401)") == 1
+    assert "The language model failed" not in err
     assert API_KEY not in out + err
 
 
