@@ -4,6 +4,7 @@ import importlib
 import importlib.util
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -241,9 +242,14 @@ def test_huggingface_model_from_a_local_directory(
     far = engine.index.embedding.get_text_embedding("The weather is sunny in Paris today")
     assert np.dot(vector, near) > np.dot(vector, far)
     # Rank by the model alone (the default weights leave the vector ranking out).
-    engine.retriever.lexical_weight = engine.retriever.subword_weight = 0.0
-    engine.retriever.coverage_weight = engine.retriever.proximity_weight = 0.0
-    engine.retriever.vector_weight = 1.0
+    engine.retriever.config = replace(
+        engine.retriever.config,
+        lexical_weight=0.0,
+        subword_weight=0.0,
+        coverage_weight=0.0,
+        proximity_weight=0.0,
+        vector_weight=1.0,
+    )
     _, passages = engine.ask_traced("What did Microsoft promise about data storage?", top_k=3)
     assert ENGLISH_SEED in {p.source for p in passages}
 
