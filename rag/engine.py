@@ -216,7 +216,7 @@ class Engine:
                 background_prior=self.calibration.prior,
             ),
         )
-        embed_sentences = getattr(self.index.embedding, "vectors", None)
+        embed_sentences = self.index.batch_embedder()
         self.answerer = ExtractiveAnswerer(
             calibration=self.calibration,
             threshold=self.settings.min_evidence,

@@ -15,6 +15,7 @@ from rag.backends.embedding import hashed_ngram_vector, hashed_ngram_vectors, ma
 from rag.engine import Engine
 from rag.errors import BackendError, ConfigError, IndexUnavailableError
 from rag.settings import EmbeddingConfig, Settings
+from rag.store.batch_embedding import BatchEmbedding
 from tests.conftest import API_KEY, ENGLISH_SEED, needs_ollama, needs_openai
 from tests.standins._server import Reply
 from tests.standins.ollama_api import OllamaStandIn
@@ -80,8 +81,10 @@ def test_a_batch_embeds_each_text_as_alone() -> None:
 
 def test_the_ingest_fast_path_matches_llama_index_batches() -> None:
     embedding = make_embedding(EmbeddingConfig(provider="hashing", dim=128))
+    assert isinstance(embedding, BatchEmbedding)
+    assert not embedding.by_meaning  # hashed characters, no model
     texts = [f"passage {n} about TikTok" for n in range(700)]
-    fast = embedding.vectors(texts)  # type: ignore[attr-defined]
+    fast = embedding.vectors(texts)
     assert np.allclose(fast, np.array(embedding.get_text_embedding_batch(texts)))
 
 
