@@ -210,6 +210,10 @@ class CachedEmbedding:
     def class_name(self) -> str:
         return str(self.inner.class_name())
 
+    @property
+    def by_meaning(self) -> bool:
+        return bool(self.inner.by_meaning)
+
     def _key(self, kind: str, text: str) -> str:
         return self._prefix + kind + hashlib.sha256(text.encode()).hexdigest()
 

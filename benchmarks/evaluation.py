@@ -144,9 +144,9 @@ RESULTS_HEADERS = {
     "RESULTS.md": "# Benchmark results\n\n"
     "Each section is written by the command it names; rerun a command to refresh its section.\n",
     "TUNING.md": "# Tuning newsbot's retrieval defaults\n\n"
-    "Written by `uv run python benchmarks/tune.py` (the lexical setup) and "
-    "`uv run python benchmarks/tune_model.py` (the bundled model); each part is a section "
-    "that `--part` reruns.\n",
+    "Written by `uv run python benchmarks/tune.py` (the lexical setup; each part is a section "
+    "that `--part` reruns) and `uv run python benchmarks/fit_calibration.py` (the bundled "
+    "model).\n",
 }
 
 

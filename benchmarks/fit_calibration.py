@@ -34,6 +34,7 @@ import random
 import sys
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -380,7 +381,7 @@ def fit_setup(
         ranking, prior = fit_ranking(engine, questions, benchmark_root)
         current["ranking"] = ranking
         current["background_prior"] = prior
-        engine.retriever.ranking = LinearModel.of(ranking)
+        engine.retriever.config = replace(engine.retriever.config, ranking=LinearModel.of(ranking))
     print("fitting the sentence model", flush=True)
     readings = read_all(engine, questions)
     weight_of = group_weights(questions)

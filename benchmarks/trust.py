@@ -36,6 +36,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -154,9 +155,10 @@ def in_process_asker(system: str, articles: Path) -> Asker:
         from rag.retrieval.hybrid import RANKING_FEATURES
 
         by_meaning = {"margin": 1.0, "sentence_margin": 1.0}
-        engine.retriever.ranking = LinearModel(
+        ranking = LinearModel(
             RANKING_FEATURES, tuple(by_meaning.get(name, 0.0) for name in RANKING_FEATURES)
         )
+        engine.retriever.config = replace(engine.retriever.config, ranking=ranking)
 
     def ask(questions: Sequence[str]) -> list[dict[str, Any]]:
         return [engine.reply(q).answer.model_dump() for q in questions]

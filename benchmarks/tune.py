@@ -270,7 +270,7 @@ def pool_engine(root: Path, paragraphs: Sequence[Paragraph], name: str) -> Engin
 
     corpus = root / f"{name}-articles"
     write_articles(corpus, ((p.source, p.text) for p in paragraphs))
-    # The lexical parts were tuned without a model (benchmarks/tune_model.py has the rest).
+    # The lexical parts were tuned without a model (fit_calibration.py fits the model's).
     engine = Engine(
         Settings(data_dir=root / f"{name}-data", corpus_dir=corpus, embedding_provider="hashing")
     )
@@ -281,18 +281,22 @@ def pool_engine(root: Path, paragraphs: Sequence[Paragraph], name: str) -> Engin
 
 
 def use_config(engine: Engine, config: FusionConfig) -> None:
-    from rag.retrieval.hybrid import HybridRetriever
+    from reciprocal_rank import ReciprocalRankRetriever
 
-    engine.retriever = HybridRetriever(
+    from rag.retrieval.hybrid import HybridRetriever, RetrieverConfig
+
+    retriever = ReciprocalRankRetriever if config.fusion == "rrf" else HybridRetriever
+    engine.retriever = retriever(
         engine.index,
-        candidates=config.candidates,
-        lexical_weight=config.lexical,
-        subword_weight=config.subword,
-        vector_weight=config.vector,
-        coverage_weight=config.coverage,
-        proximity_weight=config.proximity,
-        proximity_window=config.window,
-        fusion="rrf" if config.fusion == "rrf" else "scores",
+        RetrieverConfig(
+            candidates=config.candidates,
+            lexical_weight=config.lexical,
+            subword_weight=config.subword,
+            vector_weight=config.vector,
+            coverage_weight=config.coverage,
+            proximity_weight=config.proximity,
+            proximity_window=config.window,
+        ),
     )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import threading
 import unicodedata
 from collections.abc import Iterator, Sequence
@@ -43,7 +42,7 @@ from rag.models import (
 )
 from rag.reply import Replied, Reply, ReplyEvent
 from rag.retrieval.fusion import fuse_passage_rankings
-from rag.retrieval.hybrid import HybridRetriever
+from rag.retrieval.hybrid import HybridRetriever, RetrieverConfig
 from rag.retrieval.query_terms import QueryTerms
 from rag.settings import Settings, load_settings
 from rag.store.index import NewsIndex
@@ -200,15 +199,17 @@ class Engine:
         self.calibration = calibration_for(self.setup)
         self.retriever = HybridRetriever(
             self.index,
-            candidates=self.settings.candidates,
-            lexical_weight=self.settings.lexical_weight,
-            subword_weight=self.settings.subword_weight,
-            vector_weight=vector_weight,
-            ranking=self.calibration.ranking,
-            similarity_scale=self.calibration.similarity_scale,
-            background_prior=self.calibration.prior,
+            RetrieverConfig(
+                candidates=self.settings.candidates,
+                lexical_weight=self.settings.lexical_weight,
+                subword_weight=self.settings.subword_weight,
+                vector_weight=vector_weight,
+                ranking=self.calibration.ranking,
+                similarity_scale=self.calibration.similarity_scale,
+                background_prior=self.calibration.prior,
+            ),
         )
-        embed_sentences = getattr(self.index.embedding, "vectors", None)
+        embed_sentences = self.index.batch_embedder()
         self.answerer = ExtractiveAnswerer(
             calibration=self.calibration,
             threshold=self.settings.min_evidence,
@@ -456,9 +457,7 @@ class Engine:
                     f"The embedding server failed ({reason}); the passages were found by "
                     "their words only."
                 )
-        lexical_only = copy.copy(self.retriever)
-        lexical_only.vector_weight = 0.0
-        return lexical_only.retrieve(text, language, k)
+        return self.retriever.lexical_only().retrieve(text, language, k)
 
     def _follow_up_ranking(
         self, turn: _Question, language: str, k: int

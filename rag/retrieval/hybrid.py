@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from rag.calibration import LinearModel
 from rag.models import RetrievedPassage
-from rag.retrieval.fusion import reciprocal_rank_fusion
 from rag.retrieval.query_terms import QueryTerms, semantic_evidence
 from rag.text.analysis import analyzer_for
 from rag.text.transliteration import skeletons
@@ -31,6 +31,7 @@ SENTENCES_PER_PASSAGE = 4
 RERANK_DEPTH = 2
 # The features of a passage that the model fusion weighs (rag/calibration.py).
 RANKING_FEATURES = ("margin", "sentence_margin", "subword", "coverage", "proximity", "names")
+_FEATURE_COLUMN = {name: column for column, name in enumerate(RANKING_FEATURES)}
 
 
 def window_coverage(terms: Sequence[str], weights: dict[str, float], window: int) -> float:
@@ -104,6 +105,28 @@ class PassageFeatures:
     similarities: _Similarities
 
 
+@dataclass(frozen=True, kw_only=True)
+class RetrieverConfig:
+    """How the retriever ranks: the engine's from the settings and the setup's calibration
+    (rag/calibration.py); the benchmarks try others."""
+
+    # Passages fetched per ranking (per language, with a model), and re-ranked.
+    candidates: int
+    lexical_weight: float
+    # 0: words alone, the embedding's vectors never asked for.
+    vector_weight: float
+    subword_weight: float = 0.0
+    # The model fusion's weights of RANKING_FEATURES; None: the lexical fusion.
+    ranking: LinearModel | None = None
+    similarity_scale: float = 0.03
+    # A language's typical background (kind, question vector, question language, passage
+    # language), for a language with fewer passages than `candidates`.
+    background_prior: Callable[[str, np.ndarray, str, str], float | None] | None = None
+    coverage_weight: float = COVERAGE_WEIGHT
+    proximity_weight: float = PROXIMITY_WEIGHT
+    proximity_window: int = PROXIMITY_WINDOW
+
+
 class HybridRetriever:
     """Finds the passages that best answer a question.
 
@@ -112,8 +135,8 @@ class HybridRetriever:
     each scaled by its best score and weighted; the share of the question's IDF weight
     that the passage contains (coverage) is added, and the best `candidates` are re-ranked
     with the share found within a window of a few terms (proximity). Weights, window and
-    depth were chosen on the tuning split of the benchmarks (benchmarks/tune.py).
-    `fusion="rrf"` fuses the rankings by reciprocal rank instead, for comparison.
+    depth were chosen on the tuning split of the benchmarks (benchmarks/tune.py, which
+    also keeps the reciprocal rank fusion they were compared with).
 
     With a model, the nearest passages and sentences of each language are fetched from
     Chroma and measured above their language's background, so that a passage in another
@@ -124,70 +147,61 @@ class HybridRetriever:
     rag/calibrations/model.json (`ranking`).
     """
 
-    def __init__(
-        self,
-        index: NewsIndex,
-        *,
-        candidates: int,
-        lexical_weight: float,
-        vector_weight: float,
-        subword_weight: float = 0.0,
-        ranking: LinearModel | None = None,
-        similarity_scale: float = 0.03,
-        background_prior: Callable[[str, np.ndarray, str, str], float | None] | None = None,
-        coverage_weight: float = COVERAGE_WEIGHT,
-        proximity_weight: float = PROXIMITY_WEIGHT,
-        proximity_window: int = PROXIMITY_WINDOW,
-        fusion: Literal["scores", "rrf"] = "scores",
-    ) -> None:
+    def __init__(self, index: NewsIndex, config: RetrieverConfig) -> None:
         self.index = index
-        self.candidates = candidates
-        self.lexical_weight = lexical_weight
-        self.subword_weight = subword_weight
-        self.vector_weight = vector_weight
-        self.ranking = ranking
-        self.similarity_scale = similarity_scale
-        self.background_prior = background_prior
-        self.coverage_weight = coverage_weight
-        self.proximity_weight = proximity_weight
-        self.proximity_window = proximity_window
-        self.fusion = fusion
+        self.config = config
         self._names: dict[str, frozenset[str]] = {}
+
+    @property
+    def vector_weight(self) -> float:
+        """The vector ranking's weight; 0: passages are found by their words alone."""
+        return self.config.vector_weight
+
+    def lexical_only(self) -> HybridRetriever:
+        """This retriever without the vector ranking (for when the embedding fails)."""
+        words_alone = copy.copy(self)
+        words_alone.config = replace(self.config, vector_weight=0.0)
+        return words_alone
 
     # -- without a model ----------------------------------------------------------
 
-    def _lexical_rows(
+    def word_rankings(
+        self, words: str, query: QueryTerms, snapshot: LexicalIndex, vector: np.ndarray | None
+    ) -> list[tuple[np.ndarray, float]]:
+        """The rankings fused without a model, each as a score per row with its weight:
+        BM25 over terms and over n-grams, as weighted, and with `vector` (the hashing
+        embedding weighed in) its nearest passages, spread from 0 to 1."""
+        config = self.config
+        rankings: list[tuple[np.ndarray, float]] = []
+        if config.lexical_weight > 0:
+            rankings.append((snapshot.term_scores(query.weights), config.lexical_weight))
+        if config.subword_weight > 0:
+            rankings.append((snapshot.subword_scores(words), config.subword_weight))
+        if vector is not None:
+            rankings.append((self._nearest(vector, snapshot), config.vector_weight))
+        return rankings
+
+    def fuse_word_rankings(
         self,
-        words: str,
+        rankings: list[tuple[np.ndarray, float]],
         query: QueryTerms,
         snapshot: LexicalIndex,
         k: int,
-        vector: np.ndarray | None = None,
     ) -> list[tuple[int, float]]:
-        """The best `k` rows and their fused scores, by words (and, for the hashing
-        embedding weighed in, its nearest passages, spread from 0 to 1)."""
-        depth = max(self.candidates, k)
-        rankings: list[tuple[np.ndarray, float]] = []
-        if self.lexical_weight > 0:
-            rankings.append((snapshot.term_scores(query.weights), self.lexical_weight))
-        if self.subword_weight > 0:
-            rankings.append((snapshot.subword_scores(words), self.subword_weight))
-        if vector is not None:
-            rankings.append((self._nearest(vector, snapshot), self.vector_weight))
-        if self.fusion == "rrf":
-            fused = reciprocal_rank_fusion([(_top_rows(s, depth), w) for s, w in rankings])
-            return sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:k]
+        """The best `k` rows and their fused scores: each ranking scaled by its best score
+        and weighted, coverage added, and the best `candidates` re-ranked with proximity."""
+        config = self.config
         total = np.zeros(len(snapshot))
         for scores, weight in rankings:
             total += weight * _scaled(scores)
-        if self.coverage_weight > 0 and query.total > 0:
-            total += self.coverage_weight * snapshot.coverage(query.weights) / query.total
-        rows = _top_rows(total, depth)
-        if self.proximity_weight > 0 and query.total > 0:
+        if config.coverage_weight > 0 and query.total > 0:
+            total += config.coverage_weight * snapshot.coverage(query.weights) / query.total
+        rows = top_rows(total, max(config.candidates, k))
+        if config.proximity_weight > 0 and query.total > 0:
             for row in rows:
                 terms = snapshot.records[row].term_list()
-                near = window_coverage(terms, query.weights, self.proximity_window)
-                total[row] += self.proximity_weight * near / query.total
+                near = window_coverage(terms, query.weights, config.proximity_window)
+                total[row] += config.proximity_weight * near / query.total
         best = sorted(rows, key=lambda row: (-total[row], row))[:k]
         return [(row, float(total[row])) for row in best]
 
@@ -195,7 +209,7 @@ class HybridRetriever:
         """The `candidates` nearest passages' similarities spread from 0.01 to 1 between the
         least and the best of them; 0 for the others."""
         found = np.zeros(len(snapshot))
-        hits = self.index.vector.query(vector.tolist(), self.candidates)
+        hits = self.index.vector.query(vector.tolist(), self.config.candidates)
         rows = [(snapshot.row_of[i], s) for i, s in hits if i in snapshot.row_of]
         if rows:
             values = np.array([s for _, s in rows])
@@ -220,9 +234,10 @@ class HybridRetriever:
         sentence_background: dict[str, float] = {}
         store = self.index.vector
         as_list = vector.tolist()
+        candidates = self.config.candidates
         for passage_language in snapshot.languages:
             found = []
-            for passage_id, similarity in store.query(as_list, self.candidates, passage_language):
+            for passage_id, similarity in store.query(as_list, candidates, passage_language):
                 row = snapshot.row_of.get(passage_id)
                 if row is not None:
                     passages[row] = similarity
@@ -232,7 +247,7 @@ class HybridRetriever:
                     found, "passages", vector, language, passage_language
                 )
             best: dict[int, float] = {}
-            depth = self.candidates * SENTENCES_PER_PASSAGE
+            depth = candidates * SENTENCES_PER_PASSAGE
             for passage_id, _, similarity in store.query_sentences(
                 as_list, depth, passage_language
             ):
@@ -242,7 +257,7 @@ class HybridRetriever:
             for row, similarity in best.items():
                 sentences[row] = similarity
             if best:
-                nearest = sorted(best.values(), reverse=True)[: self.candidates]
+                nearest = sorted(best.values(), reverse=True)[:candidates]
                 sentence_background[passage_language] = self._background(
                     nearest, "sentences", vector, language, passage_language
                 )
@@ -257,12 +272,13 @@ class HybridRetriever:
         self, nearest: list[float], kind: str, vector: np.ndarray, question: str, passage: str
     ) -> float:
         prior = None
-        if self.background_prior is not None:
-            prior = self.background_prior(kind, vector, question, passage)
-        missing = self.candidates - len(nearest)
+        if self.config.background_prior is not None:
+            prior = self.config.background_prior(kind, vector, question, passage)
+        candidates = self.config.candidates
+        missing = candidates - len(nearest)
         if prior is None or missing <= 0:
             return float(np.mean(nearest))
-        return (sum(nearest) + missing * prior) / self.candidates
+        return (sum(nearest) + missing * prior) / candidates
 
     def _names_of(self, record: PassageRecord) -> frozenset[str]:
         """The skeletons of a passage's words (kept per passage)."""
@@ -286,9 +302,10 @@ class HybridRetriever:
         """The features of the passages worth ranking: the best `RERANK_DEPTH * k` (at
         least `candidates`) by the features that every passage has, with proximity and
         names across scripts added for those."""
-        assert self.ranking is not None
+        config = self.config
+        assert config.ranking is not None
         margin, sentence_margin = similarities.margins(
-            snapshot.language_codes, self.similarity_scale
+            snapshot.language_codes, config.similarity_scale
         )
         coverage = (
             snapshot.coverage(query.weights) / query.total
@@ -298,10 +315,14 @@ class HybridRetriever:
         confidence = float(coverage.max()) ** 2 if len(coverage) else 0.0
         subword = _scaled(snapshot.subword_scores(" ".join(words))) * confidence
         matrix = np.zeros((len(snapshot), len(RANKING_FEATURES)))
-        matrix[:, 0], matrix[:, 1] = margin, sentence_margin
-        matrix[:, 2], matrix[:, 3] = subword, coverage**2
-        partial = matrix @ _weights(self.ranking)
-        depth = max(self.candidates, RERANK_DEPTH * k)
+        column = _FEATURE_COLUMN
+        matrix[:, column["margin"]] = margin
+        matrix[:, column["sentence_margin"]] = sentence_margin
+        matrix[:, column["subword"]] = subword
+        matrix[:, column["coverage"]] = coverage**2
+        # Proximity and names are 0 here: the cheap features choose whom they are given to.
+        partial = matrix @ _weights(config.ranking)
+        depth = max(config.candidates, RERANK_DEPTH * k)
         rows = [int(r) for r in np.argsort(-partial, kind="stable")[:depth]]
         names = question_names(words, query, language)
         total_names = sum(names.values())
@@ -309,11 +330,13 @@ class HybridRetriever:
         for row in rows:
             record = snapshot.records[row]
             if query.total > 0:
-                near = window_coverage(record.term_list(), query.weights, self.proximity_window)
-                matrix[row, 4] = (near / query.total) ** 3
+                terms = record.term_list()
+                near = window_coverage(terms, query.weights, config.proximity_window)
+                matrix[row, column["proximity"]] = (near / query.total) ** 3
             if total_names > 0 and (record.language == "ar") != arabic_question:
                 held = self._names_of(record)
-                matrix[row, 5] = sum(w for key, w in names.items() if key in held) / total_names
+                found = sum(w for key, w in names.items() if key in held) / total_names
+                matrix[row, column["names"]] = found
         return PassageFeatures(rows, matrix[rows], similarities)
 
     # -- both -----------------------------------------------------------------------
@@ -322,28 +345,36 @@ class HybridRetriever:
         self, question: str, language: str, k: int
     ) -> tuple[list[RetrievedPassage], QueryTerms]:
         """The `k` passages that best answer `question` (in `language`), best first, and
-        the question as it was searched."""
+        the question as it was searched (its weighted terms, and with a model its vector,
+        language backgrounds and names), by which an answer's sentences are weighed.
+
+        With the model fusion (`config.ranking`) the passages are ranked by their features
+        and carry their similarities; without it, or while the store holds no vectors, by
+        the fused word rankings. With `vector_weight` 0 the embedding is never called.
+        """
+        config = self.config
         snapshot = self.index.snapshot()
         words, terms = analyzer_for(language).words_and_terms(question)
         vector = None
-        if self.vector_weight > 0 and self.index.embedding is not None and len(snapshot):
+        if config.vector_weight > 0 and self.index.embedding is not None and len(snapshot):
             vector = np.asarray(self.index.embedding.get_query_embedding(question), np.float32)
-        query = QueryTerms.of(terms, snapshot.idf, vector if self.ranking else None)
+        query = QueryTerms.of(terms, snapshot.idf, vector if config.ranking else None)
         if not len(snapshot):
             return [], query
         similarities = None
-        if vector is not None and self.ranking is not None:
+        if vector is not None and config.ranking is not None:
             similarities = self._similarities(vector, snapshot, language)
         if similarities is None:
-            lexical_vector = vector if self.ranking is None else None
-            scored = self._lexical_rows(" ".join(words), query, snapshot, k, lexical_vector)
+            lexical_vector = vector if config.ranking is None else None
+            rankings = self.word_rankings(" ".join(words), query, snapshot, lexical_vector)
+            scored = self.fuse_word_rankings(rankings, query, snapshot, k)
             return [self._passage(snapshot, row, score, query) for row, score in scored], query
         features = self.passage_features(words, query, language, snapshot, similarities, k)
-        assert self.ranking is not None
-        scores = features.matrix @ _weights(self.ranking)
+        assert config.ranking is not None
+        scores = features.matrix @ _weights(config.ranking)
         order = sorted(range(len(features.rows)), key=lambda i: (-scores[i], features.rows[i]))
         margin, sentence_margin = similarities.margins(
-            snapshot.language_codes, self.similarity_scale
+            snapshot.language_codes, config.similarity_scale
         )
         query = query.searched(
             sentence_background=similarities.sentence_background,
@@ -428,7 +459,7 @@ def _known(value: float) -> float | None:
     return None if math.isnan(value) else float(value)
 
 
-def _top_rows(scores: np.ndarray, k: int) -> list[int]:
+def top_rows(scores: np.ndarray, k: int) -> list[int]:
     """Rows of the `k` highest positive scores, best first (ties by row)."""
     positive = np.flatnonzero(scores > 0)
     if len(positive) > k:

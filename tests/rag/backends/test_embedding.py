@@ -4,6 +4,7 @@ import importlib
 import importlib.util
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from rag.backends.embedding import hashed_ngram_vector, hashed_ngram_vectors, ma
 from rag.engine import Engine
 from rag.errors import BackendError, ConfigError, IndexUnavailableError
 from rag.settings import EmbeddingConfig, Settings
+from rag.store.batch_embedding import BatchEmbedding
 from tests.conftest import API_KEY, ENGLISH_SEED, needs_ollama, needs_openai
 from tests.standins._server import Reply
 from tests.standins.ollama_api import OllamaStandIn
@@ -79,8 +81,10 @@ def test_a_batch_embeds_each_text_as_alone() -> None:
 
 def test_the_ingest_fast_path_matches_llama_index_batches() -> None:
     embedding = make_embedding(EmbeddingConfig(provider="hashing", dim=128))
+    assert isinstance(embedding, BatchEmbedding)
+    assert not embedding.by_meaning  # hashed characters, no model
     texts = [f"passage {n} about TikTok" for n in range(700)]
-    fast = embedding.vectors(texts)  # type: ignore[attr-defined]
+    fast = embedding.vectors(texts)
     assert np.allclose(fast, np.array(embedding.get_text_embedding_batch(texts)))
 
 
@@ -241,9 +245,14 @@ def test_huggingface_model_from_a_local_directory(
     far = engine.index.embedding.get_text_embedding("The weather is sunny in Paris today")
     assert np.dot(vector, near) > np.dot(vector, far)
     # Rank by the model alone (the default weights leave the vector ranking out).
-    engine.retriever.lexical_weight = engine.retriever.subword_weight = 0.0
-    engine.retriever.coverage_weight = engine.retriever.proximity_weight = 0.0
-    engine.retriever.vector_weight = 1.0
+    engine.retriever.config = replace(
+        engine.retriever.config,
+        lexical_weight=0.0,
+        subword_weight=0.0,
+        coverage_weight=0.0,
+        proximity_weight=0.0,
+        vector_weight=1.0,
+    )
     passages = engine.reply("What did Microsoft promise about data storage?", top_k=3).passages
     assert ENGLISH_SEED in {p.source for p in passages}
 

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from rag.calibration import calibration_for
+from rag.calibration import LinearModel, calibration_for
 from rag.engine import Engine
 from rag.retrieval.hybrid import (
+    RANKING_FEATURES,
     HybridRetriever,
+    RetrieverConfig,
     _above_background,
     question_names,
     window_coverage,
@@ -69,26 +72,12 @@ def test_proximity_prefers_the_passage_that_answers_in_one_place(tmp_path: Path)
     question = "Which ferry was stopped by a storm at the harbour?"
     assert engine.search(question)[0].source == "together.txt"
     # Without the proximity re-ranking, the two are much closer.
-    engine.retriever.proximity_weight = 0.0
+    config = engine.retriever.config
+    engine.retriever.config = replace(config, proximity_weight=0.0)
     close = engine.search(question)
-    engine.retriever.proximity_weight = 1.0
+    engine.retriever.config = replace(config, proximity_weight=1.0)
     far = engine.search(question)
     assert far[0].score - far[1].score > close[0].score - close[1].score
-
-
-def test_reciprocal_rank_fusion_mode_finds_the_same_passages(tmp_path: Path) -> None:
-    engine = engine_over(tmp_path, PROXIMITY_ARTICLES)
-    question = "Which ferry was stopped by a storm at the harbour?"
-    by_scores = {p.source for p in engine.search(question)}
-    engine.retriever = HybridRetriever(
-        engine.index,
-        candidates=10,
-        lexical_weight=1.0,
-        subword_weight=1.0,
-        vector_weight=0.0,
-        fusion="rrf",
-    )
-    assert {p.source for p in engine.search(question)} == by_scores
 
 
 def test_vector_ranking_alone_still_finds_passages(tmp_path: Path) -> None:
@@ -209,15 +198,55 @@ def test_an_english_question_finds_the_arabic_passage_by_its_names(tmp_path: Pat
     model = calibration_for("model")
     engine.retriever = HybridRetriever(
         engine.index,
-        candidates=10,
-        lexical_weight=0.0,
-        vector_weight=1.0,
-        ranking=model.ranking,
-        background_prior=model.prior,
+        RetrieverConfig(
+            candidates=10,
+            lexical_weight=0.0,
+            vector_weight=1.0,
+            ranking=model.ranking,
+            background_prior=model.prior,
+        ),
     )
     [first, second] = engine.search("Where was Nikola Tesla born?", top_k=2)
     assert first.source == "tesla.txt"
     assert first.score > second.score
+
+
+def test_each_feature_is_weighed_by_its_own_weight(tmp_path: Path) -> None:
+    # A fusion that weighs the names across scripts alone: the Arabic passage that holds
+    # the English question's names scores by them, and the other by nothing.
+    engine = engine_over(tmp_path, ARABIC_NAMES, vector_weight=1.0)
+    names_alone = LinearModel(
+        RANKING_FEATURES, tuple(float(name == "names") for name in RANKING_FEATURES)
+    )
+    engine.retriever = HybridRetriever(
+        engine.index,
+        RetrieverConfig(candidates=10, lexical_weight=0.0, vector_weight=1.0, ranking=names_alone),
+    )
+    [first, second] = engine.search("Where was Nikola Tesla born?", top_k=2)
+    assert (first.source, second.source) == ("tesla.txt", "edison.txt")
+    assert first.score > 0.5
+    assert second.score == 0.0
+
+
+class _Unreachable:
+    """An embedding server that is down."""
+
+    def get_query_embedding(self, text: str) -> list[float]:
+        raise ConnectionError("embedding server down")
+
+
+def test_lexical_only_never_asks_the_embedding(tmp_path: Path) -> None:
+    engine = engine_over(tmp_path, PROXIMITY_ARTICLES, vector_weight=1.0)
+    question = "Which ferry was stopped by a storm at the harbour?"
+    by_words = HybridRetriever(engine.index, replace(engine.retriever.config, vector_weight=0.0))
+    expected = by_words.retrieve(question, "en", 2)[0]
+    lexical_only = engine.retriever.lexical_only()
+    engine.index.embedding = _Unreachable()  # type: ignore[assignment]
+    assert lexical_only.retrieve(question, "en", 2)[0] == expected
+    assert lexical_only.vector_weight == 0.0
+    assert engine.retriever.vector_weight == 1.0
+    with pytest.raises(ConnectionError):
+        engine.retriever.retrieve(question, "en", 2)
 
 
 def test_question_names_weigh_as_their_terms() -> None:

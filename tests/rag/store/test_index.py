@@ -30,8 +30,9 @@ from rag.errors import (
 from rag.models import Answer, IngestReport
 from rag.settings import Settings
 from rag.store.catalogue import LocalCatalogue
+from rag.store.index import NewsIndex
 from rag.store.lexical import LexicalIndex
-from rag.store.vectors import VectorStoreUnusable, connect
+from rag.store.vectors import MODEL_EMBED_BATCH, VectorStoreUnusable, connect
 from tests.chroma_server import ChromaServer, free_port
 from tests.conftest import (
     DAMAGED_PAGES,
@@ -691,3 +692,29 @@ def test_same_named_files_from_separate_ingests_are_told_apart_on_every_machine(
     with pytest.raises(BadInputError, match="is gone"):
         shutil.rmtree(x)
         Engine(server_store.settings("b")).ingest(rebuild=True)
+
+
+class TestWhatTheIndexAsksOfItsEmbedding:
+    """Sentence vectors and small embedding steps for a model; the embedding's own batch
+    path where it has one, else llama-index's batching."""
+
+    def test_the_hashing_embedding(self, tmp_path: Path, corpus: Path) -> None:
+        index = Engine(make_settings(tmp_path, corpus, embedding_provider="hashing")).index
+        assert not index.keeps_sentences()
+        assert index._embed_batch() is None
+        assert index.batch_embedder() == index.embedding.vectors  # type: ignore[union-attr]
+
+    def test_a_model_without_a_batch_path(self, tmp_path: Path, corpus: Path) -> None:
+        from llama_index.core import MockEmbedding
+
+        storage = make_settings(tmp_path, corpus).storage()
+        index = NewsIndex(storage, MockEmbedding(embed_dim=8), "MockEmbedding:8")
+        assert index.keeps_sentences()
+        assert index._embed_batch() == MODEL_EMBED_BATCH
+        assert index.batch_embedder() is None
+        assert index._embed(["one", "two"]).shape == (2, 8)
+
+    def test_no_embedding(self, tmp_path: Path, corpus: Path) -> None:
+        index = NewsIndex(make_settings(tmp_path, corpus).storage(), None, "unavailable:x")
+        assert not index.keeps_sentences()
+        assert index.batch_embedder() is None

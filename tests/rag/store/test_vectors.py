@@ -312,6 +312,8 @@ def test_sentences_of_passages_stored_before_are_embedded_once_by_the_next_inges
     assert vectors.sentence_vectors([r.passage_id for r in engine.index.snapshot().records]) == {}
 
     class Model:  # a model embedding as far as the index can tell, counting what it embeds
+        by_meaning = True
+
         def __init__(self) -> None:
             self.inner = make_embedding(settings.embedding())
             self.model_name = self.inner.model_name
