@@ -12,6 +12,7 @@ import click
 
 from bot.frontend import ensure_index, open_engine, reports_errors, run_ingest, stdin_lines
 from rag.errors import BackendError, BadInputError
+from rag.limits import TOP_K
 
 if TYPE_CHECKING:
     from rag.engine import Engine
@@ -24,7 +25,7 @@ WITHDRAWN = "(The language model's text above is withdrawn; the answer below rep
 @click.command()
 @click.argument("question")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per answer.")
-@click.option("-k", "--top-k", type=click.IntRange(1, 50), help="Passages to answer from.")
+@click.option("-k", "--top-k", type=click.IntRange(*TOP_K), help="Passages to answer from.")
 @reports_errors
 def ask(question: str, as_json: bool, top_k: int | None) -> None:
     """Answer QUESTION from the indexed articles.

@@ -135,9 +135,9 @@ class TelegramConfig:
     access: AccessPolicy
     rate_limit: int
     workers: int
-    webhook: Webhook | None = None
-    edit_interval: float = 1.0  # seconds at least between edits of a streaming answer
-    max_answer_messages: int = 3  # Telegram messages one answer may take at most
+    edit_interval: float  # seconds at least between edits of a streaming answer
+    max_answer_messages: int  # Telegram messages one answer may take at most
+    webhook: Webhook | None
 
     @classmethod
     def from_settings(cls, settings: TelegramSettings) -> TelegramConfig:
