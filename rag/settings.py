@@ -242,11 +242,13 @@ class RetrievalSettings(NewsbotSettings):
         default=50,
         ge=1,
         le=1000,
-        description="With an embedding model, the nearest passages (and four times as many "
-        "nearest sentences) fetched from Chroma, whose mean similarity in each language of "
-        "the index is that language's background. In either setup, at least this many of "
-        "the best passages are re-ranked with proximity, and up to this many (50 at most) "
-        "are searched for the figures or dates a number or date question asks for.",
+        description="With the bundled model, the nearest passages of each language of the "
+        "index (and four times as many nearest sentences) fetched from Chroma, one query per "
+        "language, whose mean similarity is that language's background; with another "
+        "embedding weighed in, the nearest passages of all languages, in one query. In "
+        "either setup, at least this many of the best passages are re-ranked with "
+        "proximity, and up to this many (50 at most) are searched for the figures or dates "
+        "a number or date question asks for.",
     )
     max_question_chars: int = Field(
         default=2000,
