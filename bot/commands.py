@@ -19,6 +19,7 @@ from bot.frontend import (
     stdin_lines,
 )
 from rag.errors import BackendError, BadInputError
+from rag.limits import TOP_K
 
 if TYPE_CHECKING:
     from rag.reply import Reply
@@ -29,17 +30,27 @@ WITHDRAWN = "(The language model's text above is withdrawn; the answer below rep
 
 @click.command()
 @click.argument("question")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per answer.")
-@click.option("-k", "--top-k", type=click.IntRange(1, 50), help="Passages to answer from.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print one JSON object per answer (with each citation's character offsets "
+    "start/end, passage/passages and cited_opening).",
+)
+@click.option("-k", "--top-k", type=click.IntRange(*TOP_K), help="Passages to answer from.")
 @reports_errors
 def ask(question: str, as_json: bool, top_k: int | None) -> None:
     """Answer QUESTION from the indexed articles.
 
+    The answer has [n] markers, and its sources are grouped by article (title, file,
+    language), each cited passage labelled by its place in the article and the first
+    words it is cited for ([2] passage 3 of 5 · "Microsoft will…").
+
     With QUESTION "-", read one question per line from standard input and answer
-    each (with --json: JSON Lines out, one object per question; a bad line, or one
-    the Chroma server failed to serve, gives an object with an "error" field and the
-    run goes on; the exit code is 1 if any line failed). The first run indexes the
-    corpus directory.
+    each, loading the index once (with --json: JSON Lines out, one object per
+    question; a bad line, or one the Chroma server failed to serve, gives an object
+    with an "error" field and the run goes on; the exit code is 1 if any line
+    failed). The first run indexes the corpus directory.
 
     \b
     Examples:
@@ -104,7 +115,8 @@ def _emit_error(as_json: bool, number: int, line: str, message: str) -> None:
 @click.option(
     "--rebuild",
     is_flag=True,
-    help="Build the index again from PATHS (default: the paths it was built from).",
+    help="Build the index again from PATHS (default: the paths it was built from); a "
+    "remembered path that is gone stops it until you add --forget-missing.",
 )
 @click.option(
     "--forget-missing",
@@ -119,9 +131,10 @@ def ingest(paths: tuple[Path, ...], rebuild: bool, forget_missing: bool) -> None
 
     Reads .txt and .md files as UTF-8 (or UTF-16 with a BOM). Unchanged articles are
     left alone, changed ones are re-indexed, and articles whose files vanished from an
-    ingested folder are dropped. Unreadable files and folders, devices, pipes, link
-    loops and files over 5 MB are skipped with a warning; a PATH that does not exist,
-    or is neither a folder nor a regular file, stops the ingest.
+    ingested folder are dropped. Unreadable files and folders, devices, pipes, sockets,
+    link loops and files over 5 MB are skipped with a warning naming them (a question
+    set, *.jsonl, in an ingested folder is left out silently); a PATH that does not
+    exist, or is neither a folder nor a regular file, stops the ingest (exit code 2).
     """
     missing = [str(path) for path in paths if not os.path.lexists(path)]
     if missing:

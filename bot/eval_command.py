@@ -15,6 +15,7 @@ import click
 
 from bot.frontend import ProgressBar, ensure_index, open_engine, reports_errors, say_warnings
 from rag.errors import BadInputError
+from rag.limits import TOP_K
 
 if TYPE_CHECKING:
     from rag.engine import Engine
@@ -59,7 +60,7 @@ FILE = click.Path(dir_okay=False, path_type=Path)
     type=FILE,
     help="Print the change of each figure against an earlier run's --json file.",
 )
-@click.option("-k", "--top-k", type=click.IntRange(1, 50), help="Passages to answer from.")
+@click.option("-k", "--top-k", type=click.IntRange(*TOP_K), help="Passages to answer from.")
 @reports_errors
 def eval_command(
     questions_file: Path,

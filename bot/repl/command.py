@@ -7,13 +7,12 @@ import sys
 import click
 
 from bot.frontend import open_engine, reports_errors
-from bot.repl.session import MAX_TOP_K, run_piped, run_terminal
+from bot.repl.session import run_piped, run_terminal
+from rag.limits import TOP_K
 
 
 @click.command()
-@click.option(
-    "-k", "--top-k", type=click.IntRange(1, MAX_TOP_K), help="Passages to answer from (/k N)."
-)
+@click.option("-k", "--top-k", type=click.IntRange(*TOP_K), help="Passages to answer from (/k N).")
 @click.option("--json", "as_json", is_flag=True, help="Start with raw JSON output (/json).")
 @click.option(
     "--bidi",

@@ -20,6 +20,7 @@ import click
 
 from bot.frontend import unexpected_error
 from rag.errors import NewsbotError
+from rag.limits import TOP_K
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
     from rag.reply import Reply
 
 T = TypeVar("T")
-MAX_TOP_K = 50
 PROMPT = "newsbot> "
 
 
@@ -75,7 +75,9 @@ COMMANDS = (
     Command(("/help", "/?"), "/help", "this list"),
     Command(("/show",), "/show N", "the whole passage N of the last answer, cited text marked"),
     Command(("/sources",), "/sources", "the indexed articles: file, language, passages, title"),
-    Command(("/k",), "/k N", f"answer from N passages (1-{MAX_TOP_K}); /k alone shows it"),
+    Command(
+        ("/k",), "/k N", f"answer from N passages ({TOP_K.low}-{TOP_K.high}); /k alone shows it"
+    ),
     Command(("/reset",), "/reset", "forget the conversation so far"),
     Command(
         ("/ingest",),
@@ -233,8 +235,8 @@ class ReplSession:
             self.output.info(f"Answers use the best {self.top_k} passages; /k N changes it.")
             return
         number = _parse_int(argument)
-        if number is None or not 1 <= number <= MAX_TOP_K:
-            self.fail(f"/k takes a number of passages from 1 to {MAX_TOP_K}, e.g. /k 3")
+        if number is None or not TOP_K.low <= number <= TOP_K.high:
+            self.fail(f"/k takes a number of passages from {TOP_K.low} to {TOP_K.high}, e.g. /k 3")
             return
         self.top_k = number
         self.output.info(f"Answers now use the best {number} passages.")

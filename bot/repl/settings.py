@@ -16,13 +16,13 @@ class ReplSettings(NewsbotSettings):
 
     state_dir: Annotated[Path | None, EmptyMeansUnset] = Field(
         default=None,
-        description="Per-user state such as the REPL history; empty means "
-        "$XDG_STATE_HOME/newsbot (or ~/.local/state/newsbot).",
+        description="Per-user state: the REPL history. Empty: `$XDG_STATE_HOME/newsbot` or "
+        "`~/.local/state/newsbot`.",
     )
     repl_bidi: Literal["terminal", "reorder"] = Field(
         default="terminal",
-        description="Who lays out Arabic in the REPL: the terminal, or newsbot (for "
-        "terminals without bidi support).",
+        description="Who lays out Arabic in the REPL: `terminal`, or `reorder` (newsbot) for "
+        "terminals without bidi support.",
     )
 
     def user_state_dir(self) -> Path:

@@ -26,29 +26,35 @@ class TelegramSettings(NewsbotSettings):
     """The Telegram bot's settings. `.env.example` documents each one."""
 
     telegram_token: Annotated[SecretStr | None, EmptyMeansUnset] = Field(
-        default=None, description="Bot token."
+        default=None, description="Telegram bot token from @BotFather (secret, never logged)."
     )
     telegram_base_url: str = Field(
         default="https://api.telegram.org/bot",
         pattern=r"^https?://\S+$",
-        description="Bot API base URL; the token is appended to it.",
+        description="Bot API base URL, to which the token is appended (for a self-hosted Bot "
+        "API server).",
     )
     telegram_allowed_users: Annotated[frozenset[int], NoDecode] = Field(
-        default=frozenset(), description="User ids allowed to use the bot in any chat."
+        default=frozenset(),
+        description="Comma-separated user ids allowed to use the bot, in any chat.",
     )
     telegram_allowed_chats: Annotated[frozenset[int], NoDecode] = Field(
-        default=frozenset(), description="Chat ids where anyone may use the bot."
+        default=frozenset(),
+        description="Comma-separated chat ids (groups, or private chats) where anyone may use "
+        "it. With both lists empty the bot refuses to start unless "
+        "`NEWSBOT_TELEGRAM_PUBLIC=true`.",
     )
     telegram_public: bool = Field(
         default=False,
-        description="Let anyone on Telegram use the bot; required when both allowlists are "
-        "empty (the bot refuses to start otherwise).",
+        description="`true`: anyone on Telegram may use the bot (it warns at start). Required "
+        "when both allowlists are empty; an error when either is set.",
     )
     telegram_rate_limit: int = Field(
         default=10,
         ge=0,
         le=1000,
-        description="Questions, commands and button presses per user per minute; 0: no limit.",
+        description="Questions, commands and button presses each user may send per minute "
+        "(`0`: no limit).",
     )
     telegram_workers: int = Field(
         default=4, ge=1, le=64, description="Threads answering questions for the bot."
@@ -57,26 +63,34 @@ class TelegramSettings(NewsbotSettings):
         default=1.0,
         ge=0.0,
         le=60.0,
-        description="Seconds at least between edits of an answer as a language model writes it.",
+        description="With a language model: seconds at least between edits of an answer's "
+        "message as the model writes it.",
     )
     telegram_max_answer_messages: int = Field(
         default=3,
         ge=1,
         le=20,
-        description="Telegram messages one answer may take at most; a longer answer is "
-        "shortened, with a note saying so.",
+        description="Telegram messages (4,096 UTF-16 units each) one answer may take at most; "
+        "a longer answer is cut at a word and ends with a note saying it was shortened, its "
+        "sources and buttons kept.",
     )
     telegram_webhook_url: Annotated[str | None, EmptyMeansUnset] = Field(
-        default=None, description="Public HTTPS URL for Telegram to post updates to."
+        default=None,
+        description="Public HTTPS URL Telegram posts updates to; when set, the bot uses a "
+        "webhook instead of long polling.",
     )
     telegram_webhook_listen: str = Field(
-        default="127.0.0.1", min_length=1, description="Address the webhook server binds."
+        default="127.0.0.1",
+        min_length=1,
+        description="Address the bot's webhook server binds.",
     )
     telegram_webhook_port: int = Field(
-        default=8443, ge=1, le=65535, description="Port the webhook server listens on."
+        default=8443, ge=1, le=65535, description="Port of the bot's webhook server."
     )
     telegram_webhook_secret: Annotated[SecretStr | None, EmptyMeansUnset] = Field(
-        default=None, description="Secret Telegram sends with every webhook request."
+        default=None,
+        description="Secret Telegram sends with every update (1 to 256 of `A-Z a-z 0-9 _ -`); "
+        "other requests are refused. Empty: a random one, made up at each start.",
     )
 
     @field_validator("telegram_allowed_users", "telegram_allowed_chats", mode="before")
@@ -135,9 +149,9 @@ class TelegramConfig:
     access: AccessPolicy
     rate_limit: int
     workers: int
-    webhook: Webhook | None = None
-    edit_interval: float = 1.0  # seconds at least between edits of a streaming answer
-    max_answer_messages: int = 3  # Telegram messages one answer may take at most
+    edit_interval: float  # seconds at least between edits of a streaming answer
+    max_answer_messages: int  # Telegram messages one answer may take at most
+    webhook: Webhook | None
 
     @classmethod
     def from_settings(cls, settings: TelegramSettings) -> TelegramConfig:

@@ -39,7 +39,6 @@ _CLOSERS = frozenset("\"'”’»)")
 # them, before a space; or a line break.
 _SENTENCE_END = re.compile(r"[.!?؟。…]+[\"'”’»)]*+(?:\s*\[[0-9]+\])*+(?=\s)|(?=\n)")
 _SHOWN_NUMBER = re.compile(r"\[([0-9]+)\]")
-DEFAULT_MAX_ANSWER_CHARS = 4000
 # The reply may hold more than the answer (a <think> block, dropped markers); past this
 # many times the answer's limit, it is closed whatever it holds.
 RAW_REPLY_FACTOR = 8
@@ -398,7 +397,7 @@ class _Reply:
 class CitedGenerator:
     """Asks the model for a cited answer and validates it; falls back when it must."""
 
-    def __init__(self, model: ChatModel, *, max_chars: int = DEFAULT_MAX_ANSWER_CHARS) -> None:
+    def __init__(self, model: ChatModel, *, max_chars: int) -> None:
         self.model = model
         self.max_chars = max_chars
 

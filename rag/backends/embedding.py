@@ -76,12 +76,11 @@ def hashed_ngram_vectors(texts: Sequence[str], dim: int) -> np.ndarray:
 
 def _hashing_embedding(config: EmbeddingConfig) -> BaseEmbedding:
     from llama_index.core.base.embeddings.base import BaseEmbedding
-    from pydantic import Field
 
     class HashingEmbedding(BaseEmbedding):
         """Offline embedding: hashed character 3-5-grams of normalised content words."""
 
-        dim: int = Field(default=768)
+        dim: int
         by_meaning: ClassVar[bool] = False
 
         @classmethod

@@ -180,8 +180,7 @@ def _openai_llm(config: LLMConfig) -> LLM:
             "NEWSBOT_LLM_PROVIDER=openai without NEWSBOT_LLM_BASE_URL uses the OpenAI API, "
             "which needs NEWSBOT_LLM_API_KEY; for a local server set NEWSBOT_LLM_BASE_URL"
         )
-    # http_client is OpenAI's __init__ parameter, which the pydantic signature mypy sees lacks.
-    return OpenAILike(  # type: ignore[call-arg]
+    return OpenAILike(
         model=config.model or DEFAULT_LLM_MODELS["openai"],
         api_base=config.base_url or OPENAI_API_URL,
         api_key=key or NO_KEY,

@@ -14,8 +14,12 @@ import time
 from pathlib import Path
 from typing import IO
 
+import click
 import pytest
+from annotated_types import Ge, Le
 
+from bot.cli import cli
+from rag.settings import Settings
 from tests.conftest import (
     API_KEY,
     ENGLISH_SEED,
@@ -634,3 +638,17 @@ def test_an_env_file_that_is_not_utf8_is_one_line(
     assert result.stderr.decode().strip() == (
         "newsbot: error: .env is not UTF-8 text (byte 0xe9 on line 2); save it as UTF-8"
     )
+
+
+def test_every_top_k_option_takes_the_settings_range() -> None:
+    constraints = Settings.model_fields["top_k"].metadata
+    for name, command in cli.commands.items():
+        for option in command.params:
+            if option.name == "top_k":
+                assert isinstance(option.type, click.IntRange), name
+                assert Ge(option.type.min) in constraints and Le(option.type.max) in constraints
+    assert {"ask", "eval", "repl"} <= {
+        name
+        for name, command in cli.commands.items()
+        if "top_k" in (p.name for p in command.params)
+    }

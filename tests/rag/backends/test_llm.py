@@ -20,7 +20,7 @@ from rag.backends.llm import (
 )
 from rag.engine import Engine
 from rag.errors import ConfigError
-from rag.settings import LLMConfig, Settings, load_settings
+from rag.settings import Settings, load_settings
 from tests.conftest import API_KEY, needs_ollama, needs_openai
 from tests.standins._server import Reply
 from tests.standins.ollama_api import OllamaStandIn
@@ -56,19 +56,19 @@ def test_missing_extra_names_the_install_command(
 @needs_openai
 def test_openai_api_needs_a_key() -> None:
     with pytest.raises(ConfigError, match="NEWSBOT_LLM_API_KEY"):
-        make_llm(LLMConfig(provider="openai"))
+        make_llm(Settings(llm_provider="openai").llm())
 
 
 @needs_openai
 def test_openai_settings_reach_the_client() -> None:
     llm = make_llm(
-        LLMConfig(
-            provider="openai",
-            base_url="http://127.0.0.1:8000/v1",
-            model="qwen2.5-7b-instruct",
-            timeout=12,
-            temperature=0.3,
-        )
+        Settings(
+            llm_provider="openai",
+            llm_base_url="http://127.0.0.1:8000/v1",
+            llm_model="qwen2.5-7b-instruct",
+            llm_timeout=12,
+            llm_temperature=0.3,
+        ).llm()
     )
     assert llm is not None
     assert (llm.model, llm.api_base, llm.timeout, llm.temperature, llm.max_retries) == (  # type: ignore[attr-defined]
@@ -83,7 +83,7 @@ def test_openai_settings_reach_the_client() -> None:
 
 @needs_ollama
 def test_ollama_defaults() -> None:
-    config = LLMConfig(provider="ollama")
+    config = Settings(llm_provider="ollama").llm()
     llm = make_llm(config)
     assert llm is not None
     assert (llm.model, llm.base_url) == ("qwen2.5:7b", "http://localhost:11434")  # type: ignore[attr-defined]
@@ -169,7 +169,11 @@ def test_failures_are_described_without_quoting_the_server(exc: Exception, reaso
 def test_chat_model_failure_carries_no_server_text(openai_standin: OpenAIStandIn) -> None:
     openai_standin.responder = lambda request: Reply(status=401, error=f"bad key {API_KEY}")
     model = make_chat_model(
-        LLMConfig(provider="openai", base_url=openai_standin.base_url, api_key=API_KEY)
+        Settings(
+            llm_provider="openai",
+            llm_base_url=openai_standin.base_url,
+            llm_api_key=SecretStr(API_KEY),
+        ).llm()
     )
     assert isinstance(model, ChatModel)
     for call in (lambda: model.complete("s", "u"), lambda: list(model.stream("s", "u"))):
@@ -185,7 +189,11 @@ def test_chat_model_failure_carries_no_server_text(openai_standin: OpenAIStandIn
 def test_ollama_key_goes_in_the_authorization_header(ollama_standin: OllamaStandIn) -> None:
     ollama_standin.responder = lambda request: Reply(text="hello")
     model = make_chat_model(
-        LLMConfig(provider="ollama", base_url=ollama_standin.base_url, api_key=API_KEY)
+        Settings(
+            llm_provider="ollama",
+            llm_base_url=ollama_standin.base_url,
+            llm_api_key=SecretStr(API_KEY),
+        ).llm()
     )
     assert model is not None and model.complete("s", "u") == "hello"
     request = ollama_standin.requests[0]
@@ -207,9 +215,9 @@ def test_reply_limits_default_and_read_from_the_environment(
 @needs_openai
 @needs_ollama
 def test_answer_limit_is_the_models_max_tokens() -> None:
-    base = {"base_url": "http://127.0.0.1:9/v1", "max_answer_chars": 1500}
-    openai = make_llm(LLMConfig(provider="openai", **base))  # type: ignore[arg-type]
-    ollama = make_llm(LLMConfig(provider="ollama", **base))  # type: ignore[arg-type]
+    base = {"llm_base_url": "http://127.0.0.1:9/v1", "llm_max_answer_chars": 1500}
+    openai = make_llm(Settings(llm_provider="openai", **base).llm())  # type: ignore[arg-type]
+    ollama = make_llm(Settings(llm_provider="ollama", **base).llm())  # type: ignore[arg-type]
     assert openai.max_tokens == 1500  # type: ignore[union-attr]
     assert ollama.additional_kwargs["num_predict"] == 1500  # type: ignore[union-attr]
 
@@ -230,12 +238,12 @@ def test_a_trickling_reply_is_cut_at_the_deadline(
 ) -> None:
     with server_class() as server:
         model = make_chat_model(
-            LLMConfig(
-                provider=provider,  # type: ignore[arg-type]
-                base_url=server.base_url,
-                timeout=5,
-                deadline=1.5,
-            )
+            Settings(
+                llm_provider=provider,  # type: ignore[arg-type]
+                llm_base_url=server.base_url,
+                llm_timeout=5,
+                llm_deadline=1.5,
+            ).llm()
         )
         assert model is not None
         server.responder = lambda request: Reply(text="ready")
@@ -261,7 +269,7 @@ def test_closing_a_stream_early_closes_its_connection(
     server_class: type[OpenAIStandIn | OllamaStandIn], provider: str
 ) -> None:
     with server_class() as server:
-        model = make_chat_model(LLMConfig(provider=provider, base_url=server.base_url))  # type: ignore[arg-type]
+        model = make_chat_model(Settings(llm_provider=provider, llm_base_url=server.base_url).llm())  # type: ignore[arg-type]
         assert model is not None
         rest_may_come = threading.Event()
         server.responder = lambda request: Reply(

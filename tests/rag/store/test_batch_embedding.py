@@ -9,7 +9,7 @@ import numpy as np
 from llama_index.core import MockEmbedding
 
 from rag.backends.embedding import make_embedding
-from rag.settings import EmbeddingConfig
+from rag.settings import Settings
 from rag.store.batch_embedding import BatchEmbedding, matches_meaning
 
 
@@ -28,7 +28,7 @@ class Cached:
 
 
 def test_the_hashing_embedding_is_a_batch_embedding_without_meaning() -> None:
-    hashing = make_embedding(EmbeddingConfig(provider="hashing", dim=64))
+    hashing = make_embedding(Settings(embedding_provider="hashing", embedding_dim=64).embedding())
     assert isinstance(hashing, BatchEmbedding)
     assert not matches_meaning(hashing)
     assert isinstance(Cached(hashing), BatchEmbedding)
