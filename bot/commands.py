@@ -135,6 +135,8 @@ def ingest(paths: tuple[Path, ...], rebuild: bool, forget_missing: bool) -> None
     link loops and files over 5 MB are skipped with a warning naming them (a question
     set, *.jsonl, in an ingested folder is left out silently); a PATH that does not
     exist, or is neither a folder nor a regular file, stops the ingest (exit code 2).
+    A long ingest shows each stage on stderr with its count, its measured rate
+    (passages/s) and the time left at that rate.
     """
     missing = [str(path) for path in paths if not os.path.lexists(path)]
     if missing:

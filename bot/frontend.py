@@ -114,13 +114,14 @@ def front_end_settings() -> tuple[type[NewsbotSettings], ...]:
 
 class ProgressBar:
     """A transient progress bar on stderr, one line per label (a stage of an ingest, the
-    questions of an evaluation); nothing is drawn until the first `show`."""
+    questions of an evaluation), each with an optional detail after its count; nothing is
+    drawn until the first `show`."""
 
     def __init__(self) -> None:
         self._bar: Any = None
         self._tasks: dict[str, Any] = {}
 
-    def show(self, label: str, done: int, total: int) -> None:
+    def show(self, label: str, done: int, total: int, detail: str = "") -> None:
         if self._bar is None:
             from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -129,13 +130,14 @@ class ProgressBar:
                 TextColumn("{task.description}"),
                 BarColumn(),
                 MofNCompleteColumn(),
+                TextColumn("{task.fields[detail]}"),
                 console=Console(stderr=True),
                 transient=True,
             )
             self._bar.start()
         if label not in self._tasks:
-            self._tasks[label] = self._bar.add_task(label, total=total)
-        self._bar.update(self._tasks[label], completed=done, total=total)
+            self._tasks[label] = self._bar.add_task(label, total=total, detail=detail)
+        self._bar.update(self._tasks[label], completed=done, total=total, detail=detail)
 
     def close(self) -> None:
         if self._bar is not None:
@@ -147,15 +149,56 @@ INGEST_STAGES = {
     "embed": "Embedding passages",
     "delete": "Removing old passages",
 }
+# What each stage counts, for its rate.
+STAGE_UNITS = {"read": "files", "embed": "passages", "delete": "passages"}
+# A rate measured over less time than this says little (one batch, a warm-up).
+MIN_RATE_SECONDS = 2.0
+
+
+class StageRate:
+    """How fast an ingest's stage goes, measured from its first report to the latest (so the
+    model's loading before the first batch is left out), and the time left at that rate."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._stage = ""
+        self._start = (0.0, 0)
+
+    def __call__(self, stage: str, done: int, total: int) -> str:
+        """ "5.1 passages/s · about 9 min left", or "" until there is a rate to tell."""
+        now = self._clock()
+        if stage != self._stage:
+            self._stage, self._start = stage, (now, done)
+        elapsed, moved = now - self._start[0], done - self._start[1]
+        if elapsed < MIN_RATE_SECONDS or moved <= 0:
+            return ""
+        rate = moved / elapsed
+        unit = STAGE_UNITS.get(stage, "items")
+        shown = f"{rate:.1f}" if rate < 100 else f"{rate:,.0f}"
+        if done >= total:
+            return f"{shown} {unit}/s"
+        return f"{shown} {unit}/s · about {duration((total - done) / rate)} left"
+
+
+def duration(seconds: float) -> str:
+    """ "40 s", "9 min", "1 h 20 min": a time left, as precise as it can be told."""
+    if seconds < 60:
+        return f"{max(1, round(seconds))} s"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60} min" if minutes % 60 else f"{minutes // 60} h"
 
 
 class IngestProgress:
     """An ingest's progress bar: shown for many files, or for a stage that is slow (embedding
-    with the bundled model takes seconds even for a few dozen passages); silent otherwise.
-    `announce`, if given, is said once the ingest has started reading."""
+    with the bundled model takes seconds even for a few dozen passages), with the stage's
+    measured rate and the time left at it; silent otherwise. `announce`, if given, is said
+    once the ingest has started reading."""
 
     def __init__(self, announce: str | None = None) -> None:
         self.bar = ProgressBar()
+        self.rate = StageRate()
         self._timed_stage = ""
         self._stage_started = time.monotonic()
         self._announce = announce
@@ -166,9 +209,10 @@ class IngestProgress:
             self._announce = None
         if stage != self._timed_stage:
             self._timed_stage, self._stage_started = stage, time.monotonic()
+        detail = self.rate(stage, done, total)
         slow = time.monotonic() - self._stage_started > PROGRESS_BAR_AFTER_SECONDS
         if total >= PROGRESS_BAR_MIN_FILES or slow:
-            self.bar.show(INGEST_STAGES.get(stage, stage), done, total)
+            self.bar.show(INGEST_STAGES.get(stage, stage), done, total, detail)
 
 
 def run_ingest(

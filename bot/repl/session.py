@@ -18,15 +18,16 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import click
 
-from bot.frontend import unexpected_error
+from bot.frontend import INGEST_STAGES, StageRate, unexpected_error
 from rag.errors import NewsbotError
 from rag.limits import TOP_K
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.status import Status
 
     from rag.engine import Engine
-    from rag.models import Answer, ArticleInfo, Citation
+    from rag.models import Answer, ArticleInfo, Citation, IngestReport
     from rag.reply import Reply
 
 T = TypeVar("T")
@@ -50,9 +51,12 @@ class ReplOutput(Protocol):
 
 
 class Busy(Protocol):
-    """Runs `work` while showing `label`; with `background`, Ctrl-C can cancel the wait."""
+    """Runs `work` while showing `label`; with `background`, Ctrl-C can cancel the wait.
+    `show` replaces the label while the work runs (an ingest's progress)."""
 
     def __call__(self, label: str, work: Callable[[], T], *, background: bool) -> T: ...
+
+    def show(self, label: str) -> None: ...
 
 
 StreamView = Callable[[str], AbstractContextManager[Callable[[str], None]]]
@@ -60,8 +64,14 @@ StreamView = Callable[[str], AbstractContextManager[Callable[[str], None]]]
 it yields) as a language model writes it."""
 
 
-def run_directly(label: str, work: Callable[[], T], *, background: bool) -> T:
-    return work()
+class RunDirectly:
+    """Runs the work with nothing shown (piped input, scripts)."""
+
+    def __call__(self, label: str, work: Callable[[], T], *, background: bool) -> T:
+        return work()
+
+    def show(self, label: str) -> None:
+        pass
 
 
 @dataclass(frozen=True)
@@ -99,7 +109,7 @@ class ReplSession:
         *,
         top_k: int | None = None,
         as_json: bool = False,
-        busy: Busy = run_directly,
+        busy: Busy | None = None,
         stream_to: StreamView | None = None,
     ) -> None:
         from rag.models import Conversation
@@ -108,7 +118,7 @@ class ReplSession:
         self.output = output
         self.top_k = top_k or engine.settings.top_k
         self.as_json = as_json
-        self.busy = busy
+        self.busy = busy or RunDirectly()
         self.stream_to = stream_to
         self.conversation = Conversation()
         self.last_answer: Answer | None = None
@@ -253,9 +263,7 @@ class ReplSession:
             self.fail(f"cannot read the paths ({exc}); quote paths with spaces: /ingest 'my dir'")
             return
         try:
-            report = self.busy(
-                "Indexing…", lambda: self.engine.ingest(paths or None), background=False
-            )
+            report = self.busy("Indexing…", lambda: self._ingest(paths), background=False)
         except Cancelled:
             self.output.info("Indexing interrupted; /ingest again finishes it.", dim=True)
             return
@@ -264,6 +272,17 @@ class ReplSession:
         for notice in report.notices:
             self.output.info(f"note: {notice}")
         self.output.info(f"Indexed {report.summary()}.")
+
+    def _ingest(self, paths: list[Path]) -> IngestReport:
+        """The ingest, its stage, count, rate and the time left shown as it goes."""
+        rate = StageRate()
+
+        def progress(stage: str, done: int, total: int) -> None:
+            detail = rate(stage, done, total)
+            label = f"{INGEST_STAGES.get(stage, stage)} {done:,}/{total:,}"
+            self.busy.show(f"Indexing… {label}" + (f" · {detail}" if detail else ""))
+
+        return self.engine.ingest(paths or None, progress=progress)
 
     def toggle_json(self, argument: str) -> None:
         self.as_json = not self.as_json
@@ -344,15 +363,26 @@ def run_in_thread(work: Callable[[], T]) -> T:
     return future.result()
 
 
-def spinner_for(console: Console) -> Busy:
-    def busy(label: str, work: Callable[[], T], *, background: bool) -> T:
-        with console.status(label, spinner="dots"):
+class Spinner:
+    """A spinner with its label on `console` while the work runs."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self._status: Status | None = None
+
+    def __call__(self, label: str, work: Callable[[], T], *, background: bool) -> T:
+        with self.console.status(label, spinner="dots") as status:
+            self._status = status
             try:
                 return run_in_thread(work) if background else work()
             except KeyboardInterrupt:
                 raise Cancelled from None
+            finally:
+                self._status = None
 
-    return busy
+    def show(self, label: str) -> None:
+        if self._status is not None:
+            self._status.update(label)
 
 
 def offer_first_ingest(session: ReplSession, ask_user: Callable[[str], str]) -> None:
@@ -386,7 +416,7 @@ def run_terminal(
         renderer,
         top_k=top_k,
         as_json=as_json,
-        busy=spinner_for(console),
+        busy=Spinner(console),
         stream_to=renderer.streaming,
     )
     history, problem = open_history(state_dir)

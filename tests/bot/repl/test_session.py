@@ -18,7 +18,7 @@ import pexpect
 import pytest
 from rich.console import Console
 
-from bot.repl.session import PROMPT, Cancelled, ReplSession, spinner_for
+from bot.repl.session import PROMPT, Cancelled, ReplSession, Spinner
 from bot.terminal_render import TerminalRenderer, lacks_bidi
 from rag.engine import Engine
 from rag.settings import Settings
@@ -159,7 +159,7 @@ def test_ctrl_c_stops_waiting_for_an_answer() -> None:
 
     try:
         with pytest.raises(Cancelled):
-            spinner_for(console)("Answering…", slow_answer, background=True)
+            Spinner(console)("Answering…", slow_answer, background=True)
     finally:
         release.set()
 
@@ -281,6 +281,34 @@ def test_json_output_is_never_reordered(seeded_engine: Engine) -> None:
     assert len(json.loads(said(out))) == 5
     session.handle("/json")
     assert "JSON output off." in said(out)
+
+
+class ShownLabels:
+    """A Busy that runs the work in this thread and keeps every label it is shown."""
+
+    def __init__(self) -> None:
+        self.labels: list[str] = []
+
+    def __call__(self, label: str, work: Callable[[], Any], *, background: bool) -> Any:
+        self.labels.append(label)
+        return work()
+
+    def show(self, label: str) -> None:
+        self.labels.append(label)
+
+
+def test_ingest_shows_each_stage_with_its_count(settings: Settings, tmp_path: Path) -> None:
+    engine = Engine(settings)
+    busy = ShownLabels()
+    session, out = make_session(engine, busy=busy)
+    session.handle("/ingest")
+    assert "Indexed 5 articles" in said(out)
+    assert busy.labels[0] == "Indexing…"
+    assert "Indexing… Reading articles 5/5" in busy.labels
+    assert any(
+        re.fullmatch(r"Indexing… Embedding passages \d+/\d+( · .*)?", label)
+        for label in busy.labels
+    )
 
 
 def test_ingest_more_articles(settings: Settings, tmp_path: Path) -> None:
