@@ -1,11 +1,12 @@
 """The data that crosses the engine's boundary: answers, citations, articles, and the
-turns of a conversation."""
+turns of a conversation; and what the pipeline asks of an embedding backend."""
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -278,3 +279,19 @@ class SmallTalk:
 
 # What an ingest reports as it goes: the stage ("read", "embed", "delete"), done, total.
 ProgressCallback = Callable[[str, int, int], None]
+
+
+class Embedding(Protocol):
+    """What the pipeline calls on an embedding backend: the part of llama-index's
+    `BaseEmbedding` it uses, which the bundled backends provide without importing
+    llama-index (rag/backends/embedding.py)."""
+
+    model_name: str
+
+    def class_name(self) -> str: ...
+
+    def get_query_embedding(self, query: str) -> list[float]: ...
+
+    def get_text_embedding(self, text: str) -> list[float]: ...
+
+    def get_text_embedding_batch(self, texts: list[str]) -> list[list[float]]: ...

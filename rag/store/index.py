@@ -34,7 +34,7 @@ from rag.errors import (
     IndexUnavailableError,
     NewsbotError,
 )
-from rag.models import ArticleInfo, IngestReport, ProgressCallback
+from rag.models import ArticleInfo, Embedding, IngestReport, ProgressCallback
 from rag.safe_text import escaped_name
 from rag.store.batch_embedding import BatchEmbedding, matches_meaning
 from rag.store.catalogue import Catalogue, CatalogueChanged, ChromaCatalogue, LocalCatalogue
@@ -60,8 +60,6 @@ from rag.store.vectors import (
 from rag.text.sentence_units import answer_units
 
 if TYPE_CHECKING:
-    from llama_index.core.base.embeddings.base import BaseEmbedding
-
     from rag.settings import StorageConfig
 
 LOCK_FILE = INGEST_LOCK_FILE
@@ -76,7 +74,7 @@ class NewsIndex:
     """Chroma (embedded or on a server) and the lexical snapshot, kept in step."""
 
     def __init__(
-        self, storage: StorageConfig, embedding: BaseEmbedding | None, embedding_name: str
+        self, storage: StorageConfig, embedding: Embedding | None, embedding_name: str
     ) -> None:
         """`embedding` None: the configured model cannot be loaded here. Questions are then
         answered from the lexical indexes, and an ingest stores passages without vectors;

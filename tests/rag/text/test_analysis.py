@@ -1,8 +1,17 @@
 from __future__ import annotations
 
+import sys
+import unicodedata
+
 import pytest
 
-from rag.text.analysis import Analyzer, arabic_light_stem, content_tokens, normalize
+from rag.text.analysis import (
+    _MARK_PLANES,
+    Analyzer,
+    arabic_light_stem,
+    content_tokens,
+    normalize,
+)
 
 
 def terms(text: str, language: str) -> list[str]:
@@ -109,6 +118,13 @@ class TestFrench:
     def test_ligatures_are_spelled_out(self, ligature: str, letters: str) -> None:
         assert terms(ligature, "fr") == terms(letters, "fr")
         assert normalize("ex æquo") == "ex aequo"
+
+
+def test_every_combining_mark_is_in_the_planes_the_fold_table_reads() -> None:
+    read = {code for plane in _MARK_PLANES for code in plane}
+    marks = {code for code in range(sys.maxunicode + 1) if unicodedata.combining(chr(code))}
+    assert marks
+    assert marks <= read
 
 
 class TestEnglish:
