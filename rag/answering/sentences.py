@@ -320,7 +320,9 @@ def sentence_features(
                     / named_total
                 )
             typed = float(gives_asked_value(unit.text, passage.language, reading.wanted, question))
-            focused = sum(focus[term] for term in found) / focus_total
+            # In the question's order: summed in a set's, the last digit would vary with
+            # the process's hash seed.
+            focused = sum(weight for term, weight in focus.items() if term in found) / focus_total
             features = {
                 "similarity": similarity,
                 "raw_similarity": raw,

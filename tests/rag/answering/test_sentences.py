@@ -15,6 +15,7 @@ from rag.models import RetrievedPassage
 from rag.retrieval.query_terms import QueryTerms
 from rag.text.analysis import analyzer_for
 from rag.text.sentence_units import answer_units
+from tests.conftest import run_newsbot
 
 
 def query_of(question: str, language: str) -> QueryTerms:
@@ -89,3 +90,18 @@ def test_stored_sentence_vectors_are_used_and_only_the_missing_embedded() -> Non
     vectors = SentenceVectors(embed, stored=stored).of_units([passage(text)], units)
     assert [v.tolist() for v in vectors[0]] == [[5.0, 5.0], [1.0, 1.0]]
     assert embedded == [[second.text]]
+
+
+def test_answers_are_the_same_whatever_the_hash_seed(ingested_data: dict[str, str]) -> None:
+    # A feature summed in a set's order differed in its last digit between processes.
+    questions = (
+        "À quelle date Trump a-t-il annoncé que les États-Unis pourraient interdire TikTok ?\n"
+        "ماذا تعهدت مايكروسوفت بخصوص البيانات الخاصة لمستخدمي تيك توك الأمريكيين؟\n"
+    ).encode()
+    replies = {
+        run_newsbot(
+            "ask", "--json", "-", env={**ingested_data, "PYTHONHASHSEED": seed}, input=questions
+        ).stdout
+        for seed in ("1", "3", "7")
+    }
+    assert len(replies) == 1 and b'"answerability"' in next(iter(replies))
