@@ -456,6 +456,7 @@ class NewsIndex:
                 # the current one rather than building and publishing the same index again.
                 self._publish(plan.records, vectors, catalogue, lease)
             vectors.mark_published()
+            vectors.ensure_search_beam()
             if sentences is not None:
                 vectors.mark_sentences_complete()
             stale = sorted(present - wanted)

@@ -329,7 +329,7 @@ class TestIngestWhileServing:
         )
         repl = Engine(settings)
         repl.ingest()
-        repl.ask(ENGLISH_QUESTION)
+        _ = repl.reply(ENGLISH_QUESTION).answer
         change_corpus(corpus)
         with IngestProcess(cli_env(tmp_path, corpus)) as other:
             assert other.result()["report"]["added"] == 1

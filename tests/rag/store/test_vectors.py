@@ -20,6 +20,8 @@ from rag.errors import BackendError, IndexUnavailableError
 from rag.settings import Settings
 from rag.store.ingest import plan_ingest
 from rag.store.vectors import (
+    HNSW_EF_SEARCH,
+    SENTENCES_SUFFIX,
     VectorIndex,
     VectorStoreUnusable,
     chroma_errors,
@@ -337,3 +339,48 @@ def test_sentences_of_passages_stored_before_are_embedded_once_by_the_next_inges
     model.embedded.clear()
     engine.ingest()
     assert model.embedded == []
+
+
+def _search_beams(settings: Settings) -> list[int]:
+    client = connect(settings.chroma())
+    names = [settings.collection, settings.collection + SENTENCES_SUFFIX]
+    collections = [c for c in client.list_collections() if c.name in names]
+    return [int(c.configuration_json["hnsw"]["ef_search"]) for c in collections]
+
+
+@pytest.mark.parametrize("mode", ["embedded", pytest.param("server", marks=pytest.mark.slow)])
+def test_collections_search_with_the_wide_beam_and_an_old_one_is_widened(
+    request: pytest.FixtureRequest, tmp_path: Path, corpus: Path, mode: str
+) -> None:
+    # With Chroma's default beam, searches over the sentences missed some of the nearest,
+    # a different few in each process: a question could be answered or refused by chance.
+    overrides: dict[str, object] = {}
+    if mode == "server":
+        server: ChromaServer = request.getfixturevalue("chroma_server")
+        overrides = {"chroma_url": server.url, "collection": unique_collection()}
+    settings = make_settings(tmp_path, corpus, **overrides)
+    index = VectorIndex(
+        connect(settings.chroma()), settings.collection, location_of(settings.chroma())
+    )
+    index.add(
+        seed_records(settings), lambda texts: [[1.0, 2.0]] * len(texts), sentences=sentence_spans
+    )
+    assert _search_beams(settings) == [HNSW_EF_SEARCH, HNSW_EF_SEARCH]
+    client = connect(settings.chroma())
+    for name in (settings.collection, settings.collection + SENTENCES_SUFFIX):
+        client.get_collection(name, embedding_function=None).modify(
+            configuration={"hnsw": {"ef_search": 100}}
+        )
+    assert _search_beams(settings) == [100, 100]  # as an index made before the wide beam
+    index.ensure_search_beam()
+    assert _search_beams(settings) == [HNSW_EF_SEARCH, HNSW_EF_SEARCH]
+
+
+def test_an_ingest_widens_an_old_search_beam(settings: Settings) -> None:
+    Engine(settings).ingest()
+    client = connect(settings.chroma())
+    client.get_collection(settings.collection, embedding_function=None).modify(
+        configuration={"hnsw": {"ef_search": 100}}
+    )
+    Engine(settings).ingest()  # nothing to add: it still widens the beam
+    assert _search_beams(settings) == [HNSW_EF_SEARCH]
