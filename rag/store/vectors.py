@@ -53,7 +53,8 @@ HNSW_EF_CONSTRUCTION = 32
 # The search beam. With Chroma's default 100, a search for one language's nearest 200
 # sentences over that graph found only 89-99% of them, and a different few from one process
 # to the next: the same question could be answered, or refused, depending on the run. With
-# 1000 it found all of them, the same each time, on the trust benchmark's archive.
+# 1000, at least 99.5% (mean 100%), the same each time, on the trust benchmark's archive
+# (benchmarks/search_recall.py).
 HNSW_EF_SEARCH = 1000
 EMBEDDING_KEY = "newsbot_embedding"
 # Set once an ingest has published a lexical snapshot beside these vectors: vectors without
