@@ -209,11 +209,7 @@ def test_ids_and_records_are_read_in_pages(
     monkeypatch: pytest.MonkeyPatch,
     mode: str,
 ) -> None:
-    overrides: dict[str, object] = {}
-    if mode == "server":
-        server: ChromaServer = request.getfixturevalue("chroma_server")
-        overrides = {"chroma_url": server.url, "collection": unique_collection()}
-    settings = make_settings(tmp_path, corpus, **overrides)
+    settings = settings_in(mode, request, tmp_path, corpus)
     records = seed_records(settings)
     index = VectorIndex(
         connect(settings.chroma()), settings.collection, location_of(settings.chroma())
@@ -268,15 +264,22 @@ def sentence_spans(record):  # type: ignore[no-untyped-def]
     return NewsIndex._sentences(record)
 
 
-@pytest.mark.parametrize("mode", ["embedded", pytest.param("server", marks=pytest.mark.slow)])
-def test_a_passage_is_stored_with_its_sentences_and_deleted_with_them(
-    request: pytest.FixtureRequest, tmp_path: Path, corpus: Path, mode: str
-) -> None:
+def settings_in(
+    mode: str, request: pytest.FixtureRequest, tmp_path: Path, corpus: Path
+) -> Settings:
+    """Settings for an embedded store, or for a collection of its own on the Chroma server."""
     overrides: dict[str, object] = {}
     if mode == "server":
         server: ChromaServer = request.getfixturevalue("chroma_server")
         overrides = {"chroma_url": server.url, "collection": unique_collection()}
-    settings = make_settings(tmp_path, corpus, **overrides)
+    return make_settings(tmp_path, corpus, **overrides)
+
+
+@pytest.mark.parametrize("mode", ["embedded", pytest.param("server", marks=pytest.mark.slow)])
+def test_a_passage_is_stored_with_its_sentences_and_deleted_with_them(
+    request: pytest.FixtureRequest, tmp_path: Path, corpus: Path, mode: str
+) -> None:
+    settings = settings_in(mode, request, tmp_path, corpus)
     records = seed_records(settings)
     index = VectorIndex(
         connect(settings.chroma()), settings.collection, location_of(settings.chroma())
@@ -354,11 +357,7 @@ def test_collections_search_with_the_wide_beam_and_an_old_one_is_widened(
 ) -> None:
     # With Chroma's default beam, searches over the sentences missed some of the nearest,
     # a different few in each process: a question could be answered or refused by chance.
-    overrides: dict[str, object] = {}
-    if mode == "server":
-        server: ChromaServer = request.getfixturevalue("chroma_server")
-        overrides = {"chroma_url": server.url, "collection": unique_collection()}
-    settings = make_settings(tmp_path, corpus, **overrides)
+    settings = settings_in(mode, request, tmp_path, corpus)
     index = VectorIndex(
         connect(settings.chroma()), settings.collection, location_of(settings.chroma())
     )
