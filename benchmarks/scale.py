@@ -3,15 +3,19 @@
 Writes the 11,263 non-empty SaudiNewsNet articles from ../shared/benchmarks as
 article files (title line, blank line, content), runs `newsbot ingest` on them in a
 child process (wall time, peak RSS), runs it again (nothing changed), then measures
-warm `Engine.search` and `Engine.reply` latency in this process. Prints the figures and
-records them in benchmarks/RESULTS.md.
+warm `Engine.search` and `Engine.reply` latency in this process, and the warm answer of one
+`newsbot ask --json -` process (what the reader waits for, after its start-up). The
+settings are the environment's: the default (the bundled model), or for instance
+NEWSBOT_EMBEDDING_PROVIDER=hashing for the lexical-only setup. Prints the figures and
+records them in benchmarks/RESULTS.md (a section per setup).
 
-    uv run python benchmarks/scale.py [--articles N] [--queries N]
+    uv run python benchmarks/scale.py [--articles N] [--queries N] [--keep DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import resource
@@ -26,7 +30,11 @@ from benchmark_data import add_data_option, load_benchmark, saudinewsnet_article
 from evaluation import machine_description, markdown_table, record
 from retrieval import RESULTS, settings_note
 
-INGEST_TARGET_SECONDS = 90
+# The lexical-only setup's target, and the one with a model (issue 23).
+INGEST_TARGET_SECONDS = {"hashing": 90, "model": 40 * 60}
+ANSWER_TARGET_MS = 100.0
+# Answers of `ask --json -` not timed: the first ones load the index and warm the caches.
+CLI_WARM_UP = 5
 RSS_TARGET_GB = 2.0
 SEARCH_TARGET_MS = 10.0
 
@@ -50,6 +58,39 @@ def run_ingest(corpus: Path, data: Path) -> tuple[float, float, str]:
     return seconds, rss_gb, result.stdout.strip().splitlines()[-1]
 
 
+def cli_answer_seconds(data: Path, corpus: Path, questions: list[str]) -> list[float]:
+    """Seconds from writing each question to one `newsbot ask --json -` process to reading
+    its answer line, the first CLI_WARM_UP left out."""
+    script = Path(sys.executable).with_name("newsbot")
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("NEWSBOT_DATA_DIR", "NEWSBOT_CORPUS_DIR")
+    }
+    env.update(NEWSBOT_DATA_DIR=str(data), NEWSBOT_CORPUS_DIR=str(corpus))
+    process = subprocess.Popen(
+        [str(script), "ask", "--json", "-"],
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        bufsize=1,
+    )
+    assert process.stdin and process.stdout
+    seconds: list[float] = []
+    for question in questions:
+        started = time.perf_counter()
+        process.stdin.write(question.replace("\n", " ") + "\n")
+        process.stdin.flush()
+        line = process.stdout.readline()
+        if not line:
+            sys.exit(f"newsbot ask --json - ended early ({process.wait()})")
+        json.loads(line)
+        seconds.append(time.perf_counter() - started)
+    process.stdin.close()
+    process.wait()
+    return seconds[CLI_WARM_UP:]
+
+
 def verdict(met: bool) -> str:
     return "met" if met else "NOT met"
 
@@ -63,9 +104,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--articles", type=int, default=None, help="index only the first N")
     parser.add_argument("--queries", type=int, default=500, help="questions per latency set")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        default=None,
+        help="write the articles and the index under DIR and keep them (default: a temporary "
+        "folder); an index already there is brought up to date, not rebuilt",
+    )
     add_data_option(parser)
     args = parser.parse_args()
 
+    from rag.engine import Engine
+    from rag.settings import load_settings
+
+    provider = load_settings().embedding_provider
+    setup = "lexical-only (hashing)" if provider == "hashing" else f"default ({provider})"
+    ingest_target = INGEST_TARGET_SECONDS["hashing" if provider == "hashing" else "model"]
     benchmark = load_benchmark(args.data)
     articles = list(saudinewsnet_articles(benchmark.root, args.articles))
     arabic_questions = [q.text for q in benchmark.questions["ARCD"]][: args.queries]
@@ -74,35 +128,34 @@ def main() -> None:
         a.text.split("\n", 1)[0] for a in articles[:: max(1, len(articles) // args.queries)]
     ]
     headlines = [h for h in headlines if h.strip()][: args.queries]
+    question_sets = (
+        ("ARCD questions (Arabic)", arabic_questions),
+        ("SaudiNewsNet headlines as questions", headlines),
+    )
 
     with tempfile.TemporaryDirectory(prefix="newsbot-scale-") as temporary:
-        root = Path(temporary)
+        root = args.keep or Path(temporary)
         corpus = root / "articles"
         write_articles(corpus, ((a.source, a.text) for a in articles))
-        print(f"wrote {len(articles):,} articles; running newsbot ingest…", flush=True)
+        print(f"wrote {len(articles):,} articles; running newsbot ingest ({setup})…", flush=True)
         seconds, rss_gb, summary = run_ingest(corpus, root / "data")
         print(f"ingest: {seconds:.1f} s, peak RSS {rss_gb:.2f} GB: {summary}", flush=True)
         again_seconds, _, again_summary = run_ingest(corpus, root / "data")
         print(f"second ingest: {again_seconds:.1f} s: {again_summary}", flush=True)
-        counts = re.match(r"([\d,]+) articles, ([\d,]+) passages", summary)
+        counts = re.search(r"([\d,]+) articles?, ([\d,]+) passages", summary)
         indexed = int(counts.group(1).replace(",", "")) if counts else len(articles)
         passages = int(counts.group(2).replace(",", "")) if counts else 0
 
-        from rag.engine import Engine
-        from rag.settings import load_settings
+        cli: dict[str, tuple[float, float]] = {}
+        for name, questions in question_sets:
+            cli[name] = percentiles(cli_answer_seconds(root / "data", corpus, questions))
+            print(f"newsbot ask --json -, {name}: {cli[name]}", flush=True)
 
-        # The lexical-only setting's scale figures; the bundled model embeds about 5 passages
-        # a second here (benchmarks/ingest_speed.py), 29,215 passages would take hours.
-        engine = Engine(
-            load_settings(data_dir=root / "data", corpus_dir=corpus, embedding_provider="hashing")
-        )
+        engine = Engine(load_settings(data_dir=root / "data", corpus_dir=corpus))
         for question in arabic_questions[:20]:
             _ = engine.reply(question).answer  # warm: snapshot loaded, caches filled
         latency: dict[str, dict[str, tuple[float, float]]] = {}
-        for name, questions in (
-            ("ARCD questions (Arabic)", arabic_questions),
-            ("SaudiNewsNet headlines as questions", headlines),
-        ):
+        for name, questions in question_sets:
             timings: dict[str, list[float]] = {"search": [], "ask": []}
             for question in questions:
                 started = time.perf_counter()
@@ -120,7 +173,7 @@ def main() -> None:
         [
             "`newsbot ingest` wall time (whole command, cold start)",
             f"{seconds:.1f} s",
-            f"≤ {INGEST_TARGET_SECONDS} s {verdict(seconds <= INGEST_TARGET_SECONDS)}",
+            f"≤ {ingest_target:,} s {verdict(seconds <= ingest_target)}",
         ],
         ["articles per second", f"{indexed / seconds:,.0f}", ""],
         ["passages per second", f"{passages / seconds:,.0f}", ""],
@@ -137,32 +190,56 @@ def main() -> None:
             [
                 f"warm `Engine.search` (top 5), {name}: p50 / p95",
                 f"{search[0]:.1f} / {search[1]:.1f} ms",
-                f"p50 ≤ {SEARCH_TARGET_MS:g} ms {verdict(search[0] <= SEARCH_TARGET_MS)}",
+                # The lexical-only setup's target; a model's question vector alone takes
+                # 15-25 ms here (benchmarks/cli_latency.md).
+                f"p50 ≤ {SEARCH_TARGET_MS:g} ms {verdict(search[0] <= SEARCH_TARGET_MS)}"
+                if provider == "hashing"
+                else "",
             ]
         )
         rows.append(
             [f"warm `Engine.reply`, {name}: p50 / p95", f"{ask[0]:.1f} / {ask[1]:.1f} ms", ""]
         )
+        answer = cli[name]
+        rows.append(
+            [
+                f"warm answer of `newsbot ask --json -`, {name}: p50 / p95",
+                f"{answer[0]:.1f} / {answer[1]:.1f} ms",
+                f"p50 ≤ {ANSWER_TARGET_MS:g} ms {verdict(answer[0] <= ANSWER_TARGET_MS)}",
+            ]
+        )
     command = "uv run python benchmarks/scale.py" + (
         f" --articles {args.articles}" if args.articles else ""
     )
+    if args.queries != 500:
+        command += f" --queries {args.queries}"
+    if provider == "hashing":
+        command = "NEWSBOT_EMBEDDING_PROVIDER=hashing " + command
+    size = "" if args.articles is None else f", {len(articles):,} articles"
+    section = (
+        "scale"
+        + ("-hashing" if provider == "hashing" else "")
+        + (f"-{len(articles)}" if args.articles else "")
+    )
     text = "\n".join(
         [
-            "## Scale: the SaudiNewsNet archive",
+            f"## Scale: the SaudiNewsNet archive, {setup}{size}",
             "",
             f"`{command}` — {machine_description()}.",
             "",
             f"{len(articles):,} non-empty SaudiNewsNet articles (CC BY-NC-SA 4.0, research use) "
             f"written as article files and indexed by `newsbot ingest` in a child process; "
             f"latency over {len(arabic_questions)} ARCD questions and {len(headlines)} headlines, "
-            f"after 20 warm-up questions.{settings_note()}",
+            f"after 20 warm-up questions in this process, and after {CLI_WARM_UP} in "
+            f"`newsbot ask --json -` (each answer timed from writing the question to reading "
+            f"the answer line).{settings_note()}",
             "",
             markdown_table(["measure", "value", "target"], rows),
             "",
         ]
     )
     print(text)
-    record(RESULTS, "scale", text)
+    record(RESULTS, section, text)
 
 
 if __name__ == "__main__":

@@ -638,7 +638,8 @@ class VectorIndex:
         passages: bool = True,
     ) -> None:
         """Embed and store passages in batches of `embed_batch` (default: as many as the
-        client takes), replacing any stored under the same ids. With `sentences`, the
+        client takes), replacing any stored under the same ids; a text repeated within a
+        batch is embedded once. With `sentences`, the
         vectors of each passage's sentences are stored too, before the passage's own;
         `passages=False` stores only those (for passages stored without them).
 
@@ -661,8 +662,14 @@ class VectorIndex:
 
         def embedded(batch: Sequence[PassageRecord]) -> tuple[np.ndarray, list[list[SentenceSpan]]]:
             texts, spans = texts_of(batch)
-            vectors = np.asarray(embed(texts), dtype=np.float32) if texts else np.zeros((0, 0))
-            return vectors, spans
+            if not texts:
+                return np.zeros((0, 0)), spans
+            # A text repeated in a batch (a sentence in the overlap of two passages, a news
+            # feed's boilerplate) is embedded once.
+            row_of: dict[str, int] = {}
+            rows = [row_of.setdefault(text, len(row_of)) for text in texts]
+            vectors = np.asarray(embed(list(row_of)), dtype=np.float32)
+            return (vectors if len(row_of) == len(texts) else vectors[rows]), spans
 
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsbot-embed") as worker:
             pending = worker.submit(embedded, batches[0])

@@ -336,7 +336,9 @@ def test_sentences_of_passages_stored_before_are_embedded_once_by_the_next_inges
     engine.ingest()
     records = engine.index.snapshot().records
     sentences = [span.text for record in records for span in sentence_spans(record)]
-    assert sorted(model.embedded) == sorted(sentences)  # the sentences, no passage
+    # The sentences, no passage; one repeated in the overlap of two passages, once.
+    assert set(model.embedded) == set(sentences) and len(set(model.embedded)) == len(model.embedded)
+    assert len(sentences) > len(set(sentences))
     stored = engine.index.vector.sentence_vectors([r.passage_id for r in records])
     assert len(stored) == len(sentences)
     model.embedded.clear()
@@ -383,3 +385,35 @@ def test_an_ingest_widens_an_old_search_beam(settings: Settings) -> None:
     )
     Engine(settings).ingest()  # nothing to add: it still widens the beam
     assert _search_beams(settings) == [HNSW_EF_SEARCH]
+
+
+def test_a_text_repeated_in_a_batch_is_embedded_once_and_stored_everywhere(
+    tmp_path: Path, corpus: Path
+) -> None:
+    settings = make_settings(tmp_path, corpus)
+    records = seed_records(settings)[:4]
+    twin = dataclasses.replace(records[1], passage_id="twin", text=records[0].text)
+    records = [*records, twin]
+    index = VectorIndex(
+        connect(settings.chroma()), settings.collection, location_of(settings.chroma())
+    )
+    calls: list[list[str]] = []
+
+    def embed(texts: list[str]) -> list[list[float]]:
+        calls.append(texts)
+        return [[1.0, float(len(text)), float(sum(map(ord, text)) % 997)] for text in texts]
+
+    index.add(records, embed, sentences=sentence_spans)
+    embedded = [text for call in calls for text in call]
+    assert len(embedded) == len(set(embedded))
+    spans = [span for record in records for span in sentence_spans(record)]
+    assert set(embedded) == {r.text for r in records} | {span.text for span in spans}
+    stored = index.sentence_vectors([r.passage_id for r in records])
+    assert len(stored) == len({(r.passage_id, s.start) for r in records for s in sentence_spans(r)})
+    for record in records:
+        for span in sentence_spans(record):
+            assert list(stored[(record.passage_id, span.start)]) == pytest.approx(
+                embed([span.text])[0]
+            )
+    twins = {passage for passage, _ in index.query(embed([records[0].text])[0], 2)}
+    assert twins == {records[0].passage_id, "twin"}
