@@ -255,19 +255,53 @@ class CachedEmbedding:
         return list(found[key].tolist())
 
     def remember_stored(self, engine: Engine) -> None:
-        """Put the vectors an index already holds into the cache."""
+        """Put the vectors an index already holds into the cache: its passages' and their
+        sentences' (the texts `Engine.ingest` embeds)."""
+        from rag.store.index import NewsIndex
+        from rag.store.vectors import record_from_chroma
+
         vectors = engine.index.vector
         collection = getattr(vectors, "_collection", None)
         if collection is None:
             return
         offset = 0
         while True:
-            page = collection.get(include=["documents", "embeddings"], limit=2000, offset=offset)
+            page = collection.get(
+                include=["documents", "embeddings", "metadatas"], limit=2000, offset=offset
+            )
             if not page["ids"]:
                 return
             keys = [self._key("p:", text) for text in page["documents"]]
             self._store(list(zip(keys, page["embeddings"], strict=True)))
+            records = [
+                record_from_chroma(passage_id, text, metadata)
+                for passage_id, text, metadata in zip(
+                    page["ids"], page["documents"], page["metadatas"], strict=True
+                )
+            ]
+            stored = vectors.sentence_vectors(page["ids"])
+            pairs = []
+            for record in records:
+                for span in NewsIndex._sentences(record):
+                    vector = stored.get((record.passage_id, span.start))
+                    if vector is not None:
+                        pairs.append((self._key("p:", span.text), vector))
+            self._store(pairs)
             offset += len(page["ids"])
+
+
+def remember_index(data_dir: Path) -> int:
+    """Put the vectors of the index in `data_dir` (built with the default settings, for
+    instance by `benchmarks/scale.py --keep`) into the cache, so that a benchmark over the
+    same articles embeds them no more. Returns how many passages it holds."""
+    from rag.engine import Engine
+    from rag.settings import load_settings
+
+    engine = Engine(load_settings(data_dir=data_dir))
+    if engine.index.embedding is None:
+        sys.exit(f"benchmarks: {data_dir} has no embedding model to read vectors of")
+    CachedEmbedding(engine.index.embedding).remember_stored(engine)
+    return len(engine.index.snapshot())
 
 
 def work_engine(

@@ -33,6 +33,7 @@ from benchmark_data import (
     add_data_option,
     add_distractors_option,
     load_benchmark,
+    remember_index,
     reported_sets,
     saudinewsnet_articles,
     tuning_split,
@@ -379,9 +380,26 @@ def main() -> None:
         action="store_true",
         help="newsbot eval of seeds/questions.jsonl, lexical-only and default side by side",
     )
+    parser.add_argument(
+        "--vectors-from",
+        type=Path,
+        default=None,
+        metavar="DATA_DIR",
+        help="first take the model's vectors of an index built with the default settings "
+        "(for instance the SaudiNewsNet archive of `benchmarks/scale.py --keep DIR`, whose "
+        "DIR/data holds the distractors' vectors) into the cache",
+    )
     add_data_option(parser)
     args = parser.parse_args()
     benchmark = load_benchmark(args.data)
+    if args.vectors_from:
+        started = time.perf_counter()
+        held = remember_index(args.vectors_from)
+        print(
+            f"cached the vectors of {held:,} passages of {args.vectors_from} "
+            f"({time.perf_counter() - started:.0f} s)",
+            flush=True,
+        )
     if args.seeds:
         section, text = run_seed_eval()
     elif args.cross:

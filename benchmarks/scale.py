@@ -114,13 +114,13 @@ def main() -> None:
     add_data_option(parser)
     args = parser.parse_args()
 
+    benchmark = load_benchmark(args.data)
     from rag.engine import Engine
     from rag.settings import load_settings
 
     provider = load_settings().embedding_provider
     setup = "lexical-only (hashing)" if provider == "hashing" else f"default ({provider})"
     ingest_target = INGEST_TARGET_SECONDS["hashing" if provider == "hashing" else "model"]
-    benchmark = load_benchmark(args.data)
     articles = list(saudinewsnet_articles(benchmark.root, args.articles))
     arabic_questions = [q.text for q in benchmark.questions["ARCD"]][: args.queries]
     # Headlines asked as questions: queries about what the archive actually holds.

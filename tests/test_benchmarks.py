@@ -21,6 +21,7 @@ from tests.conftest import PROJECT_ROOT, make_settings
         "retrieval.py",
         "misses.py",
         "scale.py",
+        "server_scale.py",
         "tune.py",
         "ingest_speed.py",
         "make_fixture.py",
