@@ -13,6 +13,7 @@ import numpy as np
 from rag.calibration import LinearModel
 from rag.models import RetrievedPassage
 from rag.retrieval.query_terms import QueryTerms, semantic_evidence
+from rag.store.nearest import NearestPerLanguage
 from rag.text.analysis import analyzer_for
 from rag.text.transliteration import skeletons
 
@@ -151,6 +152,7 @@ class HybridRetriever:
         self.index = index
         self.config = config
         self._names: dict[str, frozenset[str]] = {}
+        self._nearest_search = NearestPerLanguage()
 
     @property
     def vector_weight(self) -> float:
@@ -232,12 +234,18 @@ class HybridRetriever:
         sentences = np.full(len(snapshot), np.nan)
         passage_background: dict[str, float] = {}
         sentence_background: dict[str, float] = {}
-        store = self.index.vector
-        as_list = vector.tolist()
         candidates = self.config.candidates
+        hits = self._nearest_search.search(
+            self.index.vector,
+            vector,
+            candidates,
+            candidates * SENTENCES_PER_PASSAGE,
+            snapshot.ids_by_language,
+            snapshot.generation,
+        )
         for passage_language in snapshot.languages:
             found = []
-            for passage_id, similarity in store.query(as_list, candidates, passage_language):
+            for passage_id, similarity in hits.passages.get(passage_language, []):
                 row = snapshot.row_of.get(passage_id)
                 if row is not None:
                     passages[row] = similarity
@@ -247,10 +255,7 @@ class HybridRetriever:
                     found, "passages", vector, language, passage_language
                 )
             best: dict[int, float] = {}
-            depth = candidates * SENTENCES_PER_PASSAGE
-            for passage_id, _, similarity in store.query_sentences(
-                as_list, depth, passage_language
-            ):
+            for passage_id, _, similarity in hits.sentences.get(passage_language, []):
                 row = snapshot.row_of.get(passage_id)
                 if row is not None and similarity > best.get(row, -2.0):
                     best[row] = similarity

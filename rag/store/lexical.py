@@ -251,6 +251,14 @@ class LexicalIndex:
         counts = collections.Counter(record.language for record in self.records)
         return [language for language, _ in counts.most_common()]
 
+    @functools.cached_property
+    def ids_by_language(self) -> dict[str, list[str]]:
+        """The ids of the passages of each language, in `languages`' order."""
+        found: dict[str, list[str]] = {language: [] for language in self.languages}
+        for record in self.records:
+            found[record.language].append(record.passage_id)
+        return found
+
     def _term_ids(self, terms: Iterable[str]) -> tuple[list[int], list[str]]:
         """Ids of the indexed terms among `terms`, and those terms."""
         vocabulary = self.bm25.vocab_dict if self.bm25 is not None else {}

@@ -47,6 +47,8 @@ REQUEST_BUDGET_BYTES = 8_000_000
 # seconds even on two cores.
 MODEL_EMBED_BATCH = 32
 GET_BATCH = 5000
+# Passages whose sentences one `get` asks for (a filter on their ids).
+SENTENCE_GET_PASSAGES = 500
 # A smaller HNSW build beam than Chroma's default 100 makes adding vectors several
 # times faster (benchmarks/scale.py).
 HNSW_EF_CONSTRUCTION = 32
@@ -851,23 +853,39 @@ class VectorIndex:
 
     def sentence_vectors(self, passage_ids: Sequence[str]) -> dict[tuple[str, int], np.ndarray]:
         """The stored vectors of the sentences of `passage_ids`, by (passage id, start)."""
+        found: dict[tuple[str, int], np.ndarray] = {}
         if not passage_ids:
-            return {}
+            return found
         with self.calling():
             if not self._has_sentence_collection():
-                return {}
-            result = self._sentence_collection().get(
-                where=_of_passages(passage_ids),
-                include=["embeddings", "metadatas"],
-            )
-        embeddings = result["embeddings"]
-        metadatas = result["metadatas"] or []
-        if embeddings is None:
-            return {}
-        return {
-            (str(m["passage_id"]), int(m["start"])): np.asarray(e, dtype=np.float32)  # type: ignore[arg-type]
-            for m, e in zip(metadatas, embeddings, strict=True)
-        }
+                return found
+            for offset in range(0, len(passage_ids), SENTENCE_GET_PASSAGES):
+                result = self._sentence_collection().get(
+                    where=_of_passages(passage_ids[offset : offset + SENTENCE_GET_PASSAGES]),
+                    include=["embeddings", "metadatas"],
+                )
+                embeddings = result["embeddings"]
+                metadatas = result["metadatas"] or []
+                if embeddings is None:
+                    continue
+                for m, e in zip(metadatas, embeddings, strict=True):
+                    key = (str(m["passage_id"]), int(m["start"]))  # type: ignore[arg-type]
+                    found[key] = np.asarray(e, dtype=np.float32)
+        return found
+
+    def passage_vectors(self, passage_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """The stored vectors of `passage_ids` (missing ones are left out)."""
+        found: dict[str, np.ndarray] = {}
+        with self.calling():
+            for offset in range(0, len(passage_ids), GET_BATCH):
+                batch = list(passage_ids[offset : offset + GET_BATCH])
+                result = self._collection.get(ids=batch, include=["embeddings"])
+                embeddings = result["embeddings"]
+                if embeddings is None:
+                    continue
+                for passage_id, vector in zip(result["ids"], embeddings, strict=True):
+                    found[passage_id] = np.asarray(vector, dtype=np.float32)
+        return found
 
     def warm_up(self) -> None:
         """Load the collection's index now (Chroma loads it on the first query)."""
@@ -900,6 +918,9 @@ class NoVectors:
         return []
 
     def sentence_vectors(self, passage_ids: Sequence[str]) -> dict[tuple[str, int], np.ndarray]:
+        return {}
+
+    def passage_vectors(self, passage_ids: Sequence[str]) -> dict[str, np.ndarray]:
         return {}
 
     def count(self) -> int:
