@@ -115,6 +115,7 @@ def main() -> None:
     args = parser.parse_args()
 
     benchmark = load_benchmark(args.data)
+    described = machine_description()  # the commit and the load before the run
     from rag.engine import Engine
     from rag.settings import load_settings
 
@@ -225,7 +226,7 @@ def main() -> None:
         [
             f"## Scale: the SaudiNewsNet archive, {setup}{size}",
             "",
-            f"`{command}` — {machine_description()}.",
+            f"`{command}` — {described}.",
             "",
             f"{len(articles):,} non-empty SaudiNewsNet articles (CC BY-NC-SA 4.0, research use) "
             f"written as article files and indexed by `newsbot ingest` in a child process; "

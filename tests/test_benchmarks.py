@@ -22,6 +22,7 @@ from tests.conftest import PROJECT_ROOT, make_settings
         "misses.py",
         "scale.py",
         "server_scale.py",
+        "answer_latency.py",
         "tune.py",
         "ingest_speed.py",
         "make_fixture.py",
