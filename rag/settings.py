@@ -244,8 +244,8 @@ class RetrievalSettings(NewsbotSettings):
         ge=1,
         le=1000,
         description="With the bundled model, the nearest passages of each language of the "
-        "index (and four times as many nearest sentences) fetched from Chroma, one query per "
-        "language, whose mean similarity is that language's background; with another "
+        "index (and four times as many nearest sentences), whose mean similarity is that "
+        "language's background; with another "
         "embedding weighed in, the nearest passages of all languages, in one query. In "
         "either setup, at least this many of the best passages are re-ranked with "
         "proximity, and up to this many (50 at most) are searched for the figures or dates "
