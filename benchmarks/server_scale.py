@@ -254,7 +254,8 @@ def main() -> None:
     ]
     if indexed < FULL_SET and passages:
         per_article = passages / indexed
-        hours = FULL_SET * per_article / (passages / seconds) / 3600
+        spent = seconds + (killed[0] if killed else 0.0)
+        hours = FULL_SET * per_article / (passages / spent) / 3600
         rows.append(["the full set at this rate (extrapolated)", f"about {hours:.1f} h"])
     command = f"uv run python benchmarks/server_scale.py --embedding {args.embedding}" + (
         f" --articles {args.articles}" if args.articles else ""
