@@ -145,17 +145,25 @@ def test_each_language_gets_its_exact_nearest(tmp_path: Path, exact_passages: in
         assert store.searched == [("passages", None), ("sentences", None)]
 
 
-def test_a_language_crowded_out_of_the_unfiltered_search_is_searched_with_the_filter(
-    tmp_path: Path,
+def test_a_language_crowded_out_of_the_unfiltered_search_is_searched_further(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Every Arabic passage is nearer the question than any French one: the unfiltered
-    search returns no French, and French is searched again, with the filter."""
+    """Every Arabic passage is nearer the question than any French one: the first search
+    returns no French; French is found by a wider unfiltered search, or, if that still
+    falls short, by the filtered one."""
+    import rag.store.nearest as nearest
+
     archive = Archive(tmp_path, {"ar": 40, "fr": 20}, near={"ar": QUESTION, "fr": -QUESTION})
     store = Recording(archive.index)
     hits = NearestPerLanguage(0).search(store, QUESTION, 5, 5, archive.by_language(), "g1")
     assert found_ids(hits) == archive.exact(QUESTION, 5, 5)
-    assert ("passages", "fr") in store.searched and ("passages", "ar") not in store.searched
-    assert ("sentences", "fr") in store.searched and ("sentences", "ar") not in store.searched
+    assert store.searched == [("passages", None)] * 2 + [("sentences", None)] * 2
+
+    monkeypatch.setattr(nearest, "SENTENCES_PER_PASSAGE_GUESS", 0)
+    store.searched.clear()
+    hits = NearestPerLanguage(0).search(store, QUESTION, 5, 5, archive.by_language(), "g1")
+    assert found_ids(hits) == archive.exact(QUESTION, 5, 5)
+    assert store.searched[-2:] == [("sentences", None), ("sentences", "fr")]
 
 
 def test_passages_outside_the_snapshot_are_left_out_and_a_new_snapshot_is_read_again(
