@@ -146,6 +146,19 @@ def test_a_cancelled_question_leaves_no_turn(seeded_engine: Engine) -> None:
     assert "Cancelled." in said(out) and session.failures == 0
 
 
+@pytest.fixture
+def ctrl_c_interrupts() -> Iterator[None]:
+    """Ctrl-C raises KeyboardInterrupt in the main thread, as in a terminal. A process that
+    a non-interactive shell starts in the background inherits SIGINT ignored, and Python
+    then leaves it ignored: a CI runner may start pytest so."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.usefixtures("ctrl_c_interrupts")
 def test_ctrl_c_stops_waiting_for_an_answer() -> None:
     console = Console(file=io.StringIO(), force_terminal=False)
     release = threading.Event()
@@ -219,6 +232,7 @@ def test_a_generated_answer_shows_as_the_model_writes_it(
 
 
 @needs_openai
+@pytest.mark.usefixtures("ctrl_c_interrupts")
 def test_ctrl_c_stops_a_streaming_answer(
     seeded_engine: Engine, openai_standin: OpenAIStandIn
 ) -> None:
