@@ -89,7 +89,7 @@ class NearestPerLanguage:
     def __init__(self, exact_passages: int = EXACT_PASSAGES) -> None:
         self.exact_passages = exact_passages
         self._generation: tuple[int, str] | None = None
-        self._in_memory: dict[str, _InMemory] = {}
+        self._in_memory: dict[tuple[tuple[int, str], str], _InMemory] = {}
 
     def search(
         self,
@@ -104,31 +104,33 @@ class NearestPerLanguage:
         language of `by_language` (language: the ids of its passages in the snapshot named
         `generation`). Hits outside `by_language` (vectors an ingest is still writing) are
         left out."""
-        if self._generation != (id(store), generation):
-            self._generation = (id(store), generation)
+        snapshot = (id(store), generation)
+        if self._generation != snapshot:
+            self._generation = snapshot
             self._in_memory = {}
         hits = LanguageHits()
         large = {lang: ids for lang, ids in by_language.items() if len(ids) > self.exact_passages}
         for language, ids in by_language.items():
             if language not in large and ids:
-                self._search_in_memory(store, language, ids, vector, passages, sentences, hits)
+                held = self._in_memory.get((snapshot, language))
+                if held is None:
+                    # Keyed by the snapshot too: a question of the last snapshot still
+                    # reading when a new one arrives can't leave its vectors for the next.
+                    held = self._in_memory[(snapshot, language)] = self._read(store, ids)
+                self._search_in_memory(held, language, vector, passages, sentences, hits)
         if large:
             self._search_large(store, large, by_language, vector, passages, sentences, hits)
         return hits
 
+    @staticmethod
     def _search_in_memory(
-        self,
-        store: VectorSearch,
+        held: _InMemory,
         language: str,
-        ids: Sequence[str],
         vector: np.ndarray,
         passages: int,
         sentences: int,
         hits: LanguageHits,
     ) -> None:
-        held = self._in_memory.get(language)
-        if held is None:
-            held = self._in_memory[language] = self._read(store, ids)
         if not held.passage_ids:
             return
         query = _unit_rows([np.asarray(vector, np.float32)])[0]

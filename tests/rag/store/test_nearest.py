@@ -191,3 +191,41 @@ def test_passages_outside_the_snapshot_are_left_out_and_a_new_snapshot_is_read_a
     after = search.search(archive.index, QUESTION, 3, 3, by_language, "g2")
     assert after.passages[moved.language][0][0] == moved.passage_id
     assert after.sentences[moved.language][0][0] == moved.passage_id
+
+
+def test_a_search_of_the_last_snapshot_finishing_late_leaves_nothing_for_the_next(
+    tmp_path: Path,
+) -> None:
+    """A question still reading the vectors of the last snapshot when an ingest publishes
+    a new one (two Telegram chats at once) must not leave them behind for the next."""
+    import threading
+
+    archive = Archive(tmp_path, {"ar": 6}, near={})
+    by_language = archive.by_language()
+    search = NearestPerLanguage(1000)
+    reading, go_on = threading.Event(), threading.Event()
+
+    class Slow(Recording):
+        def passage_vectors(self, passage_ids: Sequence[str]) -> Any:
+            found = self.inner.passage_vectors(passage_ids)
+            reading.set()
+            go_on.wait(10)
+            return found
+
+    late = threading.Thread(
+        target=search.search, args=(Slow(archive.index), QUESTION, 3, 3, by_language, "g1")
+    )
+    late.start()
+    assert reading.wait(10)
+    moved = archive.records[0]
+    archive.vectors[moved.text] = QUESTION
+    for span in NewsIndex._sentences(moved):
+        archive.vectors[span.text] = QUESTION
+    archive.index.add([moved], archive.embed, sentences=NewsIndex._sentences)
+    fresh = Recording(archive.index)
+    first = search.search(fresh, QUESTION, 3, 3, by_language, "g2")
+    go_on.set()
+    late.join()
+    again = search.search(fresh, QUESTION, 3, 3, by_language, "g2")
+    assert first.passages["ar"][0][0] == moved.passage_id
+    assert again == first
