@@ -415,19 +415,13 @@ class NewsIndex:
             vectors.set_embedding_model(self.embedding_name)
             sentences = self._sentences if self.keeps_sentences() else None
             backfill: list[PassageRecord] = []
+            replaced_without_sentences = False
             if sentences is not None and not vectors.sentences_complete():
                 # Stored before this version kept sentence vectors, or with another cut.
                 adding = {record.passage_id for record in to_add}
                 backfill = [r for r in plan.records if r.passage_id not in adding]
+                replaced_without_sentences = bool(adding & present)
                 vectors.drop_sentences()
-            vectors.add(
-                to_add,
-                self._embed,
-                advance,
-                embed_batch=self._embed_batch(),
-                sentences=sentences,
-            )
-            if backfill:
                 vectors.add(
                     backfill,
                     self._embed,
@@ -436,6 +430,19 @@ class NewsIndex:
                     sentences=sentences,
                     passages=False,
                 )
+            if sentences is not None and not replaced_without_sentences:
+                # `add` stores a passage's sentences before the passage, so from here on
+                # an ingest stopped part-way leaves every stored passage with its sentences,
+                # and the next one need not drop and embed them again. (A rebuild that had
+                # to drop them replaces stored passages, which have none until replaced.)
+                vectors.mark_sentences_complete()
+            vectors.add(
+                to_add,
+                self._embed,
+                advance,
+                embed_batch=self._embed_batch(),
+                sentences=sentences,
+            )
             if len(to_add) + len(backfill) >= RELEASE_AFTER_PASSAGES and isinstance(
                 self.embedding, ReleasesMemory
             ):
@@ -467,7 +474,7 @@ class NewsIndex:
                 self._publish(plan.records, vectors, catalogue, lease)
             vectors.mark_published()
             vectors.ensure_search_beam()
-            if sentences is not None:
+            if sentences is not None and replaced_without_sentences:
                 vectors.mark_sentences_complete()
             stale = sorted(present - wanted)
             if progress:

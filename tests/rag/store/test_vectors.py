@@ -10,6 +10,7 @@ import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from chromadb.errors import InternalError
@@ -303,35 +304,44 @@ def test_a_passage_is_stored_with_its_sentences_and_deleted_with_them(
     assert index.sentence_vectors([records[1].passage_id])  # the others stay
 
 
+class CountingModel:
+    """A model embedding as far as the index can tell (the hashing one underneath) that
+    counts what it embeds, and raises KeyboardInterrupt on its `fail_on_call`th call."""
+
+    by_meaning = True
+    model_name = "counting-model"
+
+    def __init__(self, settings: Settings, fail_on_call: int | None = None) -> None:
+        from rag.backends.embedding import make_embedding
+
+        self.inner: Any = make_embedding(settings.embedding())
+        self.embedded: list[str] = []
+        self.calls = 0
+        self.fail_on_call = fail_on_call
+
+    def class_name(self) -> str:
+        return "CountingModel"
+
+    def vectors(self, texts: list[str]) -> object:
+        self.calls += 1
+        if self.calls == self.fail_on_call:
+            raise KeyboardInterrupt
+        self.embedded += texts
+        return self.inner.vectors(texts)
+
+
 def test_sentences_of_passages_stored_before_are_embedded_once_by_the_next_ingest(
     tmp_path: Path, corpus: Path
 ) -> None:
     """An index from before sentence vectors were kept gets them at its next ingest, and
     only once: the passages themselves are not embedded again."""
-    from rag.backends.embedding import make_embedding
-
     settings = make_settings(tmp_path, corpus, embedding_provider="hashing")
     engine = Engine(settings)
     engine.ingest()  # the hashing embedding keeps no sentence vectors
     vectors = engine.index.vector
     assert vectors.sentence_vectors([r.passage_id for r in engine.index.snapshot().records]) == {}
 
-    class Model:  # a model embedding as far as the index can tell, counting what it embeds
-        by_meaning = True
-
-        def __init__(self) -> None:
-            self.inner = make_embedding(settings.embedding())
-            self.model_name = self.inner.model_name
-            self.embedded: list[str] = []
-
-        def class_name(self) -> str:
-            return "CountingModel"
-
-        def vectors(self, texts: list[str]) -> object:
-            self.embedded += texts
-            return self.inner.vectors(texts)
-
-    model = Model()
+    model = CountingModel(settings)
     engine.index.embedding = model  # type: ignore[assignment]
     engine.ingest()
     records = engine.index.snapshot().records
@@ -344,6 +354,62 @@ def test_sentences_of_passages_stored_before_are_embedded_once_by_the_next_inges
     model.embedded.clear()
     engine.ingest()
     assert model.embedded == []
+
+
+def test_an_interrupted_first_ingest_keeps_its_sentences_and_the_next_embeds_only_the_rest(
+    tmp_path: Path, corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sentences are stored before their passage, so an ingest stopped part-way leaves
+    every stored passage with its sentences: the next one must not drop them and embed
+    them again (it did, when the store was marked complete only at an ingest's end)."""
+    from rag.store import index as index_module
+
+    monkeypatch.setattr(index_module, "MODEL_EMBED_BATCH", 2)
+    settings = make_settings(tmp_path, corpus, embedding_provider="hashing")
+    engine = Engine(settings)
+
+    engine.index.embedding = CountingModel(settings, fail_on_call=3)  # type: ignore[assignment]
+    with pytest.raises(KeyboardInterrupt):
+        engine.ingest()
+    vectors = engine.index.vector
+    stored = vectors.ids()
+    assert stored
+    kept = vectors.sentence_vectors(sorted(stored))
+    assert kept  # the stored passages' sentences
+
+    model = CountingModel(settings)
+    engine.index.embedding = model  # type: ignore[assignment]
+    engine.ingest()
+    records = engine.index.snapshot().records
+    left = [r for r in records if r.passage_id not in stored]
+    assert left
+    expected = {r.text for r in left} | {s.text for r in left for s in sentence_spans(r)}
+    assert set(model.embedded) == expected
+    # (The view opened before this ingest published is stale; the index opens a new one.)
+    after = engine.index.vector.sentence_vectors([r.passage_id for r in records])
+    assert set(kept) <= set(after)
+
+
+def test_a_rebuild_that_drops_old_sentences_and_is_interrupted_leaves_them_to_the_next(
+    tmp_path: Path, corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rebuild replaces stored passages that have no sentences yet: stopped part-way,
+    the store must still say so, so that the next ingest embeds the missing ones."""
+    from rag.store import index as index_module
+
+    monkeypatch.setattr(index_module, "MODEL_EMBED_BATCH", 2)
+    settings = make_settings(tmp_path, corpus, embedding_provider="hashing")
+    engine = Engine(settings)
+    engine.ingest()  # passages without sentence vectors
+    engine.index.embedding = CountingModel(settings, fail_on_call=3)  # type: ignore[assignment]
+    with pytest.raises(KeyboardInterrupt):
+        engine.ingest(rebuild=True)
+
+    engine.index.embedding = CountingModel(settings)  # type: ignore[assignment]
+    engine.ingest()
+    records = engine.index.snapshot().records
+    stored = engine.index.vector.sentence_vectors([r.passage_id for r in records])
+    assert set(stored) == {(r.passage_id, s.start) for r in records for s in sentence_spans(r)}
 
 
 def _search_beams(settings: Settings) -> list[int]:
