@@ -23,9 +23,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _ask import NEWSBOT, ask_json_seconds
 from _machine import PROJECT_ROOT, header
 
-NEWSBOT = Path(sys.executable).with_name("newsbot")
 QUESTION = "What did Microsoft promise about data storage?"
 
 
@@ -56,25 +56,8 @@ def main() -> None:
         first = timed_run(env, "ask", QUESTION)
         cold = [timed_run(env, "ask", QUESTION) for _ in range(options.runs)]
 
-        process = subprocess.Popen(
-            [str(NEWSBOT), "ask", "--json", "-"],
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            bufsize=1,
-        )
-        assert process.stdin and process.stdout
-        warm: list[float] = []
-        for question in questions:
-            started = time.perf_counter()
-            process.stdin.write(question + "\n")
-            process.stdin.flush()
-            json.loads(process.stdout.readline())
-            warm.append(time.perf_counter() - started)
-        process.stdin.close()
-        process.wait()
-    warm = warm[1:]  # the first answer pays for loading the index
+        # The first answer pays for loading the index.
+        warm = ask_json_seconds(env, questions, warm_up=1)
 
     rows = [
         ("first run (index seeds + answer)", f"{first:.2f} s", "1 run"),

@@ -15,7 +15,6 @@ records them in benchmarks/RESULTS.md (a section per setup).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import resource
@@ -26,6 +25,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _ask import ask_json_seconds
 from benchmark_data import add_data_option, load_benchmark, saudinewsnet_articles, write_articles
 from evaluation import machine_description, markdown_table, record
 from retrieval import RESULTS, settings_note
@@ -61,34 +61,11 @@ def run_ingest(corpus: Path, data: Path) -> tuple[float, float, str]:
 def cli_answer_seconds(data: Path, corpus: Path, questions: list[str]) -> list[float]:
     """Seconds from writing each question to one `newsbot ask --json -` process to reading
     its answer line, the first CLI_WARM_UP left out."""
-    script = Path(sys.executable).with_name("newsbot")
     env = {
         k: v for k, v in os.environ.items() if k not in ("NEWSBOT_DATA_DIR", "NEWSBOT_CORPUS_DIR")
     }
     env.update(NEWSBOT_DATA_DIR=str(data), NEWSBOT_CORPUS_DIR=str(corpus))
-    process = subprocess.Popen(
-        [str(script), "ask", "--json", "-"],
-        env=env,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        bufsize=1,
-    )
-    assert process.stdin and process.stdout
-    seconds: list[float] = []
-    for question in questions:
-        started = time.perf_counter()
-        process.stdin.write(question.replace("\n", " ") + "\n")
-        process.stdin.flush()
-        line = process.stdout.readline()
-        if not line:
-            sys.exit(f"newsbot ask --json - ended early ({process.wait()})")
-        json.loads(line)
-        seconds.append(time.perf_counter() - started)
-    process.stdin.close()
-    process.wait()
-    return seconds[CLI_WARM_UP:]
+    return ask_json_seconds(env, questions, CLI_WARM_UP)
 
 
 def verdict(met: bool) -> str:

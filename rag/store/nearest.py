@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import numpy as np
 
@@ -180,7 +180,7 @@ class NearestPerLanguage:
         as_list = np.asarray(vector, np.float32).tolist()
 
         asked = min(total, math.ceil(OVERFETCH * passages / share))
-        found = _passages_by_language(store.query(as_list, asked), language_of, large, passages)
+        found = _by_language(store.query(as_list, asked), language_of, large, passages)
         short = [lang for lang in large if len(found[lang]) < min(passages, len(large[lang]))]
         if short and asked < total:
             # Crowded out by the question's own language: ask for as many as every other
@@ -189,7 +189,7 @@ class NearestPerLanguage:
             widest = min(total, passages + max(total - len(large[lang]) for lang in short))
             if widest > asked:
                 again = store.query(as_list, widest)
-                found.update(_passages_by_language(again, language_of, large, passages))
+                found.update(_by_language(again, language_of, large, passages))
                 asked = widest
         for language, ids in large.items():
             if len(found[language]) < min(passages, len(ids)) and asked < total:
@@ -200,14 +200,14 @@ class NearestPerLanguage:
 
         asked = math.ceil(OVERFETCH * sentences / share)
         got = store.query_sentences(as_list, asked)
-        near = _sentences_by_language(got, language_of, large, sentences)
+        near = _by_language(got, language_of, large, sentences)
         short = [lang for lang in large if len(near[lang]) < sentences]
         if short and len(got) == asked:
             others = max(total - len(large[lang]) for lang in short)
             widest = sentences + SENTENCES_PER_PASSAGE_GUESS * others
             if widest > asked:
                 got = store.query_sentences(as_list, widest)
-                near.update(_sentences_by_language(got, language_of, large, sentences))
+                near.update(_by_language(got, language_of, large, sentences))
                 asked = widest
         for language in large:
             # Fewer than asked came back: the collection holds no more, so the filter would
@@ -221,29 +221,19 @@ class NearestPerLanguage:
             hits.sentences[language] = near[language]
 
 
-def _passages_by_language(
-    found: list[tuple[str, float]],
+Hit = TypeVar("Hit", tuple[str, float], tuple[str, int, float])
+
+
+def _by_language(
+    found: list[Hit],
     language_of: Mapping[str, str],
     large: Mapping[str, Sequence[str]],
     wanted: int,
-) -> dict[str, list[tuple[str, float]]]:
-    kept: dict[str, list[tuple[str, float]]] = {language: [] for language in large}
-    for passage_id, similarity in found:
-        language = language_of.get(passage_id)
+) -> dict[str, list[Hit]]:
+    """The first `wanted` hits (passage id first) of each language in `large`."""
+    kept: dict[str, list[Hit]] = {language: [] for language in large}
+    for hit in found:
+        language = language_of.get(hit[0])
         if language is not None and len(kept[language]) < wanted:
-            kept[language].append((passage_id, similarity))
-    return kept
-
-
-def _sentences_by_language(
-    found: list[tuple[str, int, float]],
-    language_of: Mapping[str, str],
-    large: Mapping[str, Sequence[str]],
-    wanted: int,
-) -> dict[str, list[tuple[str, int, float]]]:
-    kept: dict[str, list[tuple[str, int, float]]] = {language: [] for language in large}
-    for passage_id, start, similarity in found:
-        language = language_of.get(passage_id)
-        if language is not None and len(kept[language]) < wanted:
-            kept[language].append((passage_id, start, similarity))
+            kept[language].append(hit)
     return kept
