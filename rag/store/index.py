@@ -460,6 +460,12 @@ class NewsIndex:
                 ]
                 if renamed:
                     vectors.update_metadata(renamed)
+                    language_before = {record.passage_id: record.language for record in indexed}
+                    relabelled = [
+                        r for r in renamed if language_before.get(r.passage_id) != r.language
+                    ]
+                    if relabelled and sentences is not None:
+                        vectors.update_sentence_metadata(relabelled, sentences)
             current = None if rebuild else self.snapshot()
             unchanged = (
                 current is not None

@@ -29,7 +29,7 @@ QUESTION_SET_SUFFIXES = frozenset({".jsonl"})
 MAX_ARTICLE_BYTES = 5_000_000
 TITLE_MAX_CHARS = 160
 # Bump when chunking or analysis changes, so that re-ingesting re-processes every article.
-PIPELINE_VERSION = "5"
+PIPELINE_VERSION = "6"
 CONTROL_SHARE_OF_BINARY = 0.05
 NOT_A_REGULAR_FILE = "not a regular file (a device, pipe or socket)"
 LINK_LOOP = "a link that loops back on itself"
@@ -173,16 +173,32 @@ def read_article(
     )
 
 
+def passage_language(text: str, article_language: str) -> str:
+    """A passage's language: its article's, unless the passage is written in the other
+    script. An Arabic news page can end in a page's scripts and styles, whose Latin letters
+    outnumber the story's; labelled English, its Arabic story was measured against the
+    English passages' background, and came first for any Arabic question. English and
+    French share a script: that choice is the article's, told from more text."""
+    found = detect_language(text)
+    if found == "und" or (found == "ar") == (article_language == "ar"):
+        return article_language
+    return found
+
+
 def passages_of(article: Article, *, chunk_size: int, chunk_overlap: int) -> list[PassageRecord]:
     """Cut an article into passages, each keeping its span and its article's metadata."""
-    analyzer = analyzer_for(article.language)
-    title_words, title_terms = analyzer.words_and_terms(article.title)
+    analyzed_titles: dict[str, tuple[list[str], list[str]]] = {}
     records = []
     for span in chunk_spans(article.text, chunk_size, chunk_overlap):
         text = article.text[span.start : span.end]
+        language = passage_language(text, article.language)
+        analyzer = analyzer_for(language)
         words, terms = analyzer.words_and_terms(text)
         if span.start > 0:
             # The title says what every passage of the article is about.
+            if language not in analyzed_titles:
+                analyzed_titles[language] = analyzer.words_and_terms(article.title)
+            title_words, title_terms = analyzed_titles[language]
             words, terms = title_words + words, title_terms + terms
         identity = f"{article.article_id}\0{span.start}\0{span.end}\0{text}"
         records.append(
@@ -193,7 +209,7 @@ def passages_of(article: Article, *, chunk_size: int, chunk_overlap: int) -> lis
                 path=article.path,
                 doc_hash=article.doc_hash,
                 title=article.title,
-                language=article.language,
+                language=language,
                 start=span.start,
                 end=span.end,
                 text=text,

@@ -574,6 +574,22 @@ class VectorIndex:
                     ids=[record.passage_id for record in batch], metadatas=metadatas
                 )
 
+    def update_sentence_metadata(
+        self,
+        records: Sequence[PassageRecord],
+        sentences: Callable[[PassageRecord], Sequence[SentenceSpan]],
+    ) -> None:
+        """Store the fields of stored passages' sentences again (their language, when the
+        passage's changed), without embedding them; sentences not stored are passed over."""
+        ids, metadatas = _sentence_rows(records, [list(sentences(record)) for record in records])
+        with self.calling(writing=True):
+            if not ids or not self._has_sentence_collection():
+                return
+            collection = self._sentence_collection()
+            for offset in range(0, len(ids), self._batch):
+                end = offset + self._batch
+                collection.update(ids=ids[offset:end], metadatas=metadatas[offset:end])
+
     def embedding_model(self) -> str | None:
         metadata = self._collection.metadata or {}
         value = metadata.get(EMBEDDING_KEY)
@@ -694,19 +710,7 @@ class VectorIndex:
         vectors: np.ndarray,
     ) -> None:
         """Write the sentences of a batch of passages, in requests a server accepts."""
-        ids: list[str] = []
-        metadatas: list[Any] = []
-        for record, found in zip(batch, spans, strict=True):
-            for span in found:
-                ids.append(sentence_id(record.passage_id, span.start))
-                metadatas.append(
-                    {
-                        "passage_id": record.passage_id,
-                        "language": record.language,
-                        "start": span.start,
-                        "end": span.end,
-                    }
-                )
+        ids, metadatas = _sentence_rows(batch, spans)
         if not ids:
             return
         per_request = len(ids)
@@ -899,6 +903,26 @@ class VectorIndex:
                 self._collection.query(
                     query_embeddings=np.asarray(embeddings[:1], dtype=np.float32), n_results=1
                 )
+
+
+def _sentence_rows(
+    records: Sequence[PassageRecord], spans: Sequence[Sequence[SentenceSpan]]
+) -> tuple[list[str], list[Any]]:
+    """The ids and metadata of passages' sentences, as stored."""
+    ids: list[str] = []
+    metadatas: list[Any] = []
+    for record, found in zip(records, spans, strict=True):
+        for span in found:
+            ids.append(sentence_id(record.passage_id, span.start))
+            metadatas.append(
+                {
+                    "passage_id": record.passage_id,
+                    "language": record.language,
+                    "start": span.start,
+                    "end": span.end,
+                }
+            )
+    return ids, metadatas
 
 
 class NoVectors:

@@ -140,6 +140,33 @@ class TestPassages:
             assert record.language == "ar" and record.source == article.source
             assert record.terms
 
+    def test_a_passage_in_the_other_script_has_its_own_language(self, tmp_path: Path) -> None:
+        """An Arabic news page saved with its page's scripts and styles has more Latin
+        letters than Arabic ones: the article reads as English, its story must not."""
+        story = "وقالت الشركة في بيان إن المحادثات مستمرة مع الحكومة الأمريكية. " * 12
+        page_code = (
+            ".box_vote { background: -webkit-gradient(linear, left top, left 25, from(#fff), "
+            "to(#f8f8f8)); } jQuery(document).ready(function(){ site = jQuery(this).val(); }) "
+        ) * 30
+        path = write(tmp_path / "page.txt", f"عنوان الخبر\n\n{story}\n\n{page_code}")
+        article = read_article(path, **SIZES)
+        assert article.language == "en"
+        records = passages_of(article, **SIZES)
+        assert records[0].language == "ar"
+        assert records[-1].language == "en"
+        # The Arabic title, added to every later passage, is analysed as Arabic there too.
+        assert all(record.terms for record in records)
+
+    def test_english_and_french_passages_keep_their_articles_choice(self, tmp_path: Path) -> None:
+        """Both are in Latin script: a French article's English quote stays French, decided
+        from the whole article rather than a passage's few function words."""
+        french = "L’entreprise a déclaré qu’elle poursuivait les négociations avec l’État. " * 10
+        english = "The company said that it was in talks with the government and the buyers. " * 12
+        path = write(tmp_path / "fr.txt", f"Titre\n\n{french}\n\n{english}\n\n{french}")
+        article = read_article(path, **SIZES)
+        assert article.language == "fr"
+        assert {record.language for record in passages_of(article, **SIZES)} == {"fr"}
+
     def test_ids_are_stable_and_unique(self) -> None:
         article = read_article(SEEDS_DIR / ENGLISH_SEED, **SIZES)
         first = [r.passage_id for r in passages_of(article, **SIZES)]

@@ -412,6 +412,45 @@ def test_a_rebuild_that_drops_old_sentences_and_is_interrupted_leaves_them_to_th
     assert set(stored) == {(r.passage_id, s.start) for r in records for s in sentence_spans(r)}
 
 
+def test_a_passage_whose_language_changes_keeps_its_vectors_and_its_sentences_follow(
+    tmp_path: Path, corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new version that tells a passage's language otherwise re-reads every article but
+    embeds nothing again: the passage's and its sentences' stored language follow, which
+    the search filtered by language reads."""
+    from rag.store import ingest as ingest_module
+
+    settings = make_settings(tmp_path, corpus, embedding_provider="hashing")
+    engine = Engine(settings)
+    model = CountingModel(settings)
+    engine.index.embedding = model  # type: ignore[assignment]
+    engine.ingest()
+    english = [r for r in engine.index.snapshot().records if r.language == "en"]
+    assert english
+    spans = sentence_spans(english[0])
+    vector = model.inner.vectors([spans[0].text])[0].tolist()
+    assert not any(h[0] == english[0].passage_id for h in _sentence_hits(engine, vector, "fr"))
+
+    monkeypatch.setattr(ingest_module, "PIPELINE_VERSION", "relabel-test")
+    monkeypatch.setattr(
+        ingest_module,
+        "passage_language",
+        lambda text, article_language: "fr" if article_language == "en" else article_language,
+    )
+    model.embedded.clear()
+    engine.ingest()
+    assert model.embedded == []
+    relabelled = engine.index.snapshot().records
+    assert {r.language for r in relabelled if r.passage_id == english[0].passage_id} == {"fr"}
+    assert any(h[0] == english[0].passage_id for h in _sentence_hits(engine, vector, "fr"))
+
+
+def _sentence_hits(
+    engine: Engine, vector: list[float], language: str
+) -> list[tuple[str, int, float]]:
+    return engine.index.vector.query_sentences(vector, 200, language)
+
+
 def _search_beams(settings: Settings) -> list[int]:
     client = connect(settings.chroma())
     names = [settings.collection, settings.collection + SENTENCES_SUFFIX]
