@@ -341,6 +341,16 @@ def work_engine(
     return engine
 
 
+def translation_of(source: str) -> str | None:
+    """The same paragraph in XQuAD's other language: XQuAD-en and XQuAD-ar are
+    translations of each other, paragraph by paragraph, numbered alike. None for the
+    other sets."""
+    for one, other in (("XQuAD-en-", "XQuAD-ar-"), ("XQuAD-ar-", "XQuAD-en-")):
+        if source.startswith(one):
+            return other + source.removeprefix(one)
+    return None
+
+
 def xquad_halves(
     benchmark: Benchmark,
 ) -> tuple[dict[str, list[Question]], dict[str, list[Question]]]:

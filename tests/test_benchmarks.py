@@ -113,3 +113,16 @@ def test_the_reciprocal_rank_reference_fuses_ranks_not_scores(
     assert [p.source for p in passages[:2]] == ["together.txt", "apart.txt"]
     # First in both rankings: two votes of 1 / 61.
     assert passages[0].score == pytest.approx(2 / 61)
+
+
+def test_an_xquad_paragraphs_translation_is_the_same_number_in_the_other_language(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The ranking fit must not teach that the translation of the gold is a wrong answer.
+    monkeypatch.syspath_prepend(str(PROJECT_ROOT / "benchmarks"))
+    from benchmark_data import translation_of
+
+    assert translation_of("XQuAD-en-0019.txt") == "XQuAD-ar-0019.txt"
+    assert translation_of("XQuAD-ar-1189.txt") == "XQuAD-en-1189.txt"
+    assert translation_of("ARCD-0019.txt") is None
+    assert translation_of("PIAF-0019.txt") is None
