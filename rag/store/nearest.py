@@ -59,6 +59,7 @@ class LanguageHits:
 class _InMemory:
     """A small language's vectors, unit length: passages, and sentences by passage."""
 
+    asked: Sequence[str]  # the language's passage ids it was read for
     passage_ids: list[str]
     passages: np.ndarray
     sentence_keys: list[tuple[str, int]]
@@ -113,7 +114,9 @@ class NearestPerLanguage:
         for language, ids in by_language.items():
             if language not in large and ids:
                 held = self._in_memory.get((snapshot, language))
-                if held is None:
+                # The same passages can change language under one generation (an ingest
+                # that tells languages otherwise relabels them and keeps their vectors).
+                if held is None or (held.asked is not ids and list(held.asked) != list(ids)):
                     # Keyed by the snapshot too: a question of the last snapshot still
                     # reading when a new one arrives can't leave its vectors for the next.
                     held = self._in_memory[(snapshot, language)] = self._read(store, ids)
@@ -153,6 +156,7 @@ class NearestPerLanguage:
         by_sentence = store.sentence_vectors(passage_ids)
         sentence_keys = sorted(by_sentence)
         return _InMemory(
+            ids,
             passage_ids,
             _unit_rows([stored[passage_id] for passage_id in passage_ids]),
             sentence_keys,

@@ -193,6 +193,23 @@ def test_passages_outside_the_snapshot_are_left_out_and_a_new_snapshot_is_read_a
     assert after.sentences[moved.language][0][0] == moved.passage_id
 
 
+def test_passages_relabelled_under_the_same_generation_are_searched_in_their_new_language(
+    tmp_path: Path,
+) -> None:
+    """A re-ingest that tells a passage's language otherwise keeps its id, so the
+    snapshot's generation stays; its vectors must still move to the new language."""
+    archive = Archive(tmp_path, {"ar": 6, "en": 6}, near={})
+    by_language = archive.by_language()
+    search = NearestPerLanguage(1000)
+    search.search(archive.index, QUESTION, 10, 50, by_language, "g1")
+    moved = by_language["en"][0]
+    relabelled = {"ar": [*by_language["ar"], moved], "en": by_language["en"][1:]}
+    hits = search.search(archive.index, QUESTION, 10, 50, relabelled, "g1")
+    assert moved in {p for p, _ in hits.passages["ar"]}
+    assert moved not in {p for p, _ in hits.passages["en"]}
+    assert moved in {p for p, _, _ in hits.sentences["ar"]}
+
+
 def test_a_search_of_the_last_snapshot_finishing_late_leaves_nothing_for_the_next(
     tmp_path: Path,
 ) -> None:
